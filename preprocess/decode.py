@@ -1,0 +1,103 @@
+"""Bytes -> a square uint8 RGB image, or a specific reason why not.
+
+Pillow decodes JPEG, PNG, WebP, GIF (first frame), BMP and TIFF. EXIF orientation is applied,
+every mode becomes RGB with transparency composited onto the background (catalogue photos sit
+on white), decompression bombs are refused by a pixel cap before decoding, and JPEGs are
+decoded at reduced scale (Pillow's `draft`, the JPEG library's DCT scaling) when the target is
+much smaller: several times faster than decoding full size and then shrinking.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
+
+# Our own pixel cap replaces Pillow's global one (which warns, then raises at 2x).
+Image.MAX_IMAGE_PIXELS = None
+
+
+class DecodeError(Exception):
+    """Bytes that are not a usable image; `reason` is a short stable code for reports."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _fit_size(width: int, height: int, size: int, fit: str) -> tuple[int, int]:
+    """The smallest (w, h) the decoded image must keep so the final resize only shrinks."""
+    scale = size / (max(width, height) if fit == "pad" else min(width, height))
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa"):
+        img = img.convert("RGBA")
+        canvas = Image.new("RGB", img.size, background)
+        canvas.paste(img, mask=img.getchannel("A"))
+        return canvas
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greyscale: scale to 8 bits instead of clipping everything to white.
+        arr = np.asarray(img, dtype=np.float64)
+        peak = max(float(arr.max()), 1.0)
+        return Image.fromarray((arr * (255.0 / (65535.0 if peak > 255 else 255.0))).clip(0, 255)
+                               .astype(np.uint8)).convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def decode_image(data: bytes, size: int, fit: str = "pad",
+                 background: tuple[int, int, int] = (255, 255, 255),
+                 max_pixels: int = 64 * 1024 * 1024) -> np.ndarray:
+    """Decode and resize to uint8 (size, size, 3). Raises DecodeError with a reason code:
+    empty, not_an_image, unsupported_format, too_many_pixels, truncated, corrupt."""
+    if not data:
+        raise DecodeError("empty", "zero bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; the image is still fine
+            img = Image.open(io.BytesIO(data))
+            if img.format not in FORMATS:
+                raise DecodeError("unsupported_format", f"{img.format} images are not accepted")
+            width, height = img.size
+            if width * height > max_pixels:
+                raise DecodeError("too_many_pixels", f"{width}x{height} pixels exceeds "
+                                                     f"--max-pixels {max_pixels} (decompression bomb?)")
+            if width < 1 or height < 1:
+                raise DecodeError("corrupt", f"image of size {width}x{height}")
+            if img.format in ("JPEG", "MPO"):
+                img.draft("RGB", _fit_size(width, height, size, fit))
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            img = _to_rgb(img, background)
+            if fit == "pad":
+                img = ImageOps.pad(img, (size, size), Image.Resampling.LANCZOS, color=background)
+            else:
+                img = ImageOps.fit(img, (size, size), Image.Resampling.LANCZOS)
+    except DecodeError:
+        raise
+    except UnidentifiedImageError:
+        head = data[:24].decode("latin-1").encode("unicode_escape").decode("ascii")
+        raise DecodeError("not_an_image", f"not an image (starts with {head!r})") from None
+    except OSError as e:
+        text = str(e)
+        if "truncated" in text or "premature end" in text.lower():
+            raise DecodeError("truncated", f"truncated file ({len(data)} bytes): {text}") from None
+        raise DecodeError("corrupt", text or type(e).__name__) from None
+    except (ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
+        raise DecodeError("corrupt", f"{type(e).__name__}: {e}") from None
+    pixels = np.asarray(img, dtype=np.uint8)
+    assert pixels.shape == (size, size, 3), pixels.shape
+    return pixels
+
+
+def channel_moments(pixels: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and mean of squares of one uint8 image: what TFT needs for statistics."""
+    flat = pixels.reshape(-1, 3).astype(np.float32)
+    return flat.mean(axis=0).tolist(), (flat * flat).mean(axis=0).tolist()

@@ -1,0 +1,119 @@
+"""The preprocessing job: catalogue -> HDF5 image store, as one Apache Beam pipeline with TFT inside.
+
+    streamgan preprocess --catalog catalog.json --output store/ --image-size 64
+    python -m preprocess --catalog catalog.json --output store/ --runner DataflowRunner \\
+        --project P --region R --temp_location gs://B/tmp --setup_file ./setup.py
+
+Any option the job does not know is a Beam pipeline option. Without --runner it runs on this
+machine with the DirectRunner on all cores (multi-processing).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import apache_beam as beam
+import tensorflow_transform.beam as tft_beam
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+from preprocess import catalog, publish, staging, transform
+from preprocess.config import PreprocessConfig, add_arguments, config_from_args
+from preprocess.fetch import FetchOptions
+from preprocess.progress import ProgressMonitor
+from preprocess.steps import DUPLICATES, ERRORS, DropDuplicates, FetchAndDecodeFn, WriteShardFn
+
+FETCH_BATCH = 64  # records per thread-pool batch inside a worker
+
+
+def to_tft_features(record: dict) -> dict:
+    """A kept record's analysis features; pixels stay out (TFT prunes `image` from analysis)."""
+    return {"image": b"", transform.DESCRIPTION_TEXT: "\n".join(record["descriptions"]),
+            transform.CHANNEL_MEAN: record["channel_mean"],
+            transform.CHANNEL_SQ_MEAN: record["channel_sq_mean"]}
+
+
+def build_pipeline(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths) -> None:
+    fetch = FetchOptions(cfg.timeout, cfg.retries, cfg.backoff, cfg.max_bytes, cfg.fetch_threads)
+    records = (p
+               | "ReadCatalog" >> beam.io.ReadFromText(paths.records)
+               | "ParseRecords" >> beam.Map(json.loads))
+    by_url = records | "DedupUrls" >> DropDuplicates("source", "url", paths.progress)
+    decoded = (by_url.kept
+               | "BatchForFetch" >> beam.BatchElements(min_batch_size=8, max_batch_size=FETCH_BATCH)
+               | "FetchAndDecode" >> beam.ParDo(FetchAndDecodeFn(
+                   fetch, cfg.image_size, cfg.fit, cfg.background, cfg.max_pixels,
+                   cfg.fetch_threads, paths.progress)).with_outputs(ERRORS, main="images"))
+    written = decoded.images | "WriteShards" >> beam.ParDo(WriteShardFn(paths.shards))
+    by_content = written | "DedupContent" >> DropDuplicates("sha256", "content")
+
+    metadata = dataset_metadata.DatasetMetadata(
+        schema_utils.schema_from_feature_spec(transform.feature_spec()))
+    transform_fn = ((by_content.kept | "ToTftFeatures" >> beam.Map(to_tft_features), metadata)
+                    | "AnalyzeCatalog" >> tft_beam.AnalyzeDataset(transform.make_preprocessing_fn(
+                        cfg.image_size, cfg.vocab_top_k, cfg.vocab_min_frequency)))
+    _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(paths.transform)
+
+    _ = (by_content.kept | "KeptToJson" >> beam.Map(json.dumps)
+         | "WriteKept" >> beam.io.WriteToText(paths.kept_prefix))
+    _ = ((by_url[DUPLICATES], by_content[DUPLICATES]) | "AllDuplicates" >> beam.Flatten()
+         | "DuplicatesToJson" >> beam.Map(json.dumps)
+         | "WriteDuplicates" >> beam.io.WriteToText(paths.duplicates_prefix))
+    _ = (decoded[ERRORS] | "ErrorsToJson" >> beam.Map(json.dumps)
+         | "WriteErrors" >> beam.io.WriteToText(paths.errors_prefix))
+
+
+def pipeline_options(beam_args: list[str]) -> PipelineOptions:
+    """Beam options from the command line; on the DirectRunner default to all cores."""
+    options = PipelineOptions(beam_args)
+    runner = options.view_as(StandardOptions).runner
+    if runner in (None, "DirectRunner", "direct"):
+        direct = options.view_as(DirectOptions)
+        if not any(a.startswith("--direct_num_workers") for a in beam_args):
+            direct.direct_num_workers = 0  # 0 = one worker per core
+        if not any(a.startswith("--direct_running_mode") for a in beam_args):
+            direct.direct_running_mode = "multi_processing"
+    return options
+
+
+def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) -> dict:
+    """Validate the catalogue, run the pipeline and publish the store atomically.
+
+    Returns the store's manifest. Raises CatalogError / FileExistsError for user mistakes.
+    """
+    started = time.time()
+    options = pipeline_options(beam_args)
+    out = staging.prepare(cfg.output, cfg.overwrite, options)
+    try:
+        summary = catalog.write_normalised(cfg.catalog, out.paths.records_local, cfg.max_records)
+        out.upload_records()
+        validated = time.time()
+        print(f"catalogue {cfg.catalog}: {summary.records} records ({summary.format}), "
+              f"sha256 {summary.sha256[:12]}")
+        if dry_run:
+            print(json.dumps({"options": cfg.to_json(),
+                              "pipeline_options": options.get_all_options(drop_default=True)},
+                             indent=2, default=str))
+            out.discard()
+            return {}
+        with ProgressMonitor(out.paths.progress, summary.records):
+            with beam.Pipeline(options=options) as p:
+                with tft_beam.Context(temp_dir=out.paths.tft_temp):
+                    build_pipeline(p, cfg, out.paths)
+        ran = time.time()
+        manifest = publish.publish(out, cfg, summary, beam_args, timings={
+            "validate_s": validated - started, "pipeline_s": ran - validated})
+    except BaseException:
+        out.abandon()
+        raise
+    return manifest
+
+
+def run(argv: list[str] | None = None) -> dict:
+    """Beam's conventional entry point: parse our options, pass the rest to Beam."""
+    parser = argparse.ArgumentParser(prog="python -m preprocess", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    known, beam_args = parser.parse_known_args(argv)
+    return run_job(config_from_args(known), beam_args, dry_run=known.dry_run)

@@ -1,0 +1,226 @@
+"""The last step of a preprocessing run: scratch shards and metadata -> the published store.
+
+The pipeline leaves images in per-worker scratch shards in no particular order, and the kept,
+duplicate and rejected records as unordered JSON Lines. This step writes them out in catalogue
+order: store.h5 (contiguous images, chunked along N, so the trainer reads big slices from one
+file), errors.jsonl and duplicates.jsonl, then manifest.json, and renames the store into place.
+
+It never holds the records: it keeps, per catalogue position, where that record's line lies
+(12 bytes a record), and walks the lines in order, a block of images at a time.
+"""
+from __future__ import annotations
+
+import collections
+import datetime
+import json
+import os
+import re
+import shutil
+import time
+from importlib import metadata as importlib_metadata
+
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+from preprocess import store_format as sf
+from preprocess import transform
+from preprocess.catalog import CatalogSummary
+from preprocess.config import PreprocessConfig
+from preprocess.staging import Output
+
+DUPLICATES_FILE = "duplicates.jsonl"
+_INDEX_PREFIX = re.compile(rb'^\{"index": ?(\d+)')
+VERSIONED_PACKAGES = ("streamgan", "apache-beam", "tensorflow", "tensorflow-transform", "keras",
+                      "h5py", "numpy", "pillow")
+
+
+def _open(path: str):
+    return open(path, "rb") if "://" not in path else FileSystems.open(path)
+
+
+class LineIndex:
+    """Where the JSON line of each catalogue position lies in a set of JSON Lines files."""
+
+    def __init__(self, prefix: str, num_records: int):
+        self.paths = sorted(m.path for m in FileSystems.match([prefix + "*"])[0].metadata_list)
+        self.file = np.full(num_records, -1, np.int32)
+        self.offset = np.zeros(num_records, np.int64)
+        for file_no, path in enumerate(self.paths):
+            offset = 0
+            with _open(path) as fh:
+                for line in fh:
+                    match = _INDEX_PREFIX.match(line)
+                    index = int(match.group(1)) if match else json.loads(line)["index"]
+                    self.file[index] = file_no
+                    self.offset[index] = offset
+                    offset += len(line)
+        self._handles: dict[int, object] = {}
+
+    def indices(self) -> np.ndarray:
+        """Catalogue positions present, ascending."""
+        return np.flatnonzero(self.file >= 0)
+
+    def read(self, indices) -> list[dict]:
+        rows = []
+        for index in indices:
+            file_no = int(self.file[index])
+            fh = self._handles.get(file_no)
+            if fh is None:
+                fh = self._handles[file_no] = _open(self.paths[file_no])
+            fh.seek(int(self.offset[index]))
+            rows.append(json.loads(fh.readline()))
+        return rows
+
+    def close(self) -> None:
+        for fh in self._handles.values():
+            fh.close()
+        self._handles.clear()
+
+    def write_jsonl(self, path: str, block: int = 4096) -> collections.Counter:
+        """Copy every line to path in catalogue order; count them by stage/reason or kind."""
+        counts: collections.Counter = collections.Counter()
+        indices = self.indices()
+        with open(path, "w", encoding="utf-8") as out:
+            for start in range(0, len(indices), block):
+                for row in self.read(indices[start:start + block]):
+                    counts[f"{row['stage']}/{row['reason']}" if "stage" in row else row["kind"]] += 1
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.close()
+        return counts
+
+
+class ShardReader:
+    """Random access to the rows of the raw uint8 scratch shards."""
+
+    def __init__(self, shards_dir: str, image_size: int):
+        self.shards_dir = shards_dir
+        self.shape = (image_size, image_size, 3)
+        self.row_bytes = image_size * image_size * 3
+        self._maps: collections.OrderedDict = collections.OrderedDict()
+
+    def rows(self, shard: str, rows: list[int]) -> np.ndarray:
+        path = FileSystems.join(self.shards_dir, shard)
+        if "://" in path:  # a cluster's shared storage: seek and read each row
+            with FileSystems.open(path) as fh:
+                out = np.empty((len(rows),) + self.shape, np.uint8)
+                for i, row in enumerate(rows):
+                    fh.seek(row * self.row_bytes)
+                    out[i] = np.frombuffer(fh.read(self.row_bytes), np.uint8).reshape(self.shape)
+                return out
+        mm = self._maps.pop(shard, None)
+        if mm is None:
+            mm = np.memmap(path, np.uint8, "r").reshape((-1,) + self.shape)
+            if len(self._maps) >= 64:  # bound open file handles
+                self._maps.popitem(last=False)
+        self._maps[shard] = mm
+        return mm[rows]
+
+
+def _write_store(out: Output, cfg: PreprocessConfig, kept: LineIndex, h5_path: str) -> dict:
+    """store.h5 in catalogue order; returns counts by split."""
+    indices = kept.indices()
+    shards = ShardReader(out.paths.shards, cfg.image_size)
+    splits: collections.Counter = collections.Counter()
+    with sf.StoreWriter(h5_path, len(indices), cfg.image_size,
+                        compression=cfg.compression) as writer:
+        block = writer.chunk_rows * 8
+        for start in range(0, len(indices), block):
+            records = kept.read(indices[start:start + block])
+            images = np.empty((len(records), cfg.image_size, cfg.image_size, 3), np.uint8)
+            by_shard: dict[str, list[int]] = collections.defaultdict(list)
+            for i, r in enumerate(records):
+                by_shard[r["shard"]].append(i)
+            for shard, positions in by_shard.items():
+                images[positions] = shards.rows(shard, [records[i]["row"] for i in positions])
+            rows = [{sf.INDEX: r["index"], sf.URL: r["url"],
+                     sf.DESCRIPTION: r["descriptions"][0] if r["descriptions"] else "",
+                     sf.DESCRIPTIONS: json.dumps(r["descriptions"], ensure_ascii=False),
+                     sf.SHA256: r["sha256"], sf.SPLIT: r["split"],
+                     sf.EXTRA: json.dumps(r["extra"], ensure_ascii=False)} for r in records]
+            splits.update(r["split"] or "(none)" for r in records)
+            writer.write(start, images, rows)
+    kept.close()
+    return dict(splits)
+
+
+def _move_transform(out: Output) -> None:
+    for name in ("transform_fn", "transformed_metadata"):
+        source = FileSystems.join(out.paths.transform, name)
+        target = os.path.join(out.partial, name)
+        if out.remote:
+            FileSystems.copy([source], [target])
+        else:
+            shutil.move(source, target)
+
+
+def _analysis_results(store_dir: str, image_size: int) -> dict:
+    """What TFT learned, read back from the saved graph: channel statistics and vocabulary."""
+    import tensorflow as tf
+    import tensorflow_transform as tft
+    output = tft.TFTransformOutput(store_dir)
+    raw = {"image": tf.constant([bytes(image_size * image_size * 3)]),
+           transform.DESCRIPTION_TEXT: tf.constant([""]),
+           transform.CHANNEL_MEAN: tf.zeros([1, 3]), transform.CHANNEL_SQ_MEAN: tf.zeros([1, 3])}
+    features = output.transform_raw_features(raw)
+    vocabulary = [t.decode("utf-8", "replace") if isinstance(t, bytes) else t
+                  for t in output.vocabulary_by_name(transform.VOCABULARY_NAME)]
+    return {
+        "statistics": {
+            "channel_mean": [round(float(v), 4) for v in features[transform.OUT_CHANNEL_MEAN][0]],
+            "channel_std": [round(float(v), 4) for v in features[transform.OUT_CHANNEL_STD][0]]},
+        "vocabulary": {"size": len(vocabulary), "top": vocabulary[:25]},
+    }
+
+
+def _versions() -> dict:
+    versions = {}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = importlib_metadata.version(package)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, beam_args: list[str],
+            timings: dict) -> dict:
+    """Write the store from the run's staging area and rename it into place; returns the manifest."""
+    started = time.time()
+    n = summary.records
+    kept = LineIndex(out.paths.kept_prefix, n)
+    rejected = LineIndex(out.paths.errors_prefix, n)
+    duplicates = LineIndex(out.paths.duplicates_prefix, n)
+    written = int((kept.file >= 0).sum())
+    reasons = rejected.write_jsonl(os.path.join(out.partial, sf.ERRORS_FILE))
+    kinds = duplicates.write_jsonl(os.path.join(out.partial, DUPLICATES_FILE))
+    counts = {"records": n, "written": written, "rejected": sum(reasons.values()),
+              "duplicates": sum(kinds.values())}
+    seen = (kept.file >= 0).astype(np.int8) + (rejected.file >= 0) + (duplicates.file >= 0)
+    if counts["written"] + counts["rejected"] + counts["duplicates"] != n or not (seen == 1).all():
+        raise RuntimeError(f"accounting does not close: {counts}; records missing or counted "
+                           f"twice at positions {np.flatnonzero(seen != 1)[:10].tolist()}")
+    splits = _write_store(out, cfg, kept, os.path.join(out.partial, sf.STORE_FILE))
+    _move_transform(out)
+    analysis = _analysis_results(out.partial, cfg.image_size)
+    out.remove_staging()
+    timings = dict(timings, publish_s=time.time() - started)
+    timings["total_s"] = sum(timings.values())
+    manifest = {
+        "schema_version": sf.SCHEMA_VERSION,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "catalog": {"path": cfg.catalog, "sha256": summary.sha256, "format": summary.format,
+                    "records": n},
+        "counts": dict(counts, duplicates_by_kind=dict(kinds), splits=splits),
+        "rejected_by_reason": dict(reasons.most_common()),
+        "image": {"size": cfg.image_size, "channels": 3, "dtype": "uint8", "fit": cfg.fit,
+                  "background": list(cfg.background)},
+        **analysis,
+        "options": cfg.to_json(),
+        "pipeline_args": list(beam_args),
+        "versions": _versions(),
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    }
+    with open(os.path.join(out.partial, sf.MANIFEST_FILE), "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh, indent=2, ensure_ascii=False)
+    out.commit()
+    return manifest

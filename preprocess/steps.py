@@ -1,0 +1,167 @@
+"""The Beam steps of the preprocessing job (the pipeline itself is in preprocess/pipeline.py).
+
+Pixels never pass through a shuffle: `WriteShardFn` writes each decoded image to its worker's
+scratch shard in the same fused stage that fetched and decoded it, and only small metadata
+(where the image lies, its hash, its descriptions) flows on to deduplication, TFT analysis and
+the publishing step. So no step holds all images at once, on any runner.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import uuid
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from preprocess.decode import DecodeError, channel_moments, decode_image
+from preprocess.fetch import FetchError, Fetcher, FetchOptions
+from preprocess.progress import ProgressWriter
+
+ERRORS = "errors"
+DUPLICATES = "duplicates"
+SHARD_SUFFIX = ".u8"
+
+
+def error_record(record: dict, stage: str, reason: str, message: str) -> dict:
+    """One line of errors.jsonl."""
+    return {"index": record["index"], "url": record["url"], "stage": stage,
+            "reason": reason, "message": message}
+
+
+class FetchAndDecodeFn(beam.DoFn):
+    """A batch of records -> decoded images (main output) or error records (ERRORS).
+
+    Fetching is I/O bound, so each worker runs a pool of threads over a batch; decoding runs in
+    the same threads, which also overlaps it because Pillow releases the GIL while decoding.
+    """
+
+    def __init__(self, fetch: FetchOptions, image_size: int, fit: str,
+                 background: tuple[int, int, int], max_pixels: int, threads: int,
+                 progress_dir: str | None):
+        self.fetch_options = fetch
+        self.image_size = image_size
+        self.fit = fit
+        self.background = tuple(background)
+        self.max_pixels = max_pixels
+        self.threads = threads
+        self.progress_dir = progress_dir
+        self.decoded = Metrics.counter("streamgan", "decoded")
+        self.rejected = Metrics.counter("streamgan", "rejected")
+        self.bytes_fetched = Metrics.counter("streamgan", "bytes_fetched")
+
+    def setup(self):
+        self._fetcher = Fetcher(self.fetch_options)
+        self._pool = concurrent.futures.ThreadPoolExecutor(self.threads, "fetch")
+        self._progress = ProgressWriter(self.progress_dir)
+
+    def _one(self, record: dict) -> dict:
+        try:
+            data = self._fetcher.fetch(record["source"])
+        except FetchError as e:
+            return error_record(record, "fetch", e.reason, e.message)
+        try:
+            pixels = decode_image(data, self.image_size, self.fit, self.background, self.max_pixels)
+        except DecodeError as e:
+            return error_record(record, "decode", e.reason, e.message)
+        mean, sq_mean = channel_moments(pixels)
+        return dict(record, pixels=pixels, sha256=hashlib.sha256(data).hexdigest(),
+                    num_bytes=len(data), channel_mean=mean, channel_sq_mean=sq_mean)
+
+    def process(self, batch: list[dict]):
+        for result in self._pool.map(self._one, batch):
+            if "pixels" in result:
+                self.decoded.inc()
+                self.bytes_fetched.inc(result.pop("num_bytes"))
+                self._progress.add(done=1)
+                yield result
+            else:
+                self.rejected.inc()
+                self._progress.add(done=1, failed=1)
+                yield beam.pvalue.TaggedOutput(ERRORS, result)
+
+    def finish_bundle(self):
+        self._progress.flush()
+
+    def teardown(self):
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._progress.flush()
+
+
+class WriteShardFn(beam.DoFn):
+    """Appends each image to this bundle's own scratch shard (raw uint8 rows, one file per
+    bundle, so no two workers ever write one file) and emits the record without its pixels but
+    with where they lie: `shard` and `row`."""
+
+    def __init__(self, shards_dir: str):
+        self.shards_dir = shards_dir
+
+    def start_bundle(self):
+        self._file = None
+        self._name = None
+        self._rows = 0
+
+    def process(self, record: dict):
+        if self._file is None:
+            self._name = f"shard-{uuid.uuid4().hex}{SHARD_SUFFIX}"
+            self._file = FileSystems.create(FileSystems.join(self.shards_dir, self._name))
+        pixels = record.pop("pixels")
+        self._file.write(pixels.tobytes())
+        yield dict(record, shard=self._name, row=self._rows)
+        self._rows += 1
+
+    def finish_bundle(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def merge_descriptions(records: list[dict]) -> list[str]:
+    """Every distinct description of a group of duplicates, in catalogue order."""
+    seen: dict[str, None] = {}
+    for record in records:
+        for description in record["descriptions"]:
+            seen.setdefault(description, None)
+    return list(seen)
+
+
+class KeepFirstFn(beam.DoFn):
+    """(key, records sharing it) -> the first record in catalogue order, carrying the merged
+    descriptions of all; the others go to DUPLICATES (FEIDEGGER repeats an image under several
+    descriptions: they are merged, not thrown away)."""
+
+    def __init__(self, kind: str, progress_dir: str | None = None):
+        self.kind = kind
+        self.progress_dir = progress_dir
+        self.duplicates = Metrics.counter("streamgan", f"duplicates_{kind}")
+
+    def setup(self):
+        self._progress = ProgressWriter(self.progress_dir)
+
+    def process(self, keyed):
+        _, records = keyed
+        records = sorted(records, key=lambda r: r["index"])
+        first = records[0]
+        if len(records) > 1:
+            first = dict(first, descriptions=merge_descriptions(records))
+        yield first
+        for record in records[1:]:
+            self.duplicates.inc()
+            self._progress.add(duplicates=1)
+            yield beam.pvalue.TaggedOutput(DUPLICATES, {
+                "index": record["index"], "url": record["url"], "kind": self.kind,
+                "duplicate_of": first["index"]})
+
+    def finish_bundle(self):
+        self._progress.flush()
+
+
+@beam.ptransform_fn
+def DropDuplicates(records, key: str, kind: str, progress_dir: str | None = None):
+    """Keep one record per value of record[key]; returns a tuple (kept, DUPLICATES)."""
+    return (records
+            | "KeyBy" >> beam.Map(lambda r: (r[key], r))
+            | "Group" >> beam.GroupByKey()
+            | "KeepFirst" >> beam.ParDo(KeepFirstFn(kind, progress_dir)).with_outputs(
+                DUPLICATES, main="kept"))

@@ -1,0 +1,36 @@
+"""streamgan: train GANs on product catalogues (Beam + TFT preprocessing, Keras 3 streaming trainer).
+
+Beam ships this distribution to remote workers with `--setup_file ./setup.py`.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="streamgan",
+    version="0.1.0",
+    description="Train GANs on real product catalogues: Beam/TFT preprocessing into an HDF5 "
+                "store, streamed through tf.data into a Keras 3 GAN.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["pipeline", "pipeline.*", "preprocess", "preprocess.*",
+                                    "train", "train.*"]),
+    install_requires=[
+        "apache-beam[gcp]>=2.60,<3",
+        "tensorflow>=2.17,<2.22",
+        "tensorflow-transform>=1.17,<1.22",
+        "keras>=3.5,<4",
+        "h5py>=3.10",
+        "numpy>=1.26",
+        "pillow>=10.3",
+        "urllib3>=2.0,<3",
+        "ijson>=3.2",
+        "tqdm>=4.66",
+        "matplotlib>=3.8",
+    ],
+    extras_require={
+        # gapcv is the anchor the benchmarks compare against (bench/).
+        "bench": ["gapcv==1.0.0"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3"],
+    },
+    entry_points={"console_scripts": ["streamgan=pipeline.cli:main"]},
+)

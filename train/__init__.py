@@ -1,0 +1,1 @@
+"""The streaming trainer: HDF5 store -> tf.data -> Keras fit() GAN."""
