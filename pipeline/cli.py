@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # Subcommand name -> module defining register(subparsers).
@@ -47,16 +48,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_tensorflow(command: str) -> None:
+    """TF's C++ start-up chatter hides the progress users need; warnings and errors still show.
+    Preprocessing never uses a GPU, so its (many) worker processes need not probe CUDA."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if command == "preprocess":
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    quiet_tensorflow(args.command)
     if extra and not getattr(args, "pass_through", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.func(args, extra) or 0)
     except user_errors() as e:
-        msg = e.strerror if isinstance(e, OSError) and e.strerror and not e.args[1:] else e
-        print(f"streamgan {args.command}: error: {msg}", file=sys.stderr)
+        print(f"streamgan {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"streamgan {args.command}: interrupted", file=sys.stderr)

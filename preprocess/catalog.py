@@ -120,12 +120,14 @@ def _records_array(reader: IO[bytes], name: str) -> Iterator[tuple[object, str]]
         for count, record in enumerate(ijson.items(reader, "item", use_float=True), start=1):
             yield record, f"{name}: record {count}"
     except ijson.JSONError as e:
-        raise CatalogError(f"{name}: record {count + 1}: invalid JSON ({e})") from None
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CatalogError(f"{name}: record {count + 1}: invalid JSON ({detail})") from None
 
 
 def _records_jsonl(reader: IO[bytes], name: str) -> Iterator[tuple[object, str]]:
     number = 0
-    for line_no, line in enumerate(io.TextIOWrapper(reader, encoding="utf-8"), start=1):
+    for line_no, raw in enumerate(reader, start=1):
+        line = raw.decode("utf-8", "replace")
         if not line.strip():
             continue
         number += 1

@@ -25,6 +25,7 @@ class PreprocessConfig:
     backoff: float = 0.5
     max_bytes: int = 30 * 1024 * 1024
     fetch_threads: int = 16
+    decode_threads: int | None = None  # None: cores / worker processes
     # Decoding
     max_pixels: int = 64 * 1024 * 1024
     # TFT analysis
@@ -41,7 +42,8 @@ class PreprocessConfig:
             raise CatalogError(f"--fit {self.fit}: use one of {', '.join(FITS)}")
         if self.max_records is not None and self.max_records < 1:
             raise CatalogError(f"--max-records {self.max_records}: must be at least 1")
-        if self.timeout <= 0 or self.retries < 0 or self.fetch_threads < 1 or self.max_bytes < 1:
+        if (self.timeout <= 0 or self.retries < 0 or self.fetch_threads < 1 or self.max_bytes < 1
+                or (self.decode_threads is not None and self.decode_threads < 1)):
             raise CatalogError("--timeout, --max-bytes and --fetch-threads must be positive, "
                                "--retries at least 0")
         if self.compression not in (None, "gzip", "lzf"):
@@ -96,6 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="largest accepted download in bytes (default 30 MiB)")
     parser.add_argument("--fetch-threads", type=int, default=d.fetch_threads,
                         help="concurrent fetches per worker process (default %(default)s)")
+    parser.add_argument("--decode-threads", type=int, default=None,
+                        help="concurrent decodes per worker process (default: cores / workers)")
     parser.add_argument("--max-pixels", type=int, default=d.max_pixels,
                         help="refuse images with more pixels (decompression bombs; default 64M)")
     parser.add_argument("--vocab-top-k", type=int, default=d.vocab_top_k,
@@ -112,6 +116,7 @@ def config_from_args(args: argparse.Namespace) -> PreprocessConfig:
         fit=args.fit, background=tuple(args.background), max_records=args.max_records,
         overwrite=args.overwrite, timeout=args.timeout, retries=args.retries,
         backoff=args.backoff, max_bytes=args.max_bytes, fetch_threads=args.fetch_threads,
+        decode_threads=args.decode_threads,
         max_pixels=args.max_pixels, vocab_top_k=args.vocab_top_k,
         vocab_min_frequency=args.vocab_min_frequency,
         compression=None if args.compression == "none" else args.compression,

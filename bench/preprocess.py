@@ -1,0 +1,221 @@
+"""Benchmark: the whole `streamgan preprocess` job vs gapcv's ingestion vs a naive Pillow loop.
+
+    python bench/preprocess.py                       # >= 30,000 images, about 5-10 minutes
+    python bench/preprocess.py --images 6000 --skip-memory
+
+Builds (once, cached in bench/out/) a catalogue of distinct images: variants of the shared
+clothing photos, each shifted and re-encoded so content deduplication keeps them all. Then, in
+one run on the same files, it times
+
+  naive   - a Pillow loop: open, convert RGB, resize to 64x64 (one core)
+  gapcv   - gapcv 1.0.0 ingesting the image folders into its HDF5 store (its own process)
+  streamgan - the whole `streamgan preprocess` command: start-up, validation, Beam pipeline,
+              TFT analysis, publishing (its own process, DirectRunner on all cores)
+
+and prints rates and ratios against those anchors, plus the peak memory (summed over the job's
+process tree) at 1x and 10x the catalogue size. Nothing here asserts: it reports.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.join(HERE, "..", "..", "shared", "data", "clothing-small")
+
+
+def _variant(args) -> int:
+    src, out_dir, copies = args
+    made = 0
+    base = Image.open(src).convert("RGB")
+    w, h = base.size
+    stem = os.path.splitext(os.path.basename(src))[0]
+    for k in range(copies):
+        path = os.path.join(out_dir, f"{stem}_v{k}.jpg")
+        if os.path.exists(path):
+            continue
+        dx, dy = (k % 3) * 2, (k // 3) * 2
+        img = base.crop((dx, dy, w - 6 + dx, h - 6 + dy))
+        img.save(path, "JPEG", quality=88 + k % 5)
+        made += 1
+    return made
+
+
+def build_variants(source: str, out: str, n_images: int) -> list[dict]:
+    """n_images distinct JPEGs derived from the shared photos, in class folders; the catalogue."""
+    photos = sorted(glob.glob(os.path.join(source, "*", "*", "*.jpg")))
+    if not photos:
+        sys.exit(f"no photos under {source}: the shared clothing-small data set is needed")
+    copies = -(-n_images // len(photos))
+    jobs = []
+    for path in photos:
+        category = os.path.basename(os.path.dirname(path))
+        os.makedirs(os.path.join(out, category), exist_ok=True)
+        jobs.append((path, os.path.join(out, category), copies))
+    started = time.time()
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        made = sum(pool.map(_variant, jobs, chunksize=32))
+    if made:
+        print(f"made {made} variant images in {time.time() - started:.0f}s")
+    files = sorted(glob.glob(os.path.join(out, "*", "*.jpg")))[:n_images]
+    return [{"url": os.path.relpath(f, out), "description": os.path.basename(os.path.dirname(f))}
+            for f in files]
+
+
+def naive_loop(files: list[str], size: int) -> float:
+    started = time.time()
+    for path in files:
+        np.asarray(Image.open(path).convert("RGB").resize((size, size)))
+    return len(files) / (time.time() - started)
+
+
+class TreeRss:
+    """Peak resident memory of a process and all its descendants, sampled from /proc."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _children() -> dict[int, list[int]]:
+        tree: dict[int, list[int]] = {}
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                with open(stat) as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                tree.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
+            except (OSError, IndexError, ValueError):
+                pass
+        return tree
+
+    def _rss(self) -> int:
+        tree, total, todo = self._children(), 0, [self.pid]
+        while todo:
+            pid = todo.pop()
+            todo += tree.get(pid, [])
+            try:
+                with open(f"/proc/{pid}/statm") as fh:
+                    total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, self._rss())
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def timed(cmd: list[str], log: str) -> tuple[float, int]:
+    """Wall seconds and peak tree RSS (bytes) of a command; its output goes to log."""
+    started = time.time()
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        rss = TreeRss(proc.pid)
+        code = proc.wait()
+    peak = rss.stop()
+    if code:
+        sys.exit(f"{' '.join(cmd[:3])} ... failed ({code}); see {log}")
+    return time.time() - started, peak
+
+
+GAPCV_SCRIPT = """
+import sys, time
+from gapcv.vision import Images
+started = time.time()
+images = Images('bench', sys.argv[1], config=['resize=({0},{0})'.format(sys.argv[3]), 'store', 'uint8'], _dir=sys.argv[2])
+print('gapcv images', len(images), 'errors', images.fail, 'seconds', time.time() - started)
+"""
+
+
+def streamgan_cmd(catalog: str, output: str, size: int) -> list[str]:
+    return [sys.executable, "-m", "pipeline", "preprocess", "--catalog", catalog, "--output",
+            output, "--image-size", str(size), "--overwrite"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=30000)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--source", default=SHARED)
+    parser.add_argument("--work", default=os.path.join(HERE, "out", "preprocess"))
+    parser.add_argument("--skip-gapcv", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+
+    variants = os.path.join(args.work, "variants")
+    records = build_variants(os.path.abspath(args.source), variants, args.images)
+    catalog = os.path.join(variants, "catalog.json")
+    with open(catalog, "w") as fh:
+        json.dump(records, fh)
+    small = os.path.join(variants, "catalog-tenth.json")
+    with open(small, "w") as fh:
+        json.dump(records[::10], fh)
+    files = [os.path.join(variants, r["url"]) for r in records]
+    n = len(files)
+    print(f"catalogue: {n} distinct images ({args.size}px), {os.cpu_count()} cores")
+
+    naive = naive_loop(files[:2000], args.size)
+    print(f"naive Pillow loop: {naive:.0f} images/s (one core)")
+
+    results = {}
+    if not args.skip_gapcv:
+        gapcv_dir = os.path.join(args.work, "gapcv")
+        shutil.rmtree(gapcv_dir, ignore_errors=True)
+        os.makedirs(gapcv_dir)
+        folder = os.path.join(args.work, "gapcv-input")
+        if not os.path.isdir(folder):  # gapcv wants only class folders of images
+            os.makedirs(folder)
+            for category in os.listdir(variants):
+                if os.path.isdir(os.path.join(variants, category)):
+                    os.symlink(os.path.join(variants, category), os.path.join(folder, category))
+        seconds, _ = timed([sys.executable, "-c", GAPCV_SCRIPT, folder, gapcv_dir, str(args.size)],
+                           os.path.join(args.work, "gapcv.log"))
+        results["gapcv"] = n / seconds
+        print(f"gapcv ingestion: {seconds:.1f}s, {results['gapcv']:.0f} images/s")
+
+    store = os.path.join(args.work, "store")
+    seconds, peak10 = timed(streamgan_cmd(catalog, store, args.size),
+                            os.path.join(args.work, "streamgan.log"))
+    results["streamgan"] = n / seconds
+    with open(os.path.join(store, "manifest.json")) as fh:
+        manifest = json.load(fh)
+    t = manifest["timings"]
+    print(f"streamgan whole job: {seconds:.1f}s, {results['streamgan']:.0f} images/s "
+          f"(written {manifest['counts']['written']}, rejected {manifest['counts']['rejected']})")
+    print(f"  where the time goes: start-up {seconds - t['total_s']:.1f}s, validate "
+          f"{t['validate_s']:.1f}s, Beam pipeline (fetch+decode+write+dedup+TFT) "
+          f"{t['pipeline_s']:.1f}s, publish {t['publish_s']:.1f}s")
+
+    print("\nratios (same run, same files):")
+    print(f"  streamgan / naive Pillow (1 core) = {results['streamgan'] / naive:.2f}x")
+    if "gapcv" in results:
+        print(f"  streamgan / gapcv ingestion       = {results['streamgan'] / results['gapcv']:.2f}x"
+              "   (target >= 2x)")
+    if not args.skip_memory:
+        _, peak1 = timed(streamgan_cmd(small, store + "-tenth", args.size),
+                         os.path.join(args.work, "streamgan-tenth.log"))
+        print(f"  peak memory of the job (process tree): {peak1 / 2**20:.0f} MiB at {n // 10} "
+              f"records, {peak10 / 2**20:.0f} MiB at {n}: ratio {peak10 / peak1:.2f} for 10x records")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""`streamgan inspect`: what is in a store: counts, image size, statistics, vocabulary, errors.
+
+examples:
+  streamgan inspect work/store
+  streamgan inspect work/store --json > store.json
+  streamgan inspect work/store --sheet contact.png --sheet-count 100
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "inspect", help="summarise a store (and draw a contact sheet of its images)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("store", help="store directory written by `streamgan preprocess`")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--sheet", metavar="PNG", help="write a contact sheet of stored images")
+    parser.add_argument("--sheet-count", type=int, default=64,
+                        help="images on the contact sheet, spread over the store (default 64)")
+    parser.add_argument("--errors", type=int, default=5, metavar="N",
+                        help="show the first N error lines (default 5)")
+    parser.set_defaults(func=main)
+
+
+def summarise(store_dir: str, show_errors: int = 5) -> dict:
+    """The store's manifest boiled down to what a person asks first."""
+    from preprocess.store_format import open_store, read_errors
+    info = open_store(store_dir)
+    m = info.manifest
+    reasons = collections.Counter()
+    examples = []
+    for error in read_errors(store_dir):
+        reasons[f"{error['stage']}/{error['reason']}"] += 1
+        if len(examples) < show_errors:
+            examples.append(error)
+    return {
+        "store": store_dir,
+        "catalog": m["catalog"],
+        "counts": m["counts"],
+        "image": dict(m["image"], stored=info.num_images, chunk_rows=info.chunk_rows),
+        "statistics": m["statistics"],
+        "vocabulary": m["vocabulary"],
+        "rejected_by_reason": dict(reasons.most_common()),
+        "first_errors": examples,
+        "created": m.get("created"),
+        "timings": m.get("timings", {}),
+    }
+
+
+def render(s: dict) -> str:
+    c, img, st = s["counts"], s["image"], s["statistics"]
+    fmt = lambda values: "  ".join(f"{v:6.1f}" for v in values)  # noqa: E731
+    lines = [
+        f"store       {s['store']}  (created {s['created']})",
+        f"catalogue   {s['catalog']['path']}  sha256 {s['catalog']['sha256'][:16]}",
+        f"records     {c['records']}: {c['written']} written, {c['rejected']} rejected, "
+        f"{c['duplicates']} duplicates "
+        f"({', '.join(f'{k} {v}' for k, v in c.get('duplicates_by_kind', {}).items()) or 'none'})",
+        f"splits      {', '.join(f'{k} {v}' for k, v in c.get('splits', {}).items()) or '-'}",
+        f"images      {img['stored']} x {img['size']}x{img['size']}x3 uint8, fit {img['fit']}, "
+        f"chunks of {img['chunk_rows']}",
+        f"channels    mean R G B {fmt(st['channel_mean'])}",
+        f"            std  R G B {fmt(st['channel_std'])}",
+        f"vocabulary  {s['vocabulary']['size']} tokens; top: {' '.join(s['vocabulary']['top'][:15])}",
+    ]
+    if s["rejected_by_reason"]:
+        lines.append("rejected    " + ", ".join(f"{k} {v}" for k, v in s["rejected_by_reason"].items()))
+        for e in s["first_errors"]:
+            lines.append(f"  #{e['index']} {e['stage']}/{e['reason']}: {e['message']}  {e['url']}")
+    return "\n".join(lines)
+
+
+def contact_sheet(store_dir: str, out_png: str, count: int) -> int:
+    """Write a grid of `count` stored images spread evenly over the store; returns how many."""
+    import h5py
+    import numpy as np
+
+    from preprocess.store_format import IMAGES, open_store
+    from train.images import make_grid, save_png
+    info = open_store(store_dir)
+    picks = np.unique(np.linspace(0, info.num_images - 1, min(count, info.num_images)).astype(int))
+    with h5py.File(info.h5_path, "r") as f:
+        images = f[IMAGES][picks]  # h5py reads a sorted index list in one call
+    save_png(make_grid(images), out_png)
+    return len(picks)
+
+
+def main(args: argparse.Namespace, extra: list[str]) -> int:
+    summary = summarise(args.store, args.errors)
+    print(json.dumps(summary, indent=2, ensure_ascii=False) if args.json else render(summary))
+    if args.sheet:
+        n = contact_sheet(args.store, args.sheet, args.sheet_count)
+        if not args.json:
+            print(f"contact sheet of {n} images: {args.sheet}")
+    return 0
