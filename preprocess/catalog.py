@@ -58,6 +58,15 @@ def _open(path: str) -> IO[bytes]:
     return open(path, "rb")
 
 
+def file_sha256(path: str) -> str:
+    """sha256 of the catalogue file, streamed: what identifies a catalogue across runs."""
+    digest = hashlib.sha256()
+    with _open(path) as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def resolve_url(url: str, catalog_dir: str) -> str:
     """Where to fetch a record from: http(s) and other schemes as given, local paths absolute."""
     if "://" in url:
@@ -174,8 +183,8 @@ def _read(path: str, max_records: int | None, summary: CatalogSummary | None) ->
         if index < 0:
             raise CatalogError(f"{name} holds no records")
         if summary is not None:
-            if max_records is None:
-                buffered.read()  # hash to the end, so trailing garbage is seen too
+            while buffered.read(1 << 20):  # hash the whole file, even past --max-records
+                pass
             summary.records = index + 1
             summary.sha256 = reader.sha256.hexdigest()
             summary.format = fmt
