@@ -64,6 +64,9 @@ class Fetcher:
             cause = e.reason
             if isinstance(cause, urllib3.exceptions.ResponseError):  # retried statuses ran out
                 raise FetchError("http_status", f"{cause} after {self.options.retries} retries") from None
+            # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: test it first.
+            if isinstance(cause, urllib3.exceptions.NewConnectionError):
+                raise FetchError("connection", f"cannot connect: {cause}") from None
             if isinstance(cause, (urllib3.exceptions.TimeoutError, TimeoutError)):
                 raise FetchError("timeout", f"no answer within {self.options.timeout:g}s "
                                             f"({self.options.retries} retries)") from None

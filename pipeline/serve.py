@@ -1,0 +1,168 @@
+"""A tiny static HTTP server on 127.0.0.1, so the demo and the tests fetch images over real HTTP.
+
+streamgan fetches catalogue images over HTTP. The demo and the tests must never touch the
+network, so they serve a directory from loopback instead:
+
+    with StaticServer("demo_data") as srv:
+        make_catalog("demo_data", 200, url_prefix=srv.base_url)
+        urllib3.request("GET", srv.url_for("images/000000.jpg"))
+
+`routes` maps a URL path to a function that answers the request itself, for misbehaving
+endpoints in tests (tests/http_faults.py has ready-made ones):
+
+    with StaticServer(root, routes={"/flaky.jpg": fail_then_serve(2, 503, data, "image/jpeg")}):
+        ...
+
+A route gets the live `http.server.BaseHTTPRequestHandler`; `handler.server.closing` is a
+`threading.Event` set when the server stops, so a deliberately slow route can wait on it and
+let shutdown proceed at once.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import socket
+import sys
+import threading
+import urllib.parse
+from typing import Callable
+
+Route = Callable[[http.server.BaseHTTPRequestHandler], None]
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    # HTTP/1.1 keeps connections alive, as a real image CDN does, so the fetcher's connection
+    # pool is exercised; static files always carry Content-Length, which 1.1 requires.
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # seconds an idle keep-alive connection may hold its thread
+    _in_route = False
+
+    def _dispatch(self, fallback: Callable[[], None]) -> None:
+        route = self.server.routes.get(urllib.parse.urlsplit(self.path).path)
+        if route is None:
+            fallback()
+            return
+        # A route may write a body without Content-Length; closing the connection afterwards
+        # is what tells the client where that body ends. end_headers() announces the close,
+        # so a client never reuses the connection and races the server closing it.
+        self._in_route = True
+        try:
+            route(self)
+        finally:
+            self._in_route = False
+            self.close_connection = True
+
+    def end_headers(self) -> None:
+        if self._in_route:
+            self.send_header("Connection", "close")
+        super().end_headers()
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._dispatch(super().do_GET)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._dispatch(super().do_HEAD)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002
+        pass  # tests and the demo would otherwise print one stderr line per image
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True  # a handler stuck on a slow client never holds up interpreter exit
+    # socketserver's default backlog of 5 drops connections when a fetcher opens a burst of
+    # them, and each dropped SYN costs the client a 1 s retransmit.
+    request_queue_size = 128
+
+    def __init__(self, address, handler, routes: dict[str, Route]):
+        super().__init__(address, handler)
+        self.routes = routes
+        self.closing = threading.Event()
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+
+    # Open connections are tracked so stop() can cut keep-alive connections too; otherwise a
+    # client's pooled connection would go on being served after the server "stopped".
+    def process_request(self, request, client_address) -> None:
+        with self._lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._lock:
+            for sock in self._open:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # already gone
+
+    def handle_error(self, request, client_address) -> None:
+        # Clients that time out or hang up mid-response are routine here (fault tests do it
+        # on purpose); anything else is a bug worth a traceback.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
+class StaticServer:
+    """Serves `root` on 127.0.0.1 at an OS-chosen port from a daemon thread.
+
+    Use as a context manager (or call start()/stop()). Paths in `routes` start with "/" and
+    take precedence over files.
+    """
+
+    def __init__(self, root: str, routes: dict[str, Route] | None = None, host: str = "127.0.0.1"):
+        if not os.path.isdir(root):
+            raise FileNotFoundError(f"cannot serve {root!r}: not a directory")
+        self.root = os.path.abspath(root)
+        self.host = host
+        self.routes = {("/" + path.lstrip("/")): fn for path, fn in (routes or {}).items()}
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("StaticServer is not running; use it as a context manager")
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """e.g. "http://127.0.0.1:40123/", ending in "/" so it can prefix relative paths."""
+        return f"http://{self.host}:{self.port}/"
+
+    def url_for(self, relpath: str) -> str:
+        """URL of a file under root, given its path relative to root ("images/a b.jpg")."""
+        return self.base_url + urllib.parse.quote(relpath.replace(os.sep, "/").lstrip("/"))
+
+    def start(self) -> "StaticServer":
+        if self._server is not None:
+            raise RuntimeError("StaticServer is already running")
+        handler = functools.partial(_Handler, directory=self.root)
+        self._server = _Server((self.host, 0), handler, self.routes)  # port 0: the OS picks
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
+                                        name=f"StaticServer:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stops accepting requests and closes the socket; idempotent."""
+        if self._server is None:
+            return
+        self._server.closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._server.close_connections()
+        self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> "StaticServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

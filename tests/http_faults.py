@@ -1,0 +1,131 @@
+"""Misbehaving HTTP endpoints for tests, as routes for pipeline.serve.StaticServer.
+
+Real image hosts fail in a handful of ways the fetcher must survive: transient 5xx, responses
+slower than the client's timeout, an HTML error page where an image should be, a connection
+that drops mid-body. Each function here returns a route handler that does one of these:
+
+    flaky = fail_then_serve(2, 503, jpeg_bytes, "image/jpeg")
+    with StaticServer(root, routes={"/flaky.jpg": flaky, "/slow.jpg": slow(5, jpeg_bytes),
+                                    "/page.jpg": html_page()}) as srv:
+        ...
+    assert flaky.calls == 3
+
+Routes are called from the server's request threads at the same time, so counters are locked.
+"""
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler
+
+
+def send(handler: BaseHTTPRequestHandler, status: int, body: bytes,
+         content_type: str = "application/octet-stream") -> None:
+    """Writes one complete response with Content-Length."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
+
+
+class CountingRoute:
+    """A route that counts its calls (thread-safe); subclasses answer in respond()."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls = 0
+
+    @property
+    def calls(self) -> int:
+        with self._lock:
+            return self._calls
+
+    def __call__(self, handler: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self._calls += 1
+            call = self._calls
+        self.respond(handler, call)
+
+    def respond(self, handler: BaseHTTPRequestHandler, call: int) -> None:
+        raise NotImplementedError
+
+
+class _FailThenServe(CountingRoute):
+    def __init__(self, n_failures: int, status: int, body: bytes, content_type: str) -> None:
+        super().__init__()
+        self.n_failures, self.status, self.body, self.content_type = n_failures, status, body, content_type
+
+    def respond(self, handler, call):
+        if call <= self.n_failures:
+            send(handler, self.status, f"transient failure {call}/{self.n_failures}".encode(),
+                 "text/plain")
+        else:
+            send(handler, 200, self.body, self.content_type)
+
+
+def fail_then_serve(n_failures: int, status: int, body_bytes: bytes,
+                    content_type: str = "image/jpeg") -> CountingRoute:
+    """Answers `status` (e.g. 500, 503, 429) to the first n_failures requests, then 200 + body.
+
+    Exactly n_failures requests fail even when requests arrive concurrently. With a huge
+    n_failures this is an endpoint that always fails.
+    """
+    return _FailThenServe(n_failures, status, body_bytes, content_type)
+
+
+class _Slow(CountingRoute):
+    def __init__(self, seconds: float, body: bytes, content_type: str) -> None:
+        super().__init__()
+        self.seconds, self.body, self.content_type = seconds, body, content_type
+
+    def respond(self, handler, call):
+        # Waiting on the server's closing event, not time.sleep, lets the server stop at once
+        # even while a client is still waiting for this response.
+        if handler.server.closing.wait(self.seconds):
+            return
+        try:
+            send(handler, 200, self.body, self.content_type)
+        except ConnectionError:
+            pass  # the client gave up long ago: that is the point of this route
+
+
+def slow(seconds: float, body: bytes = b"", content_type: str = "image/jpeg") -> CountingRoute:
+    """Sends nothing at all for `seconds`, then 200 + body: a read timeout for any shorter client timeout."""
+    return _Slow(seconds, body, content_type)
+
+
+class _Html(CountingRoute):
+    def __init__(self, body: bytes, status: int) -> None:
+        super().__init__()
+        self.body, self.status = body, status
+
+    def respond(self, handler, call):
+        send(handler, self.status, self.body, "text/html; charset=utf-8")
+
+
+def html_page(status: int = 200) -> CountingRoute:
+    """A 200 text/html page where an image was expected (a CDN's 'image not found' page)."""
+    body = (b"<!doctype html><html><head><title>Not available</title></head>"
+            b"<body><h1>This product image is no longer available</h1></body></html>")
+    return _Html(body, status)
+
+
+class _Truncated(CountingRoute):
+    def __init__(self, body: bytes, content_type: str) -> None:
+        super().__init__()
+        self.body, self.content_type = body, content_type
+
+    def respond(self, handler, call):
+        handler.send_response(200)
+        handler.send_header("Content-Type", self.content_type)
+        handler.send_header("Content-Length", str(len(self.body)))
+        handler.end_headers()
+        handler.wfile.write(self.body[: len(self.body) // 2])
+        handler.wfile.flush()
+        handler.close_connection = True  # drop the connection with half the promised bytes
+
+
+def truncated(body: bytes, content_type: str = "image/jpeg") -> CountingRoute:
+    """Promises len(body) bytes, sends half, then closes: a connection dropped mid-download."""
+    return _Truncated(body, content_type)

@@ -1,0 +1,108 @@
+"""`streamgan preprocess` as a user meets it: one-line errors, no clobbering, atomic output."""
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.serve import StaticServer
+from tests.http_faults import slow
+from tests.preprocess.images import encode, numbered
+
+
+def test_malformed_catalogue_is_one_line_and_nothing_is_created(tmp_path, capsys):
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps([{"url": "a.jpg", "description": "ok"}, {"description": "no url"}]))
+    out = tmp_path / "store"
+    assert main(["preprocess", "--catalog", str(catalog), "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("streamgan preprocess: error: catalog.json: record 2: no `url` field "
+                   "(fields: description)")
+    assert not out.exists()
+    assert not glob.glob(str(tmp_path / "store.partial-*"))
+
+
+def test_existing_output_needs_overwrite_and_non_stores_are_never_replaced(tmp_path, capsys):
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps([{"url": "a.jpg", "description": "x"}]))
+    mine = tmp_path / "my-photos"
+    mine.mkdir()
+    (mine / "holiday.jpg").write_bytes(b"precious")
+    assert main(["preprocess", "--catalog", str(catalog), "--output", str(mine)]) == 2
+    assert "already exists: pass --overwrite" in capsys.readouterr().err
+    assert main(["preprocess", "--catalog", str(catalog), "--output", str(mine), "--overwrite"]) == 2
+    assert "is not a streamgan store: refusing to replace it" in capsys.readouterr().err
+    assert (mine / "holiday.jpg").read_bytes() == b"precious"
+
+
+def test_bad_option_values_are_reported_before_work(tmp_path, capsys):
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps([{"url": "a.jpg"}]))
+    assert main(["preprocess", "--catalog", str(catalog), "--output", str(tmp_path / "s"),
+                 "--image-size", "3"]) == 2
+    assert "--image-size 3" in capsys.readouterr().err
+
+
+def test_help_has_copy_pasteable_examples(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["preprocess", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "streamgan preprocess --catalog catalog.json --output store/" in text
+    assert "--runner DataflowRunner" in text and "--overwrite" in text
+
+
+def test_dry_run_validates_and_prints_options_without_a_store(tmp_path, capsys):
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text("\n".join(json.dumps({"url": f"{i}.jpg", "description": "d"}) for i in range(3)))
+    out = tmp_path / "store"
+    assert main(["preprocess", "--catalog", str(catalog), "--output", str(out), "--dry-run",
+                 "--direct_num_workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "3 records (jsonl)" in printed and '"image_size": 64' in printed
+    assert not out.exists() and not glob.glob(f"{out}.partial-*")
+
+
+@pytest.mark.slow
+def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_works(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "ok.jpg").write_bytes(encode(numbered(1), "JPEG"))
+    with StaticServer(str(site), routes={"/slow.jpg": slow(30.0, b"never")}) as server:
+        records = [{"url": server.url_for("ok.jpg"), "description": "fine"}]
+        records += [{"url": server.url_for("slow.jpg") + f"?n={i}", "description": "slow"}
+                    for i in range(20)]
+        catalog = tmp_path / "catalog.json"
+        catalog.write_text(json.dumps(records))
+        out = tmp_path / "store"
+        cmd = [sys.executable, "-m", "preprocess", "--catalog", str(catalog), "--output", str(out),
+               "--image-size", "16", "--timeout", "60"]
+        proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 120
+            while time.time() < deadline:  # wait until the job is fetching
+                progress = glob.glob(f"{out}.partial-*/staging/progress/*.json")
+                if progress:
+                    break
+                time.sleep(0.5)
+            assert progress, "the job never started fetching"
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        assert not out.exists()
+        assert glob.glob(f"{out}.partial-*")  # named as unfinished
+
+        rerun = subprocess.run(cmd[:-2] + ["--timeout", "0.3", "--retries", "0"],
+                               capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "left by an interrupted run" in rerun.stdout
+    assert not glob.glob(f"{out}.partial-*")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["written"] == 1 and manifest["counts"]["rejected"] == 20
+    assert manifest["rejected_by_reason"] == {"fetch/timeout": 20}
