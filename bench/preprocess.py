@@ -69,7 +69,8 @@ def build_variants(source: str, out: str, n_images: int) -> list[dict]:
         made = sum(pool.map(_variant, jobs, chunksize=32))
     if made:
         print(f"made {made} variant images in {time.time() - started:.0f}s")
-    files = sorted(glob.glob(os.path.join(out, "*", "*.jpg")))[:n_images]
+    # Every variant, so the catalogue and gapcv's folders hold exactly the same files.
+    files = sorted(glob.glob(os.path.join(out, "*", "*.jpg")))
     return [{"url": os.path.relpath(f, out), "description": os.path.basename(os.path.dirname(f))}
             for f in files]
 
@@ -161,6 +162,7 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
 
+    args.work = os.path.abspath(args.work)
     variants = os.path.join(args.work, "variants")
     records = build_variants(os.path.abspath(args.source), variants, args.images)
     catalog = os.path.join(variants, "catalog.json")
@@ -187,7 +189,9 @@ def main() -> None:
             for category in os.listdir(variants):
                 if os.path.isdir(os.path.join(variants, category)):
                     os.symlink(os.path.join(variants, category), os.path.join(folder, category))
-        seconds, _ = timed([sys.executable, "-c", GAPCV_SCRIPT, folder, gapcv_dir, str(args.size)],
+        # gapcv changes directory while it works: give it absolute paths.
+        seconds, _ = timed([sys.executable, "-c", GAPCV_SCRIPT, os.path.abspath(folder),
+                            os.path.abspath(gapcv_dir) + "/", str(args.size)],
                            os.path.join(args.work, "gapcv.log"))
         results["gapcv"] = n / seconds
         print(f"gapcv ingestion: {seconds:.1f}s, {results['gapcv']:.0f} images/s")

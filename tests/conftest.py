@@ -1,0 +1,37 @@
+"""Fixtures shared across the suite: a synthetic catalogue served from 127.0.0.1 and a store
+built from it by the real preprocessing job (built once per session: it takes seconds)."""
+import json
+import os
+
+import pytest
+
+from pipeline.serve import StaticServer
+from pipeline.synthetic import make_catalog
+
+SERVED_IMAGES = 24  # garments; the catalogue adds a missing image and a repeated record
+
+
+@pytest.fixture(scope="session")
+def served_catalog(tmp_path_factory):
+    """(catalog path, records) of synthetic garments served over HTTP, plus a 404 and a
+    duplicate; the server lives for the whole session."""
+    site = str(tmp_path_factory.mktemp("served-site"))
+    with StaticServer(site) as server:
+        catalog = make_catalog(site, SERVED_IMAGES, seed=3, url_prefix=server.base_url)
+        with open(catalog) as fh:
+            records = json.load(fh)
+        records.append({"url": server.url_for("images/not-there.jpg"), "description": "missing"})
+        records.append(dict(records[0], description="listed twice"))
+        with open(catalog, "w") as fh:
+            json.dump(records, fh)
+        yield catalog, records
+
+
+@pytest.fixture(scope="session")
+def served_store(served_catalog, tmp_path_factory):
+    """A 32 px store made by the real Beam + TFT job from served_catalog."""
+    from preprocess.pipeline import run
+    out = os.path.join(str(tmp_path_factory.mktemp("served-store")), "store")
+    run(["--catalog", served_catalog[0], "--output", out, "--image-size", "32",
+         "--retries", "1", "--backoff", "0.05"])
+    return out
