@@ -8,7 +8,7 @@ no files from outside the project are needed.
 
 examples:
   streamgan demo                                   # into ./streamgan-demo
-  streamgan demo --workdir /tmp/demo --epochs 30   # train longer
+  streamgan demo --workdir /tmp/demo --epochs 120  # train longer
   streamgan demo --images 40 --epochs 1            # a smoke test in well under a minute
 """
 from __future__ import annotations
@@ -31,9 +31,10 @@ def register(subparsers) -> None:
         "demo", help="the whole pipeline on synthetic clothing served from 127.0.0.1",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", default="streamgan-demo", help="default ./%(default)s")
-    parser.add_argument("--images", type=_at_least(2), default=320, help="catalogue size (default 320)")
+    parser.add_argument("--images", type=_at_least(2), default=640, help="catalogue size (default 640)")
     parser.add_argument("--image-size", type=int, default=32, help="default 32")
-    parser.add_argument("--epochs", type=int, default=15, help="default 15")
+    parser.add_argument("--epochs", type=int, default=60,
+                        help="default 60 (about 1,200 steps: recognisable garments)")
     parser.add_argument("--batch-size", type=int, default=32, help="default 32")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=main, pass_through=True)
