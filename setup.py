@@ -26,6 +26,8 @@ setup(
         "ijson>=3.2",
         "tqdm>=4.66",
         "matplotlib>=3.8",
+        # TF >= 2.20 no longer pulls it in; tf.summary (Keras' TensorBoard callback) needs it.
+        "tensorboard>=2.17",
     ],
     extras_require={
         # gapcv is the anchor the benchmarks compare against (bench/).

@@ -1,0 +1,62 @@
+"""`generate` on an exported generator, and the grid helper it shares with inspect."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from train.config import ConfigError
+from train.generate import generate
+from train.images import make_grid, save_png, to_uint8
+from train.models import build_generator
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A run directory holding only an exported (untrained) 32 px generator."""
+    path = tmp_path_factory.mktemp("gen-run")
+    build_generator(32, latent_dim=8, base_filters=4, seed=0).save(str(path / "generator.keras"))
+    return str(path)
+
+
+def read_pngs(folder):
+    names = sorted(os.listdir(folder))
+    return names, [np.asarray(Image.open(os.path.join(folder, n))) for n in names]
+
+
+def test_writes_the_requested_images_and_grid(workdir, tmp_path):
+    result = generate(workdir, num=7, out=str(tmp_path / "grid.png"),
+                      out_dir=str(tmp_path / "each"), seed=1, cols=4)
+    names, images = read_pngs(tmp_path / "each")
+    assert names == [f"{i:04d}.png" for i in range(7)] and len(result["files"]) == 7
+    assert all(im.shape == (32, 32, 3) and im.dtype == np.uint8 for im in images)
+    grid = np.asarray(Image.open(tmp_path / "grid.png"))
+    assert grid.shape == (2 * 34 + 2, 4 * 34 + 2, 3)  # 4 columns, 2 rows, 2 px borders
+
+
+def test_same_seed_same_images_other_seed_other_images(workdir, tmp_path):
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        generate(workdir, num=3, out_dir=str(tmp_path / name), seed=seed)
+    a, b, c = (read_pngs(tmp_path / name)[1] for name in "abc")
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+
+
+def test_missing_generator_and_nothing_to_write(tmp_path, workdir):
+    with pytest.raises(FileNotFoundError, match="holds no trained generator"):
+        generate(str(tmp_path), num=4, out=str(tmp_path / "g.png"))
+    with pytest.raises(ConfigError, match="nothing to write"):
+        generate(workdir, num=4)
+
+
+def test_grid_layout_and_range_conversion(tmp_path):
+    assert to_uint8(np.array([-1.0, 0.0, 1.0, 3.0])).tolist() == [0, 128, 255, 255]
+    images = np.stack([np.full((4, 5, 3), i, np.uint8) for i in range(5)])
+    grid = make_grid(images, pad=1)  # 5 images -> 3 columns, 2 rows
+    assert grid.shape == (2 * 5 + 1, 3 * 6 + 1, 3)
+    assert grid[1, 1].tolist() == [0, 0, 0] and grid[6, 1 + 6].tolist() == [4, 4, 4]
+    assert grid[6, 1 + 12].tolist() == [255, 255, 255]  # the empty sixth cell
+    save_png(make_grid(images[..., 0], cols=5), str(tmp_path / "gray.png"))
+    assert Image.open(tmp_path / "gray.png").mode == "L"
+    with pytest.raises(ValueError, match="uint8"):
+        make_grid(images.astype(np.float32))

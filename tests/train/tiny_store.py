@@ -1,0 +1,100 @@
+"""Builds small but real streamgan stores for the train/ tests.
+
+The store is written exactly as the preprocessing job writes one: images through
+`preprocess.store_format.StoreWriter`, and the TFT `transform_fn` analysed by a real Beam
+pipeline (DirectRunner) from `preprocess.transform.make_preprocessing_fn`. Pixels encode the
+image's index (red = index % 256, green = index // 256), so tests can recover which image a
+transformed tensor came from and check that every image arrives exactly once per epoch.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from preprocess import store_format
+from preprocess import transform as tft_transform
+
+
+def index_images(start: int, stop: int, size: int) -> np.ndarray:
+    """uint8 (stop - start, size, size, 3) images whose pixels encode their index."""
+    idx = np.arange(start, stop)
+    images = np.zeros((len(idx), size, size, 3), np.uint8)
+    images[..., 0] = (idx % 256)[:, None, None]
+    images[..., 1] = (idx // 256)[:, None, None]
+    images[..., 2] = 128
+    return images
+
+
+def decode_index(transformed: np.ndarray) -> np.ndarray:
+    """Inverse of index_images for images in the model's [-1, 1] range: their indices."""
+    pixels = np.rint((np.asarray(transformed)[:, 0, 0, :2] + 1.0) * 127.5).astype(np.int64)
+    return pixels[:, 0] + 256 * pixels[:, 1]
+
+
+def write_images(store_dir: str, num_images: int, size: int, chunk_rows: int | None = None,
+                 block: int = 1024) -> None:
+    """store.h5 with index-encoding images, written block by block (bounded memory)."""
+    os.makedirs(store_dir, exist_ok=True)
+    path = os.path.join(store_dir, store_format.STORE_FILE)
+    with store_format.StoreWriter(path, num_images, size, chunk_rows=chunk_rows) as writer:
+        for start in range(0, num_images, block):
+            stop = min(num_images, start + block)
+            rows = [{store_format.INDEX: i, store_format.URL: f"http://127.0.0.1/{i}.png",
+                     store_format.DESCRIPTION: f"tiny image {i}",
+                     store_format.DESCRIPTIONS: json.dumps([f"tiny image {i}"]),
+                     store_format.SHA256: f"{i:064x}", store_format.SPLIT: "",
+                     store_format.EXTRA: "{}"} for i in range(start, stop)]
+            writer.write(start, index_images(start, stop, size), rows)
+
+
+def write_transform_fn(store_dir: str, size: int, num_rows: int = 8) -> None:
+    """Analyse make_preprocessing_fn(size) with Beam + TFT and save transform_fn/ in store_dir."""
+    import apache_beam as beam
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+    metadata = dataset_metadata.DatasetMetadata(
+        schema_utils.schema_from_feature_spec(tft_transform.feature_spec()))
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(num_rows):
+        mean = rng.uniform(0, 255, 3).astype(np.float32)
+        rows.append({store_format.FEATURE_IMAGE: b"",
+                     tft_transform.DESCRIPTION_TEXT: f"tiny red dress {i}",
+                     tft_transform.CHANNEL_MEAN: mean.tolist(),
+                     tft_transform.CHANNEL_SQ_MEAN: (mean ** 2 + 100.0).tolist()})
+    with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp):
+        with beam.Pipeline() as pipeline:
+            transform_fn = (
+                (pipeline | "CreateRows" >> beam.Create(rows), metadata)
+                | "Analyze" >> tft_beam.AnalyzeDataset(tft_transform.make_preprocessing_fn(size)))
+            _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(store_dir)
+
+
+def write_manifest(store_dir: str, num_images: int, size: int) -> None:
+    manifest = {"schema_version": store_format.SCHEMA_VERSION, "num_images": num_images,
+                "image_size": size, "written": num_images, "rejected": 0, "duplicates": 0}
+    with open(os.path.join(store_dir, store_format.MANIFEST_FILE), "w") as fh:
+        json.dump(manifest, fh)
+    open(os.path.join(store_dir, store_format.ERRORS_FILE), "w").close()
+
+
+def build_store(store_dir: str, num_images: int, size: int, chunk_rows: int | None = None,
+                transform_from: str | None = None) -> str:
+    """A complete store of num_images index-encoding images of size px.
+
+    transform_from: an existing store of the same size whose transform_fn/ is reused (copied),
+    which skips the Beam run when a test needs several stores.
+    """
+    write_images(store_dir, num_images, size, chunk_rows)
+    if transform_from:
+        import shutil
+        for name in ("transform_fn", "transformed_metadata"):
+            shutil.copytree(os.path.join(transform_from, name), os.path.join(store_dir, name))
+    else:
+        write_transform_fn(store_dir, size)
+    write_manifest(store_dir, num_images, size)
+    return store_dir

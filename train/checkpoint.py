@@ -1,0 +1,160 @@
+"""The run directory and its checkpoints: what a run leaves behind and what `--resume` reads.
+
+    workdir/
+      config.json                    the TrainConfig of the run
+      fixed_noise.npy                noise behind every sample grid (drawn once, reused on resume)
+      checkpoints/epoch0007/         one directory per finished epoch, newest `keep` kept
+        gan.weights.h5               both nets and both optimizers (Keras weights format)
+        state.json                   epoch, step, SeedGenerator state, config, epoch metrics
+      generator.keras                the latest generator, loadable with keras.models.load_model
+      samples/epoch0007.png          sample grid after each epoch, from the fixed noise
+      history.csv                    metrics per epoch (keras.callbacks.CSVLogger)
+      loss_curve.png                 history.csv as a plot
+      logs/                          TensorBoard: logs/train (scalars), logs/samples (grids)
+
+A checkpoint is written into a temporary directory and renamed into place once complete, so a
+run killed at any moment leaves either the previous checkpoints or a complete new one; resume
+picks the newest complete one and ignores debris.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+from typing import Any
+
+import numpy as np
+
+from train.config import CONFIG_FILE
+
+WEIGHTS_FILE = "gan.weights.h5"
+STATE_FILE = "state.json"
+_EPOCH_DIR = re.compile(r"^epoch(\d{4,})$")
+
+
+def epoch_name(epoch: int) -> str:
+    """Zero-padded name of a finished epoch (1-based, as fit's progress bar counts)."""
+    return f"epoch{epoch:04d}"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPaths:
+    """Where everything of one run lives (see the module docstring)."""
+    workdir: str
+
+    def _join(self, *parts: str) -> str:
+        return os.path.join(self.workdir, *parts)
+
+    @property
+    def config(self) -> str:
+        return self._join(CONFIG_FILE)
+
+    @property
+    def fixed_noise(self) -> str:
+        return self._join("fixed_noise.npy")
+
+    @property
+    def checkpoints(self) -> str:
+        return self._join("checkpoints")
+
+    @property
+    def generator(self) -> str:
+        return self._join("generator.keras")
+
+    @property
+    def samples(self) -> str:
+        return self._join("samples")
+
+    @property
+    def history(self) -> str:
+        return self._join("history.csv")
+
+    @property
+    def loss_curve(self) -> str:
+        return self._join("loss_curve.png")
+
+    @property
+    def logs(self) -> str:
+        return self._join("logs")
+
+    def sample_grid(self, epoch: int) -> str:
+        return os.path.join(self.samples, epoch_name(epoch) + ".png")
+
+    def has_run(self) -> bool:
+        """True when the workdir already holds (part of) a training run."""
+        return os.path.exists(self.config) or bool(list_checkpoints(self.checkpoints))
+
+    def makedirs(self) -> None:
+        for path in (self.workdir, self.checkpoints, self.samples, self.logs):
+            os.makedirs(path, exist_ok=True)
+
+
+def list_checkpoints(root: str) -> list[tuple[int, str]]:
+    """Complete checkpoints under root as (epoch, path), oldest first."""
+    if not os.path.isdir(root):
+        return []
+    found = []
+    for name in os.listdir(root):
+        match = _EPOCH_DIR.match(name)
+        path = os.path.join(root, name)
+        if match and os.path.exists(os.path.join(path, STATE_FILE)):
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def latest_checkpoint(root: str) -> str | None:
+    found = list_checkpoints(root)
+    return found[-1][1] if found else None
+
+
+def save_checkpoint(gan, root: str, epoch: int, config: dict[str, Any],
+                    metrics: dict[str, float] | None = None, keep: int = 3) -> str:
+    """Save the full training state after `epoch` finished epochs; keep the newest `keep`."""
+    final = os.path.join(root, epoch_name(epoch))
+    tmp = os.path.join(root, f".{epoch_name(epoch)}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    gan.save_weights(os.path.join(tmp, WEIGHTS_FILE))
+    state = {
+        "epoch": int(epoch),
+        "step": int(gan.g_optimizer.iterations.numpy()),
+        # Keras' weights file leaves the SeedGenerator out; without it a resumed run would
+        # replay the noise of its first epochs.
+        "seed_generator_state": [int(v) for v in np.asarray(gan.seed_generator.state.numpy())],
+        "config": config,
+        "metrics": {k: float(v) for k, v in (metrics or {}).items()},
+    }
+    with open(os.path.join(tmp, STATE_FILE), "w") as fh:
+        json.dump(state, fh, indent=2, sort_keys=True)
+    if os.path.exists(final):  # the same epoch trained again after a resume
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    for _, old in list_checkpoints(root)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    _remove_debris(root)
+    return final
+
+
+def restore_checkpoint(gan, path: str) -> dict[str, Any]:
+    """Load a checkpoint into a compiled GAN whose optimizers are built; return its state."""
+    with open(os.path.join(path, STATE_FILE)) as fh:
+        state = json.load(fh)
+    gan.load_weights(os.path.join(path, WEIGHTS_FILE))
+    seed_state = gan.seed_generator.state
+    seed_state.assign(np.asarray(state["seed_generator_state"], dtype=seed_state.dtype))
+    # Keras skips, with only a warning, optimizer state that does not fit; check it arrived.
+    for optimizer in (gan.d_optimizer, gan.g_optimizer):
+        if int(optimizer.iterations.numpy()) != state["step"]:
+            raise RuntimeError(f"{path}: {optimizer.name} state did not load "
+                               f"(iterations {int(optimizer.iterations.numpy())}, "
+                               f"expected {state['step']})")
+    return state
+
+
+def _remove_debris(root: str) -> None:
+    """Temporary directories of checkpoints whose writer was killed."""
+    for name in os.listdir(root):
+        if name.startswith(".epoch") and f".tmp{os.getpid()}" not in name:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)

@@ -1,0 +1,213 @@
+"""The streaming input pipeline: an HDF5 image store -> shuffled tf.data mini-batches in [-1, 1].
+
+This is the one module of train/ that touches h5py. The store can be far larger than RAM, so the
+pipeline never holds more than a few bounded windows of it:
+
+    chunk ids --shuffle (new order every epoch)--> windows of W random chunks --read (one h5py
+    call per chunk, `readers` windows in flight)--> uint8 window --permute its images and cut
+    them into raw-bytes strings (graph ops)--> rebatch --> TFT transform layer (bytes -> float32
+    in [-1, 1], the graph saved in the store) --> prefetch
+
+Why this shape (measured with bench/train.py):
+- h5py serialises every call behind one global lock, so many small reads (one per image, as in
+  `from_generator` feeders) pay that lock and Python overhead per image. One call per stored
+  chunk (`StoreInfo.chunk_rows` rows, about 1 MiB) reads contiguous bytes at disk speed, and
+  HDF5 decodes each chunk exactly once.
+- Shuffling happens at two levels: the order of chunks (cheap: 8 bytes per chunk id), and a
+  full permutation of the images of each window of W random chunks (~16 MiB by default), so
+  every batch mixes images from W places in the catalogue. Peak memory is a few windows plus a
+  few batches, whatever the size of the store.
+- Everything per image runs as TensorFlow ops on whole windows, outside the GIL: the TFT graph
+  wants one bytes string per image, and producing those in Python (`tobytes` per image, then a
+  copy into TF strings) cost a third of the pipeline's speed. Instead the window is serialised
+  once and `tf.strings.substr` cuts it into images, in permuted order, in one op.
+- The h5py file is opened lazily in the process that reads, and is never pickled: a handle
+  inherited across fork shares HDF5's internal state with the parent and corrupts reads.
+- Pixels are converted by the store's own TFT graph, so training sees exactly the statistics
+  and scaling computed at preprocessing time.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import threading
+
+import h5py
+import numpy as np
+
+from preprocess import store_format
+from train.config import ConfigError
+
+SHUFFLE_WINDOW_BYTES = 16 << 20  # images permuted together, in whole chunks
+MIN_WINDOW_CHUNKS = 4
+MAX_WINDOW_BYTES = 1 << 30         # a window is serialised as one string: protobuf caps it at 2 GiB
+
+
+@dataclasses.dataclass
+class StoreReader:
+    """Reads images from store.h5 in whole chunks. Safe to pickle and to carry across fork."""
+    h5_path: str
+    num_images: int
+    image_size: int
+    chunk_rows: int
+
+    def __post_init__(self) -> None:
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_info(cls, info: store_format.StoreInfo, max_images: int | None = None) -> "StoreReader":
+        n = info.num_images if max_images is None else min(max_images, info.num_images)
+        return cls(info.h5_path, n, info.image_size, info.chunk_rows)
+
+    @property
+    def num_chunks(self) -> int:
+        return math.ceil(self.num_images / self.chunk_rows)
+
+    @property
+    def image_bytes(self) -> int:
+        return self.image_size * self.image_size * 3
+
+    def chunk_bounds(self, chunk: int) -> tuple[int, int]:
+        start = int(chunk) * self.chunk_rows
+        return start, min(self.num_images, start + self.chunk_rows)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """uint8 (stop - start, S, S, 3), in one h5py call."""
+        return self._images()[start:stop]
+
+    def read_chunk(self, chunk: int) -> np.ndarray:
+        return self.read(*self.chunk_bounds(chunk))
+
+    def read_chunks(self, chunks) -> np.ndarray:
+        """The images of several chunks, one h5py call each, straight into one array."""
+        bounds = [self.chunk_bounds(c) for c in sorted(int(c) for c in chunks)]  # disk order
+        out = np.empty((sum(b - a for a, b in bounds), self.image_size, self.image_size, 3),
+                       np.uint8)
+        images, pos = self._images(), 0
+        for start, stop in bounds:
+            # read_direct skips the temporary array a slice read would allocate and copy
+            images.read_direct(out, np.s_[start:stop], np.s_[pos:pos + stop - start])
+            pos += stop - start
+        return out
+
+    def _images(self) -> h5py.Dataset:
+        # Opened on first use in this process; reopened in a forked child (see module doc).
+        if self._file is None or self._pid != os.getpid():
+            with self._lock:
+                if self._file is None or self._pid != os.getpid():
+                    # We read every chunk once per epoch: HDF5's chunk cache would only add a copy.
+                    self._file = h5py.File(self.h5_path, "r", rdcc_nbytes=0)
+                    self._pid = os.getpid()
+        return self._file[store_format.IMAGES]
+
+    def close(self) -> None:
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file = None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.update(_file=None, _pid=None, _lock=None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+def load_transform(store_dir: str):
+    """The store's TFT graph as a function: batch of raw image bytes -> float32 (B, S, S, 3).
+
+    Only the `image` feature is fed; TFT prunes the graph to what that output needs.
+    """
+    import tensorflow_transform as tft
+
+    from preprocess.transform import OUT_IMAGE
+
+    try:
+        layer = tft.TFTransformOutput(store_dir).transform_features_layer()
+    except Exception as e:  # TF raises many types for a damaged SavedModel
+        raise store_format.StoreError(
+            f"{os.path.join(store_dir, store_format.TRANSFORM_DIR)} is unreadable "
+            f"({type(e).__name__}): preprocess the catalogue again with --overwrite") from None
+
+    def transform(raw_images):
+        return layer({store_format.FEATURE_IMAGE: raw_images})[OUT_IMAGE]
+
+    transform.layer = layer  # keep the loaded graph alive as long as the function
+    return transform
+
+
+def window_chunks(reader: StoreReader, shuffle_buffer: int | None = None) -> int:
+    """Chunks per shuffle window: shuffle_buffer images (default ~16 MiB), in whole chunks."""
+    if shuffle_buffer is None:
+        chunks = max(MIN_WINDOW_CHUNKS, SHUFFLE_WINDOW_BYTES // (reader.chunk_rows * reader.image_bytes))
+    else:
+        chunks = max(1, math.ceil(shuffle_buffer / reader.chunk_rows))
+    chunks = min(chunks, reader.num_chunks)
+    if chunks * reader.chunk_rows * reader.image_bytes > MAX_WINDOW_BYTES:
+        raise ConfigError(f"shuffle buffer of {shuffle_buffer} images is over "
+                          f"{MAX_WINDOW_BYTES >> 20} MiB of {reader.image_size} px images: "
+                          "choose a smaller --shuffle-buffer")
+    return int(chunks)
+
+
+def num_batches(num_images: int, batch_size: int) -> int:
+    """Batches per epoch; the last one is partial when batch_size does not divide num_images."""
+    return math.ceil(num_images / batch_size)
+
+
+def window_to_strings(window, seed=None):
+    """uint8 (n, S, S, 3) -> n strings of raw image bytes (the TFT graph's `image` input),
+    permuted by the stateless `seed` (shape [2]) when given, in order otherwise."""
+    import tensorflow as tf
+
+    n = tf.shape(window, out_type=tf.int64)[0]
+    image_bytes = tf.reduce_prod(tf.shape(window, out_type=tf.int64)[1:])
+    # A serialised uint8 tensor ends with its raw content (tensor_content is the proto's last
+    # field), so the images are the last n * image_bytes bytes, back to back.
+    blob = tf.io.serialize_tensor(window)
+    header = tf.cast(tf.strings.length(blob), tf.int64) - n * image_bytes
+    order = tf.range(n) if seed is None else tf.random.experimental.stateless_shuffle(
+        tf.range(n), seed)
+    return tf.strings.substr(blob, header + order * image_bytes, tf.fill([n], image_bytes))
+
+
+def stream_dataset(reader: StoreReader, transform, batch_size: int, *, seed: int = 0,
+                   shuffle: bool = True, shuffle_buffer: int | None = None, readers: int = 2):
+    """A tf.data.Dataset of float32 (B, S, S, 3) batches in [-1, 1]: every image once per epoch.
+
+    Each iteration (each epoch of `fit`) draws a new order; the sequence of orders is fixed by
+    `seed`. transform: from load_transform(), or None for batches of raw image bytes.
+    shuffle_buffer: images permuted together (rounded up to whole chunks; default ~16 MiB).
+    """
+    import tensorflow as tf
+
+    size = reader.image_size
+    chunks = tf.data.Dataset.range(reader.num_chunks)
+    if shuffle:
+        chunks = chunks.shuffle(reader.num_chunks, seed=seed, reshuffle_each_iteration=True)
+    windows = chunks.batch(window_chunks(reader, shuffle_buffer))
+    seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
+
+    def read(chunk_ids, window_seed):
+        window = tf.numpy_function(reader.read_chunks, [chunk_ids], tf.uint8, stateful=False,
+                                   name="read_hdf5_chunks")
+        window = tf.ensure_shape(window, [None, size, size, 3])
+        return window_to_strings(window, window_seed if shuffle else None)
+
+    # deterministic=True keeps the order a function of the seed; it costs little here because
+    # h5py runs one read at a time anyway, while other windows are cut and transformed.
+    images = tf.data.Dataset.zip(windows, seeds).map(
+        read, num_parallel_calls=readers, deterministic=True)
+    batches = images.rebatch(batch_size)  # whole batches across windows: no per-image ops
+    if transform is not None:
+        batches = batches.map(lambda raw: tf.ensure_shape(transform(raw), [None, size, size, 3]),
+                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # rebatch() hides the length; stating it lets fit() show progress and size its epochs.
+    batches = batches.apply(tf.data.experimental.assert_cardinality(
+        num_batches(reader.num_images, batch_size)))
+    return batches.prefetch(tf.data.AUTOTUNE)

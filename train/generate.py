@@ -1,0 +1,61 @@
+"""Sample new images from a trained generator: a grid PNG and/or one PNG per image.
+
+Loads the generator a run exports (`WORKDIR/generator.keras`, or any `.keras` file), so it needs
+neither the store nor the checkpoints. With a seed the noise, and so the images, are the same
+on every call.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from train import images
+from train.checkpoint import RunPaths
+from train.config import ConfigError
+
+
+def find_generator(workdir: str | None = None, model: str | None = None) -> str:
+    """Path of the generator to load: `model` if given, else the one exported into workdir."""
+    path = model or RunPaths(workdir or ".").generator
+    if not os.path.exists(path):
+        where = f"{model} does not exist" if model else (
+            f"{workdir} holds no trained generator ({os.path.basename(path)} is missing)")
+        raise FileNotFoundError(f"{where}: train one first with "
+                                "`streamgan train --store STORE --workdir WORKDIR`")
+    return path
+
+
+def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
+             out_dir: str | None = None, seed: int | None = None, cols: int | None = None,
+             model: str | None = None, batch_size: int = 64) -> dict[str, Any]:
+    """Generate `num` images; write a grid to `out` and/or `num` PNGs into `out_dir`.
+
+    Returns {"generator", "num", "seed", "grid", "files"}.
+    """
+    import keras
+
+    if num < 1:
+        raise ConfigError(f"--num must be >= 1, got {num}")
+    if not out and not out_dir:
+        raise ConfigError("nothing to write: give --out GRID.png and/or --out-dir DIR")
+    path = find_generator(workdir, model)
+    generator = keras.models.load_model(path, compile=False)
+    latent_dim = int(generator.inputs[0].shape[-1])
+
+    noise = np.random.default_rng(seed).standard_normal((num, latent_dim)).astype(np.float32)
+    # In batches, so a large --num does not hold every activation at once.
+    fakes = np.concatenate([
+        keras.ops.convert_to_numpy(generator(noise[i:i + batch_size], training=False))
+        for i in range(0, num, batch_size)])
+    pixels = images.to_uint8(fakes)
+
+    files = []
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        width = max(4, len(str(num - 1)))
+        files = [images.save_png(image, os.path.join(out_dir, f"{i:0{width}d}.png"))
+                 for i, image in enumerate(pixels)]
+    grid = images.save_png(images.make_grid(pixels, cols), out) if out else None
+    return {"generator": path, "num": num, "seed": seed, "grid": grid, "files": files}

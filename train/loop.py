@@ -1,0 +1,148 @@
+"""One training run: open the store, build the GAN, resume if asked, `fit()`, report.
+
+`train(config)` is the whole of `streamgan train` without the command line; `streamgan run`
+calls it too. The run directory it fills is described in train/checkpoint.py.
+
+Resuming restores everything a run's future depends on: both nets, both optimizers (moments
+and iteration counts), the epoch and step counters, the noise generator's state, and the fixed
+noise of the sample grids. Data order is not replayed: a resumed run shuffles with a seed
+derived from (seed, epoch), a different but reproducible order.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable
+
+import numpy as np
+
+from preprocess.store_format import StoreError, open_store
+from train.config import ConfigError, TrainConfig
+from train.checkpoint import RunPaths, latest_checkpoint, restore_checkpoint
+
+
+def resume_config(workdir: str, **overrides: Any) -> TrainConfig:
+    """The config of the run in workdir, with the run options the user gave (None: keep)."""
+    return TrainConfig.load(workdir).resumed_with(workdir=workdir, **overrides)
+
+
+def train(config: TrainConfig, *, verbose: int | str = "auto",
+          log: Callable[[str], None] = print, callbacks: list | None = None) -> dict[str, Any]:
+    """Train (or resume) the run described by config; return a summary of what was written.
+
+    verbose: fit's progress output; log: where the start and end reports go; callbacks: extra
+    Keras callbacks, run after the run's own (so after each epoch's checkpoint).
+
+    Raises ConfigError / StoreError / FileExistsError with one-line messages for user mistakes.
+    """
+    import keras
+
+    from train import callbacks as cb
+    from train.data import StoreReader, load_transform, num_batches, stream_dataset
+    from train.gan import build_gan
+
+    config = dataclasses.replace(config).validate()
+    paths = RunPaths(config.workdir)
+    if config.resume:
+        TrainConfig.load(config.workdir).check_fixed(config)
+    elif paths.has_run():
+        raise FileExistsError(f"{config.workdir} already holds a training run: add --resume to "
+                              "continue it, or choose a new --workdir")
+
+    info = open_store(config.store)
+    if config.image_size is None:
+        config.image_size = info.image_size
+    elif config.image_size != info.image_size:
+        raise StoreError(f"{config.store} holds {info.image_size} px images but the model "
+                         f"{'being resumed ' if config.resume else ''}is {config.image_size} px: "
+                         f"use a {config.image_size} px store, or start a new --workdir")
+    config.validate()
+    paths.makedirs()
+    config.save()
+
+    gan = build_gan(config.image_size, config.latent_dim, config.base_filters,
+                    config.learning_rate, config.beta_1, seed=config.seed)
+    initial_epoch, ckpt = 0, latest_checkpoint(paths.checkpoints) if config.resume else None
+    if ckpt:
+        initial_epoch = restore_checkpoint(gan, ckpt)["epoch"]
+    if config.resume:
+        cb.trim_history(paths.history, initial_epoch)  # rows of a killed epoch are redone
+    fixed_noise = _fixed_noise(paths, config)
+
+    reader = StoreReader.from_info(info, config.max_images)
+    dataset = stream_dataset(reader, load_transform(info.transform_dir), config.batch_size,
+                             seed=config.seed * 100_003 + initial_epoch,
+                             shuffle_buffer=config.shuffle_buffer, readers=config.readers)
+    steps = num_batches(reader.num_images, config.batch_size)
+
+    log(f"streamgan train: {reader.num_images} images of {info.image_size} px from "
+        f"{config.store}, batch {config.batch_size} -> {steps} batches/epoch")
+    log(f"  generator {gan.generator.count_params():,} params, discriminator "
+        f"{gan.discriminator.count_params():,} params, latent {config.latent_dim}, "
+        f"base filters {config.base_filters}")
+    if ckpt:
+        log(f"  resuming {config.workdir} after epoch {initial_epoch} "
+            f"(step {int(gan.g_optimizer.iterations.numpy())}) from {ckpt}")
+    elif config.resume:
+        log(f"  no checkpoint in {config.workdir} yet: starting it from epoch 1")
+
+    checkpointer = cb.Checkpoint(paths, config.to_dict(), keep=config.keep_checkpoints)
+    history = {}
+    if initial_epoch >= config.epochs:
+        log(f"  already trained for {initial_epoch} epochs: pass --epochs N with N > "
+            f"{initial_epoch} to train further")
+    else:
+        history = gan.fit(
+            dataset, epochs=config.epochs, initial_epoch=initial_epoch, verbose=verbose,
+            shuffle=False,  # the dataset reshuffles itself every epoch
+            callbacks=[
+                keras.callbacks.CSVLogger(paths.history, append=True),
+                cb.LossCurve(paths.history, paths.loss_curve),  # after the CSVLogger
+                cb.SampleGrid(fixed_noise, paths),
+                cb.ExportGenerator(paths.generator),
+                keras.callbacks.TensorBoard(os.path.join(paths.logs), write_graph=False),
+                checkpointer,  # a checkpoint means the epoch's other outputs exist
+                *(callbacks or []),
+            ]).history
+    reader.close()
+
+    final_epoch = max(initial_epoch, len(history.get("d_loss", [])) + initial_epoch)
+    summary = {
+        "workdir": config.workdir,
+        "store": config.store,
+        "images": reader.num_images,
+        "image_size": config.image_size,
+        "batches_per_epoch": steps,
+        "initial_epoch": initial_epoch,
+        "epoch": final_epoch,
+        "step": int(gan.g_optimizer.iterations.numpy()),
+        "metrics": {k: float(v[-1]) for k, v in history.items() if v},
+        "generator": paths.generator,
+        "samples": paths.samples,
+        "last_sample_grid": paths.sample_grid(final_epoch) if final_epoch else None,
+        "checkpoint": checkpointer.last_path or ckpt,
+        "history": paths.history,
+        "loss_curve": paths.loss_curve,
+        "tensorboard": paths.logs,
+    }
+    log(f"streamgan train: {final_epoch} epochs done, outputs in {config.workdir}/:")
+    log(f"  generator   {paths.generator}   (streamgan generate --workdir {config.workdir} "
+        f"--num 64 --out samples.png)")
+    log(f"  samples     {paths.samples}/    checkpoints {paths.checkpoints}/")
+    log(f"  metrics     {paths.history}, {paths.loss_curve}   "
+        f"(tensorboard --logdir {paths.logs})")
+    return summary
+
+
+def _fixed_noise(paths: RunPaths, config: TrainConfig) -> np.ndarray:
+    """The sample-grid noise: drawn once from the seed, then read back on every resume."""
+    shape = (config.num_samples, config.latent_dim)
+    if config.resume and os.path.exists(paths.fixed_noise):
+        noise = np.load(paths.fixed_noise)
+        if noise.shape != shape:
+            raise ConfigError(f"{paths.fixed_noise} holds noise of shape {noise.shape}, the run "
+                              f"needs {shape}: start a new --workdir")
+        return noise
+    noise = np.random.default_rng(config.seed).standard_normal(shape).astype(np.float32)
+    np.save(paths.fixed_noise, noise)
+    return noise
