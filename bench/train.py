@@ -269,7 +269,7 @@ def main() -> None:
                         help="timed steps of the keras.io anchor (0 skips it)")
     parser.add_argument("--rss-factor", type=int, default=10, help="size of the big store, x")
     parser.add_argument("--rss-filters", type=int, default=8,
-                        help="DCGAN width of the training-RSS runs (small: they train a full epoch)")
+                        help="DCGAN width of the training-RSS runs (they train a full epoch)")
     parser.add_argument("--skip-gapcv", action="store_true")
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--child", help=argparse.SUPPRESS)

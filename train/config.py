@@ -72,7 +72,8 @@ class TrainConfig:
         if not (isinstance(self.beta_1, (int, float)) and 0 <= self.beta_1 < 1):
             raise ConfigError(f"beta_1 must be in [0, 1), got {self.beta_1!r}")
         if not self.store:
-            raise ConfigError("no store given: pass --store DIR (the output of `streamgan preprocess`)")
+            raise ConfigError("no store given: pass --store DIR "
+                              "(the output of `streamgan preprocess`)")
         if not self.workdir:
             raise ConfigError("no workdir given: pass --workdir DIR for checkpoints and samples")
         return self
@@ -113,7 +114,8 @@ class TrainConfig:
             raise ConfigError(f"{workdir} holds no training run to resume ({CONFIG_FILE} is "
                               "missing): start it without --resume") from None
         except (OSError, ValueError) as e:
-            raise ConfigError(f"{path} is unreadable ({e}): start a new run in a new --workdir") from None
+            raise ConfigError(f"{path} is unreadable ({e}): "
+                              "start a new run in a new --workdir") from None
         return cls.from_dict(data)
 
     def check_fixed(self, other: "TrainConfig | dict[str, Any]") -> None:

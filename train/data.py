@@ -58,7 +58,8 @@ class StoreReader:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_info(cls, info: store_format.StoreInfo, max_images: int | None = None) -> "StoreReader":
+    def from_info(cls, info: store_format.StoreInfo,
+                  max_images: int | None = None) -> "StoreReader":
         n = info.num_images if max_images is None else min(max_images, info.num_images)
         return cls(info.h5_path, n, info.image_size, info.chunk_rows)
 
@@ -144,7 +145,8 @@ def load_transform(store_dir: str):
 def window_chunks(reader: StoreReader, shuffle_buffer: int | None = None) -> int:
     """Chunks per shuffle window: shuffle_buffer images (default ~16 MiB), in whole chunks."""
     if shuffle_buffer is None:
-        chunks = max(MIN_WINDOW_CHUNKS, SHUFFLE_WINDOW_BYTES // (reader.chunk_rows * reader.image_bytes))
+        chunk_bytes = reader.chunk_rows * reader.image_bytes
+        chunks = max(MIN_WINDOW_CHUNKS, SHUFFLE_WINDOW_BYTES // chunk_bytes)
     else:
         chunks = max(1, math.ceil(shuffle_buffer / reader.chunk_rows))
     chunks = min(chunks, reader.num_chunks)

@@ -100,7 +100,7 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
                 cb.LossCurve(paths.history, paths.loss_curve),  # after the CSVLogger
                 cb.SampleGrid(fixed_noise, paths),
                 cb.ExportGenerator(paths.generator),
-                keras.callbacks.TensorBoard(os.path.join(paths.logs), write_graph=False),
+                keras.callbacks.TensorBoard(paths.logs, write_graph=False),
                 checkpointer,  # a checkpoint means the epoch's other outputs exist
                 *(callbacks or []),
             ]).history

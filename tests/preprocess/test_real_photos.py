@@ -62,8 +62,8 @@ def test_fast_draft_decoding_matches_a_full_decode_of_the_photos(real_store):
              for i, r in enumerate(records)]
     # Same photo and framing, on 0..255. Fine stripes differ most (measured worst: 10.1): the
     # JPEG library's DCT downscale and a full-size Lanczos filter treat high frequencies apart.
-    # A shifted or wrongly padded image differs by 30+, an unrotated one by far more.
-    assert max(diffs) < 12 and np.mean(diffs) < 4
+    # Measured on these photos: shifted 4 px, 15 to 31 (median); rotated 90 degrees, 45 to 69.
+    assert max(diffs) < 12 and np.mean(diffs) < 4  # mean: a shift anywhere shows
 
 
 def test_statistics_describe_photos_on_light_backgrounds(real_store):

@@ -109,7 +109,8 @@ def test_resume_continues_epochs_steps_rng_and_fixed_noise(two_epochs, tmp_path)
         after = json.load(fh)
     assert after["step"] == before["step"] + STEPS_PER_EPOCH
     # the noise stream went on from where it stopped (two draws per step), not from its seed
-    assert after["seed_generator_state"][1] == before["seed_generator_state"][1] + 2 * STEPS_PER_EPOCH
+    draws = 2 * STEPS_PER_EPOCH
+    assert after["seed_generator_state"][1] == before["seed_generator_state"][1] + draws
     np.testing.assert_array_equal(np.load(os.path.join(workdir, "fixed_noise.npy")), noise)
     assert history_epochs(workdir) == [0, 1, 2]
     assert os.path.exists(os.path.join(workdir, "samples", "epoch0003.png"))
