@@ -199,6 +199,8 @@ def fit_rate(gan, dataset, batch_size: int, steps: int, warmup: int) -> float:
 
 def rss_child(kind: str, store_dir: str, batch_size: int, filters: int) -> dict:
     """Run in a fresh process: one full epoch of `kind`, then report this process's peak RSS."""
+    from train.data import bound_malloc_arenas
+    bound_malloc_arenas()  # as train.loop.train() does
     start = time.perf_counter()
     if kind == "pipeline":
         dataset, _ = stream_pipeline(store_dir, batch_size)
@@ -246,8 +248,15 @@ def run_child(args, kind: str, store_dir: str, *extra: str) -> dict:
 
 # ----------------------------------------------------------------------------- report
 
-def ratio(a: float, b: float) -> str:
-    return f"{a / b:6.2f}x" if b else "   n/a"
+def paired_ratio(runs: dict[str, list[float]], a: str, b: str) -> str:
+    """Median of per-round ratios: a and b were measured back to back in each round, so
+    background load that comes and goes cancels better than in a ratio of medians."""
+    pairs = [x / y for x, y in zip(runs[a], runs[b]) if y]
+    return f"{statistics.median(pairs):6.2f}x" if pairs else "   n/a"
+
+
+def load_average() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def main() -> None:
@@ -308,6 +317,7 @@ def main() -> None:
 
     print(f"bench/train.py: {args.images} images of {args.size} px, batch {args.batch_size}, "
           f"{os.cpu_count()} CPUs, TF {tf.__version__}; stores in {args.out}")
+    print(f"load average at start of the speed runs: {load_average()}")
     images = load_all(small)
 
     # -- input pipeline only: raw bytes batches, and float batches through the TFT graph
@@ -354,14 +364,15 @@ def main() -> None:
     row("memory + TFT transform -> float32", "memory")
     if rates["gapcv"]:
         row("gapcv 1.0.0 stream minibatch (float32)", "gapcv")
-    print(f"  stream / memory, raw         {ratio(pipe['stream_raw'], pipe['memory_raw'])}"
+    print("  ratios (median of per-round ratios)")
+    print(f"  stream / memory, raw         {paired_ratio(rates, 'stream_raw', 'memory_raw')}"
           "   (target >= 0.8)")
-    print(f"  stream / memory, transformed {ratio(pipe['stream'], pipe['memory'])}"
+    print(f"  stream / memory, transformed {paired_ratio(rates, 'stream', 'memory')}"
           "   (target >= 0.8)")
     if rates["gapcv"]:
-        print(f"  stream / gapcv, raw          {ratio(pipe['stream_raw'], pipe['gapcv'])}"
+        print(f"  stream / gapcv, raw          {paired_ratio(rates, 'stream_raw', 'gapcv')}"
               "   (target >= 8)")
-        print(f"  stream / gapcv, transformed  {ratio(pipe['stream'], pipe['gapcv'])}"
+        print(f"  stream / gapcv, transformed  {paired_ratio(rates, 'stream', 'gapcv')}"
               "   (target >= 8; gapcv also returns normalised float32)")
     print()
     print(f"training, DCGAN {args.size} px base {args.base_filters} ({params:,} params), "
@@ -370,7 +381,7 @@ def main() -> None:
           + " ".join(f"{r:.1f}" for r in train_rates["stream"]))
     print(f"  fed from memory                   {fit['memory']:10.1f}   "
           + " ".join(f"{r:.1f}" for r in train_rates["memory"]))
-    print(f"  stream / memory  {ratio(fit['stream'], fit['memory'])}   (target >= 0.97)")
+    print(f"  stream / memory  {paired_ratio(train_rates, 'stream', 'memory')}   (target >= 0.97)")
     print("anchors")
     print(f"  DCGAN paper layout, in memory     {fit['memory']:10.1f}   (expected ~50 here)")
     if keras_io:
@@ -388,7 +399,7 @@ def main() -> None:
         print("  (ru_maxrss of each child; its own VmHWM agrees: "
               + ", ".join(f"{one['vmhwm_mib']:.0f}/{many['vmhwm_mib']:.0f}"
                           for one, many in rss.values()) + " MiB)")
-    print(f"\ntotal {time.perf_counter() - t0:.0f}s")
+    print(f"\nload average at the end: {load_average()}; total {time.perf_counter() - t0:.0f}s")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ Why this shape (measured with bench/train.py):
 - Shuffling happens at two levels: the order of chunks (cheap: 8 bytes per chunk id), and a
   full permutation of the images of each window of W random chunks (~16 MiB by default), so
   every batch mixes images from W places in the catalogue. Peak memory is a few windows plus a
-  few batches, whatever the size of the store.
+  few batches, whatever the size of the store (see also bound_malloc_arenas).
 - Everything per image runs as TensorFlow ops on whole windows, outside the GIL: the TFT graph
   wants one bytes string per image, and producing those in Python (`tobytes` per image, then a
   copy into TF strings) cost a third of the pipeline's speed. Instead the window is serialised
@@ -117,6 +117,27 @@ class StoreReader:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+
+def bound_malloc_arenas(max_arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas for this process; False where that is not possible.
+
+    tf.data runs the reads, the cutting and the transform on several threads, and glibc gives
+    each thread its own arena (up to 8 per core) that keeps the memory of freed windows. Peak
+    memory then creeps up for a while as each arena reaches its own high-water mark: measured
+    +50 to +150 MiB over an epoch of a 10x store. With two arenas it stays flat, at no
+    measurable cost in speed (the big buffers are few and large). Process-wide: call it from
+    a training process's entry point, not from library code shared with other work.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        return bool(libc and libc.mallopt(-8, int(max_arenas)))  # -8: M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        return False
 
 
 def load_transform(store_dir: str):

@@ -38,13 +38,18 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
     import keras
 
     from train import callbacks as cb
-    from train.data import StoreReader, load_transform, num_batches, stream_dataset
+    from train.data import (StoreReader, bound_malloc_arenas, load_transform, num_batches,
+                            stream_dataset)
     from train.gan import build_gan
+
+    bound_malloc_arenas()  # flat peak memory however long the run (see its docstring)
 
     config = dataclasses.replace(config).validate()
     paths = RunPaths(config.workdir)
     if config.resume:
-        TrainConfig.load(config.workdir).check_fixed(config)
+        saved = TrainConfig.load(config.workdir)
+        saved.check_fixed(config)
+        config.image_size = saved.image_size  # the model's, whatever the store holds
     elif paths.has_run():
         raise FileExistsError(f"{config.workdir} already holds a training run: add --resume to "
                               "continue it, or choose a new --workdir")
@@ -64,7 +69,11 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
                     config.learning_rate, config.beta_1, seed=config.seed)
     initial_epoch, ckpt = 0, latest_checkpoint(paths.checkpoints) if config.resume else None
     if ckpt:
-        initial_epoch = restore_checkpoint(gan, ckpt)["epoch"]
+        try:
+            initial_epoch = restore_checkpoint(gan, ckpt)["epoch"]
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            raise ConfigError(f"checkpoint {ckpt} is unreadable ({e}): move it away to resume "
+                              "from the one before it") from None
     if config.resume:
         cb.trim_history(paths.history, initial_epoch)  # rows of a killed epoch are redone
     fixed_noise = _fixed_noise(paths, config)

@@ -61,6 +61,28 @@ def test_missing_store_is_one_line(tmp_path, capsys):
     one_line_error(capsys, "streamgan train: error: no store at", "streamgan preprocess")
 
 
+def test_corrupt_and_empty_stores_are_one_line(store32, tmp_path, capsys):
+    import shutil
+
+    import h5py
+
+    from preprocess import store_format
+    corrupt, empty = str(tmp_path / "corrupt"), str(tmp_path / "empty")
+    shutil.copytree(store32, corrupt)
+    with open(os.path.join(corrupt, store_format.STORE_FILE), "wb") as fh:
+        fh.write(b"this is not HDF5")
+    assert main(["train", "--store", corrupt, "--workdir", str(tmp_path / "w1"), *TINY]) == 2
+    one_line_error(capsys, "is corrupt or not a streamgan store")
+    shutil.copytree(store32, empty)
+    # every record rejected: zero rows (StoreWriter cannot chunk an empty dataset)
+    with h5py.File(os.path.join(empty, store_format.STORE_FILE), "w") as f:
+        f.attrs[store_format.ATTR_SCHEMA_VERSION] = store_format.SCHEMA_VERSION
+        f.create_dataset(store_format.IMAGES, shape=(0, 32, 32, 3), dtype="uint8",
+                         maxshape=(None, 32, 32, 3), chunks=(1, 32, 32, 3))
+    assert main(["train", "--store", empty, "--workdir", str(tmp_path / "w2"), *TINY]) == 2
+    one_line_error(capsys, "holds no images")
+
+
 def test_image_size_mismatch_is_one_line(cli_run, store16, tmp_path, capsys):
     assert main(["train", "--workdir", cli_run, "--resume", "--store", store16]) == 2
     one_line_error(capsys, "holds 16 px images", "32 px")

@@ -174,3 +174,12 @@ def test_config_validation_names_the_option(tmp_path):
     assert TrainConfig.load(str(tmp_path)) == good
     with pytest.raises(ConfigError, match="unknown training option"):
         TrainConfig.from_dict({**good.to_dict(), "epoch": 3})
+
+
+def test_unreadable_checkpoint_is_a_clear_error(two_epochs, tmp_path):
+    workdir = str(tmp_path / "damaged")
+    shutil.copytree(two_epochs[0], workdir)
+    with open(os.path.join(workdir, "checkpoints", "epoch0002", "gan.weights.h5"), "wb") as fh:
+        fh.write(b"truncated")
+    with pytest.raises(ConfigError, match="epoch0002 is unreadable"):
+        train(resume_config(workdir, epochs=3), verbose=0, log=lambda _: None)
