@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 def summarise(store_dir: str, show_errors: int = 5) -> dict:
     """The store's manifest boiled down to what a person asks first."""
     from preprocess.store_format import open_store, read_errors
-    info = open_store(store_dir)
+    info = open_store(store_dir, allow_empty=True)
     m = info.manifest
     reasons = collections.Counter()
     examples = []
@@ -92,7 +92,9 @@ def contact_sheet(store_dir: str, out_png: str, count: int) -> int:
 def main(args: argparse.Namespace, extra: list[str]) -> int:
     summary = summarise(args.store, args.errors)
     print(json.dumps(summary, indent=2, ensure_ascii=False) if args.json else render(summary))
-    if args.sheet:
+    if args.sheet and summary["image"]["stored"] == 0:
+        print("no contact sheet: the store holds no images (see the rejected records above)")
+    elif args.sheet:
         n = contact_sheet(args.store, args.sheet, args.sheet_count)
         if not args.json:
             print(f"contact sheet of {n} images: {args.sheet}")

@@ -77,8 +77,11 @@ class StoreWriter:
         f.attrs[ATTR_NUM_IMAGES] = num_images
         f.attrs[ATTR_CHUNK_ROWS] = self.chunk_rows
         rows = max(1, min(self.chunk_rows, num_images))
+        # maxshape lets a chunk be larger than the data, so a store of 0 images (every record
+        # rejected) is still a valid, readable store that says so.
         f.create_dataset(IMAGES, shape=(num_images, image_size, image_size, 3), dtype=np.uint8,
                          chunks=(rows, image_size, image_size, 3),
+                         maxshape=(None, image_size, image_size, 3),
                          compression=compression or None)
         f.create_dataset(INDEX, shape=(num_images,), dtype=np.int64)
         for name in METADATA_COLUMNS[1:]:
@@ -121,8 +124,11 @@ class StoreInfo:
         return self.store_dir
 
 
-def open_store(store_dir: str) -> StoreInfo:
+def open_store(store_dir: str, allow_empty: bool = False) -> StoreInfo:
     """Check that store_dir holds a complete, readable store and describe it.
+
+    A store of no images (every record rejected) is complete, but nothing can train on it:
+    it is an error unless allow_empty (for looking at why).
 
     Raises StoreError with a one-line message saying what is wrong and what to do.
     """
@@ -156,7 +162,7 @@ def open_store(store_dir: str) -> StoreInfo:
     except (OSError, KeyError) as e:
         raise StoreError(f"{h5_path} is corrupt or not a streamgan store ({e}); "
                          "preprocess the catalogue again with --overwrite") from None
-    if n == 0:
+    if n == 0 and not allow_empty:
         raise StoreError(f"{store_dir} holds no images (every record was rejected: see "
                          f"{os.path.join(store_dir, ERRORS_FILE)})")
     return StoreInfo(store_dir, h5_path, n, s, chunk_rows, manifest)

@@ -106,3 +106,18 @@ def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_works(tmp_path)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["written"] == 1 and manifest["counts"]["rejected"] == 20
     assert manifest["rejected_by_reason"] == {"fetch/timeout": 20}
+
+
+@pytest.mark.slow
+def test_catalogue_of_only_bad_records_gives_an_empty_store_that_explains_itself(tmp_path, capsys):
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps([{"url": "gone/a.jpg", "description": "a"},
+                                   {"url": "gone/b.jpg", "description": "b"}]))
+    out = tmp_path / "store"
+    assert main(["preprocess", "--catalog", str(catalog), "--output", str(out)]) == 0
+    assert "0 written + 2 rejected + 0 duplicates = 2 of 2 records (closes)" in capsys.readouterr().out
+    assert main(["inspect", str(out), "--sheet", str(tmp_path / "sheet.png")]) == 0
+    shown = capsys.readouterr().out
+    assert "fetch/not_found 2" in shown and "no contact sheet" in shown
+    assert main(["train", "--store", str(out), "--workdir", str(tmp_path / "run")]) == 2
+    assert "holds no images (every record was rejected" in capsys.readouterr().err
