@@ -109,7 +109,7 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
             print(json.dumps({"options": cfg.to_json(),
                               "pipeline_options": options.get_all_options(drop_default=True)},
                              indent=2, default=str))
-            out.discard()
+            out.abandon()
             return {}
         with ProgressMonitor(out.paths.progress, summary.records):
             with beam.Pipeline(options=options) as p:

@@ -71,15 +71,13 @@ class Output:
             shutil.rmtree(self.paths.staging, ignore_errors=True)
 
     def abandon(self) -> None:
-        """The run failed or was interrupted: leave nothing behind."""
+        """The run failed, was interrupted or was a dry run: leave nothing behind."""
         try:
             if self.remote:
                 FileSystems.delete([self.paths.staging])
         except Exception:  # best effort: the leftovers' names say they are not a store
             pass
         shutil.rmtree(self.partial, ignore_errors=True)
-
-    discard = abandon
 
     def commit(self) -> None:
         """Rename the finished store into place, replacing an old one (checked in prepare)."""
