@@ -47,7 +47,7 @@ from preprocess import store_format  # noqa: E402
 
 def build_store(path: str, num_images: int, size: int, transform_from: str | None) -> str:
     """A store of num_images random-texture images (cached: reused when it already exists)."""
-    from tests.train.tiny_store import write_manifest, write_transform_fn
+    from tests.train.tiny_store import finish_store
     if os.path.exists(os.path.join(path, store_format.MANIFEST_FILE)):
         info = store_format.open_store(path)
         if info.num_images == num_images and info.image_size == size:
@@ -66,13 +66,7 @@ def build_store(path: str, num_images: int, size: int, transform_from: str | Non
                      store_format.SPLIT: "", store_format.EXTRA: "{}"}
                     for i in range(start, stop)]
             writer.write(start, images, rows)
-    if transform_from:
-        for name in ("transform_fn", "transformed_metadata"):
-            shutil.copytree(os.path.join(transform_from, name), os.path.join(path, name))
-    else:
-        write_transform_fn(path, size)
-    write_manifest(path, num_images, size)
-    return path
+    return finish_store(path, num_images, size, transform_from)
 
 
 def load_all(store_dir: str) -> np.ndarray:

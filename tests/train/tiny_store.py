@@ -90,6 +90,13 @@ def build_store(store_dir: str, num_images: int, size: int, chunk_rows: int | No
     which skips the Beam run when a test needs several stores.
     """
     write_images(store_dir, num_images, size, chunk_rows)
+    return finish_store(store_dir, num_images, size, transform_from)
+
+
+def finish_store(store_dir: str, num_images: int, size: int,
+                 transform_from: str | None = None) -> str:
+    """Complete a store whose store.h5 is written: its transform_fn/ (analysed, or copied from
+    transform_from, an existing store of the same size) and its manifest."""
     if transform_from:
         import shutil
         for name in ("transform_fn", "transformed_metadata"):
