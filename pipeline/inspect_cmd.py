@@ -8,7 +8,7 @@ examples:
 from __future__ import annotations
 
 import argparse
-import collections
+import itertools
 import json
 
 
@@ -31,12 +31,6 @@ def summarise(store_dir: str, show_errors: int = 5) -> dict:
     from preprocess.store_format import open_store, read_errors
     info = open_store(store_dir, allow_empty=True)
     m = info.manifest
-    reasons = collections.Counter()
-    examples = []
-    for error in read_errors(store_dir):
-        reasons[f"{error['stage']}/{error['reason']}"] += 1
-        if len(examples) < show_errors:
-            examples.append(error)
     return {
         "store": store_dir,
         "catalog": m["catalog"],
@@ -44,8 +38,8 @@ def summarise(store_dir: str, show_errors: int = 5) -> dict:
         "image": dict(m["image"], stored=info.num_images, chunk_rows=info.chunk_rows),
         "statistics": m["statistics"],
         "vocabulary": m["vocabulary"],
-        "rejected_by_reason": dict(reasons.most_common()),
-        "first_errors": examples,
+        "rejected_by_reason": m["rejected_by_reason"],  # counted once, when the store was written
+        "first_errors": list(itertools.islice(read_errors(store_dir), show_errors)),
         "created": m.get("created"),
         "timings": m.get("timings", {}),
     }
