@@ -1,11 +1,12 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11:
 #   make demo   - create .venv, install streamgan, run the whole pipeline on data it makes itself
-#   make test   - create .venv, install streamgan with its test extras, run the test suite
+#   make test   - create .venv, install streamgan with its test extras, lint, run the whole suite
+#   make test-fast - the same without the tests marked slow (real Beam jobs, several epochs)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench install clean
+.PHONY: demo test test-fast lint bench install clean
 
 $(BIN)/.installed: setup.py constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "streamgan needs Python 3.11, found " + sys.version'
@@ -19,12 +20,18 @@ install: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/streamgan demo
 
-test: $(BIN)/.installed
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+test: lint
 	$(BIN)/pytest
+
+test-fast: lint
+	$(BIN)/pytest -m "not slow"
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/preprocess.py
 	$(BIN)/python bench/train.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache streamgan-demo

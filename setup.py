@@ -12,7 +12,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["pipeline", "pipeline.*", "preprocess", "preprocess.*",
+    packages=find_packages(include=["common", "common.*", "store", "store.*",
+                                    "pipeline", "pipeline.*", "preprocess", "preprocess.*",
                                     "train", "train.*"]),
     install_requires=[
         "apache-beam[gcp]>=2.60,<3",
@@ -32,7 +33,7 @@ setup(
     extras_require={
         # gapcv is the anchor the benchmarks compare against (bench/).
         "bench": ["gapcv==1.0.0"],
-        "test": ["pytest>=8", "pytest-timeout>=2.3"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"],
     },
     entry_points={"console_scripts": ["streamgan=pipeline.cli:main"]},
 )

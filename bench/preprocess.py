@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import io
 import json
 import os
 import shutil
@@ -142,7 +141,8 @@ GAPCV_SCRIPT = """
 import sys, time
 from gapcv.vision import Images
 started = time.time()
-images = Images('bench', sys.argv[1], config=['resize=({0},{0})'.format(sys.argv[3]), 'store', 'uint8'], _dir=sys.argv[2])
+images = Images('bench', sys.argv[1], _dir=sys.argv[2],
+                config=['resize=({0},{0})'.format(sys.argv[3]), 'store', 'uint8'])
 print('gapcv images', len(images), 'errors', images.fail, 'seconds', time.time() - started)
 """
 

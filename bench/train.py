@@ -40,8 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)  # the tests' real-TFT store builder lives in tests/train/tiny_store.py
 
-from preprocess import store_format  # noqa: E402
-
+from store import contract as store_format  # noqa: E402
 
 # ----------------------------------------------------------------------------- stores
 
@@ -162,11 +161,18 @@ def keras_io_gan(latent_dim: int = 128):
         layers.Conv2DTranspose(256, 4, strides=2, padding="same"), layers.LeakyReLU(0.2),
         layers.Conv2DTranspose(512, 4, strides=2, padding="same"), layers.LeakyReLU(0.2),
         layers.Conv2D(3, 5, padding="same", activation="sigmoid")], name="generator")
-    gan = GAN(generator, discriminator, latent_dim)
-    gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4),
-                keras.losses.BinaryCrossentropy(from_logits=True))
+    from train.losses import NON_SATURATING
+    gan = GAN(generator, discriminator, latent_dim, loss=NON_SATURATING)
+    gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4))
     gan.build_optimizers()
     return gan
+
+
+def bench_config(image_size: int, latent_dim: int, base_filters: int):
+    """The TrainConfig of the DCGAN this benchmark times (today's defaults otherwise)."""
+    from train.config import TrainConfig
+    return TrainConfig(store="", workdir="", image_size=image_size, latent_dim=latent_dim,
+                       base_filters=base_filters)
 
 
 def fit_rate(gan, dataset, batch_size: int, steps: int, warmup: int) -> float:
@@ -205,7 +211,7 @@ def rss_child(kind: str, store_dir: str, batch_size: int, filters: int) -> dict:
     elif kind == "train":
         from train.gan import build_gan
         dataset, reader = stream_pipeline(store_dir, batch_size)
-        gan = build_gan(reader.image_size, 32, filters, 2e-4, 0.5)
+        gan = build_gan(bench_config(reader.image_size, 32, filters))
         gan.fit(dataset, epochs=1, verbose=0, shuffle=False)
         n = reader.num_images
     else:
@@ -335,7 +341,7 @@ def main() -> None:
     stream, memory = sources["stream"], sources["memory"]
 
     # -- training, alternating sources so background load hits both alike
-    gan = build_gan(args.size, 100, args.base_filters, 2e-4, 0.5)
+    gan = build_gan(bench_config(args.size, 100, args.base_filters))
     params = gan.generator.count_params() + gan.discriminator.count_params()
     train_rates: dict[str, list[float]] = {"stream": [], "memory": []}
     for _ in range(args.rounds):

@@ -10,6 +10,8 @@
 Each subcommand lives in its own module and registers itself through `register(subparsers)`;
 heavy imports (Beam, TensorFlow) happen inside the command, so `--help` stays instant.
 User mistakes are reported as one line naming what to do next, never as a traceback.
+Framework output (TensorFlow, absl, Beam workers) goes to a log file that the command names
+(`log_file(args)` of its module); `-v` shows it on the terminal instead.
 """
 from __future__ import annotations
 
@@ -17,8 +19,13 @@ import argparse
 import importlib
 import os
 import sys
+import tempfile
+import traceback
 
-# Subcommand name -> module defining register(subparsers).
+from common import logs
+from common.errors import UserError
+
+# Subcommand name -> module defining register(subparsers) and optionally log_file(args).
 COMMANDS = {
     "preprocess": "pipeline.preprocess_cmd",
     "train": "pipeline.train_cmd",
@@ -28,13 +35,7 @@ COMMANDS = {
     "demo": "pipeline.demo_cmd",
 }
 
-
-def user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean 'the user asked for something that cannot be done'."""
-    from preprocess.catalog import CatalogError
-    from preprocess.store_format import StoreError
-    from train.config import ConfigError
-    return (CatalogError, StoreError, ConfigError, FileExistsError, FileNotFoundError)
+USER_ERRORS = (UserError, FileExistsError, FileNotFoundError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,31 +46,43 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS.values():
         importlib.import_module(module).register(subparsers)
+    for sub in subparsers.choices.values():
+        sub.add_argument("-v", "--verbose", action="store_true",
+                         help="show TensorFlow, Beam and worker logs on the terminal instead "
+                              "of the log file")
     return parser
 
 
-def quiet_tensorflow(command: str) -> None:
-    """TF's C++ start-up chatter hides the progress users need; warnings and errors still show.
-    Preprocessing never uses a GPU, so its (many) worker processes need not probe CUDA."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if command == "preprocess":
-        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+def log_file(args: argparse.Namespace) -> str:
+    """Where the command's framework output goes: its output folder's log, or a temp file."""
+    module = importlib.import_module(COMMANDS[args.command])
+    path = module.log_file(args) if hasattr(module, "log_file") else None
+    return path or os.path.join(tempfile.gettempdir(), f"streamgan-{args.command}.log")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    quiet_tensorflow(args.command)
     if extra and not getattr(args, "pass_through", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    try:
-        return int(args.func(args, extra) or 0)
-    except user_errors() as e:
-        print(f"streamgan {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"streamgan {args.command}: interrupted", file=sys.stderr)
-        return 130
+    if args.command == "preprocess":  # its many worker processes never use a GPU
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+    path = None if args.verbose else log_file(args)
+    with logs.capture(path):
+        try:
+            return int(args.func(args, extra) or 0)
+        except USER_ERRORS as e:
+            print(f"streamgan {args.command}: error: {e}", file=logs.console())
+            return 2
+        except KeyboardInterrupt:
+            print(f"streamgan {args.command}: interrupted", file=logs.console())
+            return 130
+        except Exception:
+            traceback.print_exc(file=logs.console())
+            if path:
+                print(f"streamgan {args.command}: failed; framework output is in {path}",
+                      file=logs.console())
+            return 1
 
 
 if __name__ == "__main__":

@@ -27,17 +27,25 @@ def _at_least(minimum: int):
 
 
 def register(subparsers) -> None:
+    from store.contract import parse_image_size
     parser = subparsers.add_parser(
         "demo", help="the whole pipeline on synthetic clothing served from 127.0.0.1",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", default="streamgan-demo", help="default ./%(default)s")
-    parser.add_argument("--images", type=_at_least(2), default=640, help="catalogue size (default 640)")
-    parser.add_argument("--image-size", type=int, default=32, help="default 32")
-    parser.add_argument("--epochs", type=int, default=60,
-                        help="default 60 (about 1,200 steps: recognisable garments)")
-    parser.add_argument("--batch-size", type=int, default=32, help="default 32")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--images", type=_at_least(2), default=640,
+                        help="catalogue size (default %(default)s)")
+    parser.add_argument("--image-size", type=parse_image_size, default=32,
+                        help="default %(default)s")
+    parser.add_argument("--epochs", type=_at_least(1), default=60,
+                        help="default %(default)s (about 1,200 steps: recognisable garments)")
+    parser.add_argument("--batch-size", type=_at_least(2), default=32, help="default %(default)s")
+    parser.add_argument("--seed", type=int, default=0, help="default %(default)s")
     parser.set_defaults(func=main, pass_through=True)
+
+
+def log_file(args: argparse.Namespace) -> str:
+    from pipeline.run_cmd import Workdir
+    return Workdir(os.path.abspath(args.workdir)).log_file
 
 
 def main(args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -45,6 +53,7 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipeline.serve import StaticServer
     from pipeline.synthetic import make_catalog
     from preprocess.config import PreprocessConfig
+    from train.config import TrainConfig
 
     workdir = os.path.abspath(args.workdir)
     site = os.path.join(workdir, "site")
@@ -60,17 +69,16 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
         records.append(dict(records[0], description="the first garment, listed twice"))
         with open(catalog, "w") as fh:
             json.dump(records, fh, indent=1)
-        run_args = argparse.Namespace(
-            catalog=catalog, workdir=workdir, image_size=args.image_size,
-            fit="pad", background=PreprocessConfig.background, max_records=None,
-            timeout=10.0, retries=2, epochs=args.epochs, batch_size=args.batch_size,
-            latent_dim=100, base_filters=32 if args.image_size <= 32 else 64,
-            seed=args.seed, num_samples=64)
-        result = run_cmd.run_all(run_args, beam_args)
+        pre = PreprocessConfig(catalog=catalog, output="", image_size=args.image_size,
+                               timeout=10.0, retries=2)
+        config = TrainConfig(store="", workdir="", epochs=args.epochs,
+                             batch_size=args.batch_size, seed=args.seed,
+                             base_filters=32 if args.image_size <= 32 else 64)
+        result = run_cmd.run_all(workdir, pre, config, beam_args)
     print(f"\ndemo finished in {workdir}")
     print(f"  catalogue:    {catalog}")
     print(f"  store:        {result['store']}  (try: streamgan inspect {result['store']} --sheet sheet.png)")
-    print(f"  sample grids: {os.path.join(result['run'], 'samples')}/ (one per epoch)")
-    print(f"  TensorBoard:  tensorboard --logdir {os.path.join(result['run'], 'logs')}")
+    print(f"  sample grids: {result['train']['samples']}/ (one per epoch)")
+    print(f"  TensorBoard:  tensorboard --logdir {result['tensorboard']}")
     print(f"  generated:    {result['samples']}")
     return 0

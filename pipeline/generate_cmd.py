@@ -13,7 +13,6 @@ examples:
 from __future__ import annotations
 
 import argparse
-import os
 
 
 def register(subparsers) -> None:
@@ -31,8 +30,12 @@ def register(subparsers) -> None:
     parser.set_defaults(func=main)
 
 
+def log_file(args: argparse.Namespace) -> str | None:
+    from train.paths import RunPaths
+    return RunPaths(args.workdir).log_file if args.workdir else None
+
+
 def main(args: argparse.Namespace, extra: list[str]) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out
     from train.generate import generate
 
     out = args.out or (None if args.out_dir else "samples.png")

@@ -28,20 +28,20 @@ def register(subparsers) -> None:
 
 def summarise(store_dir: str, show_errors: int = 5) -> dict:
     """The store's manifest boiled down to what a person asks first."""
-    from preprocess.store_format import open_store, read_errors
+    from store.contract import open_store, read_jsonl
     info = open_store(store_dir, allow_empty=True)
     m = info.manifest
     return {
         "store": store_dir,
-        "catalog": m["catalog"],
-        "counts": m["counts"],
-        "image": dict(m["image"], stored=info.num_images, chunk_rows=info.chunk_rows),
-        "statistics": m["statistics"],
-        "vocabulary": m["vocabulary"],
-        "rejected_by_reason": m["rejected_by_reason"],  # counted once, when the store was written
-        "first_errors": list(itertools.islice(read_errors(store_dir), show_errors)),
-        "created": m.get("created"),
-        "timings": m.get("timings", {}),
+        "catalog": m.catalog,
+        "counts": m.counts,
+        "image": dict(m.image, stored=info.num_images, chunk_rows=info.chunk_rows),
+        "statistics": m.statistics,
+        "vocabulary": m.vocabulary,
+        "rejected_by_reason": m.rejected_by_reason,  # counted once, when the store was written
+        "first_errors": list(itertools.islice(read_jsonl(store_dir), show_errors)),
+        "created": m.created,
+        "timings": m.timings,
     }
 
 
@@ -70,15 +70,13 @@ def render(s: dict) -> str:
 
 def contact_sheet(store_dir: str, out_png: str, count: int) -> int:
     """Write a grid of `count` stored images spread evenly over the store; returns how many."""
-    import h5py
     import numpy as np
 
-    from preprocess.store_format import IMAGES, open_store
+    from store.contract import open_store, read_rows
     from train.images import make_grid, save_png
     info = open_store(store_dir)
     picks = np.unique(np.linspace(0, info.num_images - 1, min(count, info.num_images)).astype(int))
-    with h5py.File(info.h5_path, "r") as f:
-        images = f[IMAGES][picks]  # h5py reads a sorted index list in one call
+    images = read_rows(info, picks)
     save_png(make_grid(images), out_png)
     return len(picks)
 

@@ -16,6 +16,7 @@ examples:
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def register(subparsers) -> None:
@@ -27,13 +28,19 @@ def register(subparsers) -> None:
     parser.set_defaults(func=main, pass_through=True)
 
 
-def summary_table(manifest: dict) -> str:
-    """The end-of-run summary: where the records went, why rejects failed, how long it took."""
-    c, t = manifest["counts"], manifest["timings"]
+def log_file(args: argparse.Namespace) -> str:
+    """Beside the store (the store itself appears only when complete)."""
+    return os.path.abspath(args.output) + ".log"
+
+
+def summary_table(manifest) -> str:
+    """The end-of-run summary of a store's Manifest: where the records went, why rejects
+    failed, how long it took."""
+    c, t = manifest.counts, manifest.timings
     lines = [f"{'records read':<22}{c['records']:>10}",
              f"{'written':<22}{c['written']:>10}",
              f"{'rejected':<22}{c['rejected']:>10}"]
-    lines += [f"  {reason:<20}{n:>10}" for reason, n in manifest["rejected_by_reason"].items()]
+    lines += [f"  {reason:<20}{n:>10}" for reason, n in manifest.rejected_by_reason.items()]
     lines.append(f"{'duplicates':<22}{c['duplicates']:>10}")
     lines += [f"  {kind:<20}{n:>10}" for kind, n in c["duplicates_by_kind"].items()]
     check = c["written"] + c["rejected"] + c["duplicates"]
@@ -49,9 +56,10 @@ def summary_table(manifest: dict) -> str:
 def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     from preprocess.config import config_from_args
     from preprocess.pipeline import run_job
+    from store.contract import ERRORS_FILE
     cfg = config_from_args(args)
     manifest = run_job(cfg, beam_args, dry_run=args.dry_run)
     if manifest:
         print(summary_table(manifest))
-        print(f"store: {cfg.output}  (errors: {cfg.output}/errors.jsonl)")
+        print(f"store: {cfg.output}  (errors: {os.path.join(cfg.output, ERRORS_FILE)})")
     return 0

@@ -22,6 +22,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from common.files import write_text
+
 # Colour names used in descriptions -> RGB. No white: a white garment on the white background
 # would be invisible, which a real catalogue avoids with a grey backdrop we don't bother with.
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -425,9 +427,5 @@ def make_catalog(out_dir: str, n: int, seed: int = 0, url_prefix: str = "") -> s
         records.append({"id": f"syn-{seed}-{i:06d}", "url": url_prefix + rel,
                         "description": describe(kind, colour, pattern, variant),
                         "category": kind, "split": split})
-    path = os.path.join(out_dir, "catalog.json")
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(records, f, indent=1)
-    os.replace(tmp, path)  # a reader never sees a half-written catalogue
-    return path
+    # atomic: a reader never sees a half-written catalogue
+    return write_text(os.path.join(out_dir, "catalog.json"), json.dumps(records, indent=1))

@@ -18,8 +18,8 @@ from typing import IO, Iterator
 
 import ijson
 
-class CatalogError(ValueError):
-    """The catalogue (or an option about it) is unusable; the message names the record."""
+from common.errors import CatalogError
+from common.files import is_remote, local_path
 
 
 @dataclasses.dataclass
@@ -47,10 +47,10 @@ class _HashingReader(io.RawIOBase):
 
 
 def _open(path: str) -> IO[bytes]:
-    if "://" in path and not path.startswith("file://"):
+    if is_remote(path):
         from apache_beam.io.filesystems import FileSystems  # gs://, s3://, ... when installed
         return FileSystems.open(path)
-    path = path[len("file://"):] if path.startswith("file://") else path
+    path = local_path(path)
     if not os.path.exists(path):
         raise CatalogError(f"catalogue {path} does not exist")
     if os.path.isdir(path):
@@ -69,11 +69,9 @@ def file_sha256(path: str) -> str:
 
 def resolve_url(url: str, catalog_dir: str) -> str:
     """Where to fetch a record from: http(s) and other schemes as given, local paths absolute."""
-    if "://" in url:
+    if "://" in url or os.path.isabs(url):
         return url
-    if os.path.isabs(url):
-        return url
-    if "://" in catalog_dir:
+    if is_remote(catalog_dir):
         return catalog_dir.rstrip("/") + "/" + url
     return os.path.normpath(os.path.join(catalog_dir, url))
 

@@ -14,19 +14,14 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from common.errors import RecordError
+
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
 
 # Our own pixel cap replaces Pillow's global one (which warns, then raises at 2x).
 Image.MAX_IMAGE_PIXELS = None
 
 
-class DecodeError(Exception):
-    """Bytes that are not a usable image; `reason` is a short stable code for reports."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 def _fit_size(width: int, height: int, size: int, fit: str) -> tuple[int, int]:
@@ -55,22 +50,22 @@ def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
 def decode_image(data: bytes, size: int, fit: str = "pad",
                  background: tuple[int, int, int] = (255, 255, 255),
                  max_pixels: int = 64 * 1024 * 1024) -> np.ndarray:
-    """Decode and resize to uint8 (size, size, 3). Raises DecodeError with a reason code:
+    """Decode and resize to uint8 (size, size, 3). Raises RecordError with a reason code:
     empty, not_an_image, unsupported_format, too_many_pixels, truncated, corrupt."""
     if not data:
-        raise DecodeError("empty", "zero bytes")
+        raise RecordError("empty", "zero bytes")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; the image is still fine
             img = Image.open(io.BytesIO(data))
             if img.format not in FORMATS:
-                raise DecodeError("unsupported_format", f"{img.format} images are not accepted")
+                raise RecordError("unsupported_format", f"{img.format} images are not accepted")
             width, height = img.size
             if width * height > max_pixels:
-                raise DecodeError("too_many_pixels", f"{width}x{height} pixels exceeds "
+                raise RecordError("too_many_pixels", f"{width}x{height} pixels exceeds "
                                                      f"--max-pixels {max_pixels} (decompression bomb?)")
             if width < 1 or height < 1:
-                raise DecodeError("corrupt", f"image of size {width}x{height}")
+                raise RecordError("corrupt", f"image of size {width}x{height}")
             if img.format in ("JPEG", "MPO"):
                 img.draft("RGB", _fit_size(width, height, size, fit))
             img.load()
@@ -80,18 +75,18 @@ def decode_image(data: bytes, size: int, fit: str = "pad",
                 img = ImageOps.pad(img, (size, size), Image.Resampling.LANCZOS, color=background)
             else:
                 img = ImageOps.fit(img, (size, size), Image.Resampling.LANCZOS)
-    except DecodeError:
+    except RecordError:
         raise
     except UnidentifiedImageError:
         head = data[:24].decode("latin-1").encode("unicode_escape").decode("ascii")
-        raise DecodeError("not_an_image", f"not an image (starts with {head!r})") from None
+        raise RecordError("not_an_image", f"not an image (starts with {head!r})") from None
     except OSError as e:
         text = str(e)
         if "truncated" in text.lower() or "premature end" in text.lower():
-            raise DecodeError("truncated", f"truncated file ({len(data)} bytes): {text}") from None
-        raise DecodeError("corrupt", text or type(e).__name__) from None
+            raise RecordError("truncated", f"truncated file ({len(data)} bytes): {text}") from None
+        raise RecordError("corrupt", text or type(e).__name__) from None
     except (ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
-        raise DecodeError("corrupt", f"{type(e).__name__}: {e}") from None
+        raise RecordError("corrupt", f"{type(e).__name__}: {e}") from None
     pixels = np.asarray(img, dtype=np.uint8)
     assert pixels.shape == (size, size, 3), pixels.shape
     return pixels

@@ -13,17 +13,13 @@ import os
 import urllib3
 from urllib3.util.retry import Retry
 
+from common.errors import RecordError
+from common.files import is_remote, local_path
+
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 USER_AGENT = "streamgan/0.1 (+catalogue preprocessing)"
 
 
-class FetchError(Exception):
-    """A record whose bytes could not be had; `reason` is a short stable code for reports."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,9 +48,9 @@ class Fetcher:
     def fetch(self, source: str) -> bytes:
         if source.startswith(("http://", "https://")):
             return self._fetch_http(source)
-        if "://" in source and not source.startswith("file://"):
+        if is_remote(source):
             return self._fetch_filesystem(source)
-        return self._fetch_local(source[len("file://"):] if source.startswith("file://") else source)
+        return self._fetch_local(local_path(source))
 
     def _fetch_http(self, url: str) -> bytes:
         cap = self.options.max_bytes
@@ -63,34 +59,34 @@ class Fetcher:
         except urllib3.exceptions.MaxRetryError as e:
             cause = e.reason
             if isinstance(cause, urllib3.exceptions.ResponseError):  # retried statuses ran out
-                raise FetchError("http_status", f"{cause} after {self.options.retries} retries") from None
+                raise RecordError("http_status", f"{cause} after {self.options.retries} retries") from None
             # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: test it first.
             if isinstance(cause, urllib3.exceptions.NewConnectionError):
-                raise FetchError("connection", f"cannot connect: {cause}") from None
+                raise RecordError("connection", f"cannot connect: {cause}") from None
             if isinstance(cause, (urllib3.exceptions.TimeoutError, TimeoutError)):
-                raise FetchError("timeout", f"no answer within {self.options.timeout:g}s "
+                raise RecordError("timeout", f"no answer within {self.options.timeout:g}s "
                                             f"({self.options.retries} retries)") from None
-            raise FetchError("connection", f"cannot connect: {cause}") from None
+            raise RecordError("connection", f"cannot connect: {cause}") from None
         except urllib3.exceptions.TimeoutError:
-            raise FetchError("timeout", f"no answer within {self.options.timeout:g}s") from None
+            raise RecordError("timeout", f"no answer within {self.options.timeout:g}s") from None
         except (urllib3.exceptions.HTTPError, OSError) as e:
-            raise FetchError("connection", f"{type(e).__name__}: {e}") from None
+            raise RecordError("connection", f"{type(e).__name__}: {e}") from None
         try:
             if response.status != 200:
-                raise FetchError("http_status", f"HTTP {response.status} {response.reason or ''}".strip())
+                raise RecordError("http_status", f"HTTP {response.status} {response.reason or ''}".strip())
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > cap:
-                raise FetchError("too_large", f"{int(length)} bytes > --max-bytes {cap}")
+                raise RecordError("too_large", f"{int(length)} bytes > --max-bytes {cap}")
             body = bytearray()
             for chunk in response.stream(1 << 16):
                 body += chunk
                 if len(body) > cap:
-                    raise FetchError("too_large", f"more than --max-bytes {cap} bytes")
+                    raise RecordError("too_large", f"more than --max-bytes {cap} bytes")
             return bytes(body)
         except urllib3.exceptions.TimeoutError:
-            raise FetchError("timeout", f"body not received within {self.options.timeout:g}s") from None
+            raise RecordError("timeout", f"body not received within {self.options.timeout:g}s") from None
         except (urllib3.exceptions.HTTPError, OSError) as e:
-            raise FetchError("connection", f"download broke off: {e}") from None
+            raise RecordError("connection", f"download broke off: {e}") from None
         finally:
             response.release_conn()
 
@@ -98,15 +94,15 @@ class Fetcher:
         try:
             size = os.path.getsize(path)
             if size > self.options.max_bytes:
-                raise FetchError("too_large", f"{size} bytes > --max-bytes {self.options.max_bytes}")
+                raise RecordError("too_large", f"{size} bytes > --max-bytes {self.options.max_bytes}")
             with open(path, "rb") as fh:
                 return fh.read()
         except FileNotFoundError:
-            raise FetchError("not_found", f"no such file: {path}") from None
+            raise RecordError("not_found", f"no such file: {path}") from None
         except IsADirectoryError:
-            raise FetchError("not_found", f"is a directory: {path}") from None
+            raise RecordError("not_found", f"is a directory: {path}") from None
         except OSError as e:
-            raise FetchError("read_error", f"{e.strerror or e}: {path}") from None
+            raise RecordError("read_error", f"{e.strerror or e}: {path}") from None
 
     def _fetch_filesystem(self, url: str) -> bytes:
         from apache_beam.io.filesystems import FileSystems
@@ -114,7 +110,7 @@ class Fetcher:
             with FileSystems.open(url) as fh:
                 data = fh.read(self.options.max_bytes + 1)
         except Exception as e:  # each filesystem raises its own types; all mean "not fetched"
-            raise FetchError("read_error", f"{type(e).__name__}: {e}") from None
+            raise RecordError("read_error", f"{type(e).__name__}: {e}") from None
         if len(data) > self.options.max_bytes:
-            raise FetchError("too_large", f"more than --max-bytes {self.options.max_bytes} bytes")
+            raise RecordError("too_large", f"more than --max-bytes {self.options.max_bytes} bytes")
         return data

@@ -24,13 +24,14 @@ from preprocess.config import PreprocessConfig, add_arguments, config_from_args
 from preprocess.fetch import FetchOptions
 from preprocess.progress import ProgressMonitor
 from preprocess.steps import DUPLICATES, ERRORS, DropDuplicates, FetchAndDecodeFn, WriteShardFn
+from store.contract import FEATURE_IMAGE, Manifest
 
 FETCH_BATCH = 64  # records per thread-pool batch inside a worker
 
 
 def to_tft_features(record: dict) -> dict:
     """A kept record's analysis features; pixels stay out (TFT prunes `image` from analysis)."""
-    return {"image": b"", transform.DESCRIPTION_TEXT: "\n".join(record["descriptions"]),
+    return {FEATURE_IMAGE: b"", transform.DESCRIPTION_TEXT: "\n".join(record["descriptions"]),
             transform.CHANNEL_MEAN: record["channel_mean"],
             transform.CHANNEL_SQ_MEAN: record["channel_sq_mean"]}
 
@@ -58,7 +59,8 @@ def build_pipeline(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths
                | "BatchForFetch" >> beam.BatchElements(min_batch_size=8, max_batch_size=FETCH_BATCH)
                | "FetchAndDecode" >> beam.ParDo(FetchAndDecodeFn(
                    fetch, cfg.image_size, cfg.fit, cfg.background, cfg.max_pixels,
-                   cfg.fetch_threads, paths.progress, decode_threads(cfg, p.options))).with_outputs(ERRORS, main="images"))
+                   cfg.fetch_threads, paths.progress, decode_threads(cfg, p.options)))
+                   .with_outputs(ERRORS, main="images"))
     written = decoded.images | "WriteShards" >> beam.ParDo(WriteShardFn(paths.shards))
     by_content = written | "DedupContent" >> DropDuplicates("sha256", "content")
 
@@ -91,10 +93,11 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return options
 
 
-def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) -> dict:
+def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) -> Manifest | None:
     """Validate the catalogue, run the pipeline and publish the store atomically.
 
-    Returns the store's manifest. Raises CatalogError / FileExistsError for user mistakes.
+    Returns the store's manifest (None for a dry run). Raises CatalogError / FileExistsError
+    for user mistakes.
     """
     started = time.time()
     options = pipeline_options(beam_args)
@@ -110,7 +113,7 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
                               "pipeline_options": options.get_all_options(drop_default=True)},
                              indent=2, default=str))
             out.abandon()
-            return {}
+            return None
         with ProgressMonitor(out.paths.progress, summary.records):
             with beam.Pipeline(options=options) as p:
                 with tft_beam.Context(temp_dir=out.paths.tft_temp):
@@ -124,7 +127,7 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
     return manifest
 
 
-def run(argv: list[str] | None = None) -> dict:
+def run(argv: list[str] | None = None) -> Manifest | None:
     """Beam's conventional entry point: parse our options, pass the rest to Beam."""
     parser = argparse.ArgumentParser(prog="python -m preprocess", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

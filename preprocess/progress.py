@@ -11,10 +11,12 @@ import collections
 import glob
 import json
 import os
-import sys
 import threading
 import time
 import uuid
+
+from common.files import atomic_path
+from common.logs import console
 
 FIELDS = ("done", "failed", "duplicates")
 
@@ -42,10 +44,8 @@ class ProgressWriter:
     def flush(self) -> None:
         if self._path is None or not self._counts:
             return
-        tmp = self._path + ".tmp"
-        with open(tmp, "w") as fh:
+        with atomic_path(self._path) as tmp, open(tmp, "w") as fh:
             json.dump(dict(self._counts), fh)
-        os.replace(tmp, self._path)
 
 
 def read_progress(progress_dir: str) -> dict[str, int]:
@@ -72,8 +72,9 @@ class ProgressMonitor:
 
     def _run(self) -> None:
         from tqdm import tqdm
-        tty = sys.stderr.isatty()
-        with tqdm(total=self.total, unit="rec", desc="preprocess", file=sys.stderr,
+        out = console()
+        tty = out.isatty()
+        with tqdm(total=self.total, unit="rec", desc="preprocess", file=out,
                   mininterval=0.5 if tty else 10.0, dynamic_ncols=True) as bar:
             while True:
                 stopping = self._stop.wait(self.interval)

@@ -22,13 +22,12 @@ from importlib import metadata as importlib_metadata
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from preprocess import store_format as sf
 from preprocess import transform
 from preprocess.catalog import CatalogSummary
 from preprocess.config import PreprocessConfig
 from preprocess.staging import Output
+from store import contract as sf
 
-DUPLICATES_FILE = "duplicates.jsonl"
 _INDEX_PREFIX = re.compile(rb'^\{"index": ?(\d+)')
 VERSIONED_PACKAGES = ("streamgan", "apache-beam", "tensorflow", "tensorflow-transform", "keras",
                       "h5py", "numpy", "pillow")
@@ -157,7 +156,7 @@ def _write_store(out: Output, cfg: PreprocessConfig, kept: LineIndex, h5_path: s
 
 
 def _move_transform(out: Output) -> None:
-    for name in ("transform_fn", "transformed_metadata"):
+    for name in (sf.TRANSFORM_DIR, sf.TRANSFORMED_METADATA_DIR):
         source = FileSystems.join(out.paths.transform, name)
         target = os.path.join(out.partial, name)
         if out.remote:
@@ -171,7 +170,7 @@ def _analysis_results(store_dir: str, image_size: int) -> dict:
     import tensorflow as tf
     import tensorflow_transform as tft
     output = tft.TFTransformOutput(store_dir)
-    raw = {"image": tf.constant([bytes(image_size * image_size * 3)]),
+    raw = {sf.FEATURE_IMAGE: tf.constant([bytes(image_size * image_size * 3)]),
            transform.DESCRIPTION_TEXT: tf.constant([""]),
            transform.CHANNEL_MEAN: tf.zeros([1, 3]), transform.CHANNEL_SQ_MEAN: tf.zeros([1, 3])}
     features = output.transform_raw_features(raw)
@@ -196,7 +195,7 @@ def _versions() -> dict:
 
 
 def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, beam_args: list[str],
-            timings: dict) -> dict:
+            timings: dict) -> sf.Manifest:
     """Write the store from the run's staging area and rename it into place; returns the manifest."""
     started = time.time()
     n = summary.records
@@ -205,7 +204,7 @@ def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, beam_ar
     duplicates = LineIndex(out.paths.duplicates_prefix, n)
     written = int((kept.file >= 0).sum())
     reasons = rejected.write_jsonl(os.path.join(out.partial, sf.ERRORS_FILE))
-    kinds = duplicates.write_jsonl(os.path.join(out.partial, DUPLICATES_FILE))
+    kinds = duplicates.write_jsonl(os.path.join(out.partial, sf.DUPLICATES_FILE))
     counts = {"records": n, "written": written, "rejected": sum(reasons.values()),
               "duplicates": sum(kinds.values())}
     seen = (kept.file >= 0).astype(np.int8) + (rejected.file >= 0) + (duplicates.file >= 0)
@@ -218,22 +217,20 @@ def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, beam_ar
     out.remove_staging()
     timings = dict(timings, publish_s=time.time() - started)
     timings["total_s"] = sum(timings.values())
-    manifest = {
-        "schema_version": sf.SCHEMA_VERSION,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "catalog": {"path": cfg.catalog, "sha256": summary.sha256, "format": summary.format,
-                    "records": n},
-        "counts": dict(counts, duplicates_by_kind=dict(kinds), splits=splits),
-        "rejected_by_reason": dict(reasons.most_common()),
-        "image": {"size": cfg.image_size, "channels": 3, "dtype": "uint8", "fit": cfg.fit,
-                  "background": list(cfg.background)},
+    manifest = sf.Manifest(
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        catalog={"path": cfg.catalog, "sha256": summary.sha256, "format": summary.format,
+                 "records": n},
+        counts=dict(counts, duplicates_by_kind=dict(kinds), splits=splits),
+        rejected_by_reason=dict(reasons.most_common()),
+        image={"size": cfg.image_size, "channels": 3, "dtype": "uint8", "fit": cfg.fit,
+               "background": list(cfg.background), "pixel_range": list(transform.PIXEL_RANGE)},
         **analysis,
-        "options": cfg.to_json(),
-        "pipeline_args": list(beam_args),
-        "versions": _versions(),
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-    }
-    with open(os.path.join(out.partial, sf.MANIFEST_FILE), "w", encoding="utf-8") as fh:
-        json.dump(manifest, fh, indent=2, ensure_ascii=False)
+        options=cfg.to_json(),
+        pipeline_args=list(beam_args),
+        versions=_versions(),
+        timings={k: round(v, 3) for k, v in timings.items()},
+    )
+    manifest.write(out.partial)
     out.commit()
     return manifest

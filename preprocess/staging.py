@@ -17,7 +17,7 @@ import uuid
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
-from preprocess.store_format import MANIFEST_FILE, STORE_FILE
+from store.contract import MANIFEST_FILE, STORE_FILE
 
 LOCAL_RUNNERS = (None, "DirectRunner", "direct", "PrismRunner", "prism")
 

@@ -16,8 +16,10 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from preprocess.decode import DecodeError, channel_moments, decode_image
-from preprocess.fetch import FetchError, Fetcher, FetchOptions
+from common.errors import RecordError
+from common.files import is_remote
+from preprocess.decode import channel_moments, decode_image
+from preprocess.fetch import Fetcher, FetchOptions
 from preprocess.progress import ProgressWriter
 
 ERRORS = "errors"
@@ -66,21 +68,21 @@ class FetchAndDecodeFn(beam.DoFn):
     def _one(self, record: dict) -> dict:
         try:
             data = self._fetcher.fetch(record["source"])
-        except FetchError as e:
+        except RecordError as e:
             return error_record(record, "fetch", e.reason, e.message)
         try:
             with self._decode_slots:
                 pixels = decode_image(data, self.image_size, self.fit, self.background,
                                       self.max_pixels)
                 mean, sq_mean = channel_moments(pixels)
-        except DecodeError as e:
+        except RecordError as e:
             return error_record(record, "decode", e.reason, e.message)
         return dict(record, pixels=pixels, sha256=hashlib.sha256(data).hexdigest(),
                     num_bytes=len(data), channel_mean=mean, channel_sq_mean=sq_mean)
 
     def process(self, batch: list[dict]):
-        futures = [(self._io_pool if "://" in r["source"] and not r["source"].startswith("file:")
-                    else self._cpu_pool).submit(self._one, r) for r in batch]
+        futures = [(self._io_pool if is_remote(r["source"]) else self._cpu_pool).submit(self._one, r)
+                   for r in batch]
         for future in futures:
             result = future.result()
             if "pixels" in result:

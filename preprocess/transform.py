@@ -2,27 +2,40 @@
 
 `preprocessing_fn` is analyzed once over the catalogue by the Beam job and saved into the store
 (transform_fn/). The trainer applies the very same graph in its tf.data pipeline through
-`tft.TFTransformOutput(store_dir).transform_features_layer()`, so training uses exactly the
-statistics computed at preprocessing time.
+`tft.TFTransformOutput(store_dir).transform_features_layer()`, so the scaling of the pixels and
+the token ids of the descriptions are defined in one place, whatever reads the store.
+
+What TFT contributes, plainly:
+- the image output: uint8 pixels scaled linearly onto PIXEL_RANGE, a fixed range and not a
+  standardisation, because the generator ends in tanh and its images must map back to pixels
+  exactly (`train.images.to_uint8` inverts it, taking the range from the store's manifest);
+- the description vocabulary, computed over the whole catalogue (the ids the conditioning
+  of the GAN uses);
+- the catalogue's per-channel mean and standard deviation, recorded in the manifest for
+  `streamgan inspect` (a quick check of a catalogue: a white-background catalogue has means
+  near 255). They are reported, not applied to the pixels, for the reason above.
 
 Pixels never enter the analysis: each image is summarised by its per-channel mean and mean of
-squares (computed while decoding), which is all `tft.mean` needs for the dataset's channel mean
-and standard deviation. TFT prunes the `image` input out of the analysis graph, so the job feeds
-it empty bytes there, and the trainer feeds the real pixels (raw uint8 bytes) at training time.
+squares (computed while decoding), which is all `tft.mean` needs for the channel statistics.
+TFT prunes the `image` input out of the analysis graph, so the job feeds it empty bytes there,
+and the trainer feeds the real pixels (raw uint8 bytes) at training time.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from preprocess.store_format import FEATURE_IMAGE
+from store.contract import FEATURE_IMAGE, OUT_IMAGE
 
 DESCRIPTION_TEXT = "description_text"  # every description of a record, joined by newlines
 CHANNEL_MEAN = "channel_mean"          # float32 [3]: mean of each channel of one image, 0..255
 CHANNEL_SQ_MEAN = "channel_sq_mean"    # float32 [3]: mean of squares of each channel
 
-# Outputs of the graph.
-OUT_IMAGE = "image"                      # float32 (S, S, 3) in [-1, 1]: the GAN's range
+# The range of the image output: the generator's tanh range. Written into every store's
+# manifest (image.pixel_range), from which the inverse takes it.
+PIXEL_RANGE = (-1.0, 1.0)
+
+# Outputs of the graph (OUT_IMAGE, float32 (S, S, 3) in PIXEL_RANGE, is named by the contract).
 OUT_DESCRIPTION_IDS = "description_ids"  # int64 ragged: vocabulary ids of the lower-cased tokens
 OUT_CHANNEL_MEAN = "image_channel_mean"  # float32 [3]: the catalogue's mean of each channel
 OUT_CHANNEL_STD = "image_channel_std"    # float32 [3]: the catalogue's std of each channel
@@ -64,7 +77,8 @@ def make_preprocessing_fn(image_size: int, vocab_top_k: int | None = 20000,
 
         pixels = tf.io.decode_raw(inputs[FEATURE_IMAGE], tf.uint8)
         pixels = tf.reshape(pixels, [-1, image_size, image_size, 3])
-        image = tf.cast(pixels, tf.float32) / 127.5 - 1.0
+        low, high = PIXEL_RANGE
+        image = tf.cast(pixels, tf.float32) * ((high - low) / 255.0) + low
 
         batch = tf.shape(inputs[FEATURE_IMAGE])[0]
         return {

@@ -1,4 +1,4 @@
-"""Keras callbacks that turn a `fit()` into a run directory (layout in train/checkpoint.py).
+"""Keras callbacks that turn a `fit()` into a run directory (layout in train/paths.py).
 
 Each callback does one thing at the end of every epoch. `fit` passes 0-based epoch indices;
 files are named by the number of finished epochs (1-based, as the progress bar counts), so
@@ -12,7 +12,9 @@ import os
 import keras
 import numpy as np
 
+from common.files import atomic_path
 from train import checkpoint, images
+from train.paths import RunPaths
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -22,20 +24,22 @@ class SampleGrid(keras.callbacks.Callback):
     the same latent points evolve.
     """
 
-    def __init__(self, fixed_noise: np.ndarray, paths: checkpoint.RunPaths):
+    def __init__(self, fixed_noise: np.ndarray, paths: RunPaths,
+                 pixel_range: tuple[float, float]):
         super().__init__()
         self.fixed_noise = np.asarray(fixed_noise, np.float32)
         self.paths = paths
+        self.pixel_range = pixel_range
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
 
-        fakes = keras.ops.convert_to_numpy(self.model.generator(self.fixed_noise, training=False))
-        grid = images.make_grid(images.to_uint8(fakes))
+        fakes = keras.ops.convert_to_numpy(self.model.sampler(self.fixed_noise, training=False))
+        grid = images.make_grid(images.to_uint8(fakes, self.pixel_range))
         images.save_png(grid, self.paths.sample_grid(epoch + 1))
         if self._writer is None:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.paths.logs, "samples"))
+            self._writer = tf.summary.create_file_writer(self.paths.sample_logs)
         with self._writer.as_default():
             tf.summary.image("samples", grid[np.newaxis], step=epoch + 1)
         self._writer.flush()
@@ -49,7 +53,7 @@ class SampleGrid(keras.callbacks.Callback):
 class Checkpoint(keras.callbacks.Callback):
     """Saves both nets, both optimizers, epoch, step and RNG state after every epoch."""
 
-    def __init__(self, paths: checkpoint.RunPaths, config: dict, keep: int = 3):
+    def __init__(self, paths: RunPaths, config: dict, keep: int = 3):
         super().__init__()
         self.paths = paths
         self.config = config
@@ -61,17 +65,23 @@ class Checkpoint(keras.callbacks.Callback):
                                                     self.config, logs, keep=self.keep)
 
 
+def export_generator(generator: keras.Model, path: str) -> str:
+    """Save a generator as a .keras file atomically: generate never loads half a model."""
+    with atomic_path(path, suffix=".keras") as tmp:  # Keras insists on the suffix
+        generator.save(tmp)
+    return path
+
+
 class ExportGenerator(keras.callbacks.Callback):
-    """Keeps `generator.keras` (what `streamgan generate` loads) at the latest epoch."""
+    """Keeps `generator.keras` (what `streamgan generate` loads) at the latest epoch: the
+    weight-averaged generator when the run keeps one."""
 
     def __init__(self, path: str):
         super().__init__()
         self.path = path
 
     def on_epoch_end(self, epoch, logs=None):
-        tmp = self.path[:-len(".keras")] + ".tmp.keras"  # Keras insists on the suffix
-        self.model.generator.save(tmp)
-        os.replace(tmp, self.path)  # atomic: generate never loads a half-written model
+        export_generator(self.model.sampler, self.path)
 
 
 class LossCurve(keras.callbacks.Callback):
@@ -142,7 +152,6 @@ def plot_history(history: dict[str, list[float]], png_path: str) -> None:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = png_path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
+    with atomic_path(png_path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, png_path)

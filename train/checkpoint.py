@@ -1,16 +1,8 @@
-"""The run directory and its checkpoints: what a run leaves behind and what `--resume` reads.
+"""Checkpoints of a run (their place in the run directory: train/paths.py): what `--resume` reads.
 
-    workdir/
-      config.json                    the TrainConfig of the run
-      fixed_noise.npy                noise behind every sample grid (drawn once, reused on resume)
-      checkpoints/epoch0007/         one directory per finished epoch, newest `keep` kept
-        gan.weights.h5               both nets and both optimizers (Keras weights format)
-        state.json                   epoch, step, SeedGenerator state, config, epoch metrics
-      generator.keras                the latest generator, loadable with keras.models.load_model
-      samples/epoch0007.png          sample grid after each epoch, from the fixed noise
-      history.csv                    metrics per epoch (keras.callbacks.CSVLogger)
-      loss_curve.png                 history.csv as a plot
-      logs/                          TensorBoard: logs/train (scalars), logs/samples (grids)
+    checkpoints/epoch0007/         one directory per finished epoch, newest `keep` kept
+      gan.weights.h5               both nets and both optimizers (Keras weights format)
+      state.json                   epoch, step, SeedGenerator state, config, epoch metrics
 
 A checkpoint is written into a temporary directory and renamed into place once complete, so a
 run killed at any moment leaves either the previous checkpoints or a complete new one; resume
@@ -18,77 +10,17 @@ picks the newest complete one and ignores debris.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import re
 import shutil
 from typing import Any
 
 import numpy as np
 
-from train.config import CONFIG_FILE
+from train.paths import EPOCH_DIR, epoch_name
 
 WEIGHTS_FILE = "gan.weights.h5"
 STATE_FILE = "state.json"
-_EPOCH_DIR = re.compile(r"^epoch(\d{4,})$")
-
-
-def epoch_name(epoch: int) -> str:
-    """Zero-padded name of a finished epoch (1-based, as fit's progress bar counts)."""
-    return f"epoch{epoch:04d}"
-
-
-@dataclasses.dataclass(frozen=True)
-class RunPaths:
-    """Where everything of one run lives (see the module docstring)."""
-    workdir: str
-
-    def _join(self, *parts: str) -> str:
-        return os.path.join(self.workdir, *parts)
-
-    @property
-    def config(self) -> str:
-        return self._join(CONFIG_FILE)
-
-    @property
-    def fixed_noise(self) -> str:
-        return self._join("fixed_noise.npy")
-
-    @property
-    def checkpoints(self) -> str:
-        return self._join("checkpoints")
-
-    @property
-    def generator(self) -> str:
-        return self._join("generator.keras")
-
-    @property
-    def samples(self) -> str:
-        return self._join("samples")
-
-    @property
-    def history(self) -> str:
-        return self._join("history.csv")
-
-    @property
-    def loss_curve(self) -> str:
-        return self._join("loss_curve.png")
-
-    @property
-    def logs(self) -> str:
-        return self._join("logs")
-
-    def sample_grid(self, epoch: int) -> str:
-        return os.path.join(self.samples, epoch_name(epoch) + ".png")
-
-    def has_run(self) -> bool:
-        """True when the workdir already holds (part of) a training run."""
-        return os.path.exists(self.config) or bool(list_checkpoints(self.checkpoints))
-
-    def makedirs(self) -> None:
-        for path in (self.workdir, self.checkpoints, self.samples, self.logs):
-            os.makedirs(path, exist_ok=True)
 
 
 def list_checkpoints(root: str) -> list[tuple[int, str]]:
@@ -97,7 +29,7 @@ def list_checkpoints(root: str) -> list[tuple[int, str]]:
         return []
     found = []
     for name in os.listdir(root):
-        match = _EPOCH_DIR.match(name)
+        match = EPOCH_DIR.match(name)
         path = os.path.join(root, name)
         if match and os.path.exists(os.path.join(path, STATE_FILE)):
             found.append((int(match.group(1)), path))

@@ -1,14 +1,12 @@
 """The options of one training run: a typed, validated dataclass saved as `config.json`.
 
-`TrainConfig` is built once (from the command line or by `streamgan run`), validated, written
-into the run directory and into every checkpoint, and read back by `--resume`, like stylegan's
-`training_options.json`. Options fall into two groups:
-
-- the *fixed* ones (`image_size`, `latent_dim`, `base_filters`, `num_samples`): the checkpoints
-  only fit that architecture, and the sample grids keep the same noise for the whole run, so
-  changing one on resume is an error;
-- the *run* (`store`, `epochs`, `batch_size`, learning rates, ...): may change on resume, e.g.
-  `--epochs 40` to train a finished 30-epoch run further.
+Each option is declared once, as a field (common/options.py): the command lines of `train` and
+`run` are derived from it. `TrainConfig` is built once, validated, written into the run
+directory and into every checkpoint, and read back by `--resume`, like stylegan's
+`training_options.json`. Options marked `fixed` define the model (its checkpoints only fit that
+architecture, and the sample grids keep the same noise for the whole run): changing one on
+resume is an error. The others (`store`, `epochs`, learning rates, ...) may change on resume,
+e.g. `--epochs 40` to train a finished 30-epoch run further.
 """
 from __future__ import annotations
 
@@ -17,60 +15,93 @@ import json
 import os
 from typing import Any
 
-CONFIG_FILE = "config.json"
+from common.errors import ConfigError
+from common.files import write_text
+from common.options import check_choice, flag_of, marked, option
+from store.contract import image_size_problem, parse_image_size
+from train.registry import ARCHITECTURES, AUGMENTATIONS, LOSSES
 
-# Fixed for the life of a run: a checkpoint only fits the architecture it was saved from, and
-# the fixed sample noise is (num_samples, latent_dim).
-FIXED_FIELDS = ("image_size", "latent_dim", "base_filters", "num_samples")
+SHUFFLE_WINDOW_MIB = 16  # default shuffle buffer: images permuted together, in whole chunks
 
-MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 512
-
-
-class ConfigError(ValueError):
-    """An option, or a combination of options, that cannot work; the message says which."""
+MODEL = "model (fixed for the life of a run)"
+OPTIMISATION = "optimisation and input"
 
 
 @dataclasses.dataclass
 class TrainConfig:
     """Everything that defines a training run. Defaults follow the DCGAN paper (Radford et al.)."""
-    store: str
-    workdir: str
-    epochs: int = 30
-    batch_size: int = 64
-    image_size: int | None = None  # None: the store's; checked against it when set
-    latent_dim: int = 100
-    base_filters: int = 64         # filters of the discriminator's first / generator's last layer
-    learning_rate: float = 2e-4
-    beta_1: float = 0.5
-    seed: int = 0
-    num_samples: int = 64          # images in the per-epoch sample grid (fixed noise)
-    shuffle_buffer: int | None = None  # images; None: about 64 MiB of them
-    readers: int = 2               # chunk reads in flight
-    max_images: int | None = None  # train on the first N images of the store (debugging)
-    keep_checkpoints: int = 3
-    resume: bool = False
+    store: str = option(help="store directory made by `streamgan preprocess` (with --resume: "
+                             "default, the run's store)")
+    workdir: str = option(help="run directory (created if missing)")
+    epochs: int = option(30, help="train until this many epochs")
+    batch_size: int = option(64, help="images per step")
+    arch: str = option("dcgan", choices=tuple(ARCHITECTURES), fixed=True, group=MODEL,
+                       help="generator/discriminator architecture")
+    image_size: int | None = option(None, parse=parse_image_size, fixed=True, group=MODEL,
+                                    default_text="the store's",
+                                    help="expected image size (checked against the store)")
+    latent_dim: int = option(100, fixed=True, group=MODEL, help="noise dimensions")
+    base_filters: int = option(64, fixed=True, group=MODEL,
+                               help="width of the nets, doubled towards the 4x4 core")
+    num_samples: int = option(64, fixed=True, group=MODEL,
+                              help="images in the per-epoch sample grid (fixed noise)")
+    loss: str = option("nonsaturating", choices=tuple(LOSSES), group=OPTIMISATION,
+                       help="adversarial loss")
+    augment: str = option("none", choices=tuple(AUGMENTATIONS), group=OPTIMISATION,
+                          help="augmentation of real and generated images before the "
+                               "discriminator")
+    learning_rate: float = option(2e-4, group=OPTIMISATION, help="Adam learning rate")
+    beta_1: float = option(0.5, group=OPTIMISATION, help="Adam beta_1")
+    beta_2: float = option(0.999, group=OPTIMISATION, help="Adam beta_2")
+    r1_gamma: float = option(0.0, group=OPTIMISATION,
+                             help="weight of the R1 gradient penalty on real images (0: off)")
+    r1_every: int = option(16, group=OPTIMISATION,
+                           help="apply the R1 penalty every k discriminator steps (lazy)")
+    ema_decay: float = option(0.0, fixed=True, group=MODEL,
+                              help="decay of the generator's weight average, e.g. 0.999 "
+                                   "(0: off); the average is what samples and generate use")
+    seed: int = option(0, group=OPTIMISATION, help="seed of weights, noise and data order")
+    split: str | None = option(None, group=OPTIMISATION,
+                               default_text="train when the store has splits, else all",
+                               help="the store's split to train on (train, validation, ...) "
+                                    "or all")
+    shuffle_buffer: int | None = option(None, group=OPTIMISATION,
+                                        default_text=f"about {SHUFFLE_WINDOW_MIB} MiB of images",
+                                        help="images shuffled together")
+    readers: int = option(2, group=OPTIMISATION, help="HDF5 chunk reads in flight")
+    keep_checkpoints: int = option(3, group=OPTIMISATION, help="newest checkpoints kept")
+    max_images: int | None = option(None, group="debugging", default_text="all",
+                                    help="train on the first N images only")
+    resume: bool = option(False, help="continue the run in --workdir from its last checkpoint")
+    pixel_range: tuple[float, float] | None = option(
+        None, cli=False, help="the store's pixel range (its manifest's image.pixel_range)")
 
     def validate(self) -> "TrainConfig":
         """Raise ConfigError naming the first bad option; return self for chaining."""
         for name in ("epochs", "latent_dim", "base_filters", "num_samples", "readers",
-                     "keep_checkpoints"):
+                     "keep_checkpoints", "r1_every"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("batch_size", self.batch_size, minimum=2)
         _check_int("seed", self.seed, minimum=0)
         for name in ("shuffle_buffer", "max_images"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), minimum=1)
+        for name in ("arch", "loss", "augment"):
+            check_choice(TrainConfig, name, getattr(self, name), ConfigError)
         if self.image_size is not None:
-            _check_int("image_size", self.image_size, minimum=1)
-            size = self.image_size
-            if size & (size - 1) or not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
-                raise ConfigError(f"image_size {size} is not supported: the DCGAN nets need a "
-                                  f"power of two from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE} "
-                                  "(preprocess the catalogue with --image-size 32, 64 or 128)")
+            problem = image_size_problem(self.image_size)
+            sizes = ARCHITECTURES[self.arch].sizes
+            if problem or self.image_size not in sizes:
+                raise ConfigError(f"--image-size {problem or f'{self.image_size}'}: --arch "
+                                  f"{self.arch} supports {', '.join(map(str, sizes))} px")
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if not (isinstance(self.beta_1, (int, float)) and 0 <= self.beta_1 < 1):
-            raise ConfigError(f"beta_1 must be in [0, 1), got {self.beta_1!r}")
+        for name in ("beta_1", "beta_2", "ema_decay"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 <= value < 1):
+                raise ConfigError(f"{flag_of(TrainConfig, name)} must be in [0, 1), got {value!r}")
+        if not (isinstance(self.r1_gamma, (int, float)) and self.r1_gamma >= 0):
+            raise ConfigError(f"--r1-gamma must be >= 0, got {self.r1_gamma!r}")
         if not self.store:
             raise ConfigError("no store given: pass --store DIR "
                               "(the output of `streamgan preprocess`)")
@@ -88,50 +119,47 @@ class TrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"unknown training option(s): {', '.join(unknown)}")
+        data = dict(data)
+        if data.get("pixel_range") is not None:
+            data["pixel_range"] = tuple(data["pixel_range"])
         try:
             return cls(**data)
         except TypeError as e:  # a required option is missing
             raise ConfigError(f"incomplete training options: {e}") from None
 
-    def save(self, workdir: str | None = None) -> str:
-        """Write config.json into workdir (default: self.workdir) atomically; return its path."""
-        path = os.path.join(workdir or self.workdir, CONFIG_FILE)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(self.to_dict(), fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-        return path
+    def save(self, path: str) -> str:
+        """Write the config as JSON to path (the run's config.json), atomically."""
+        return write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
-    def load(cls, workdir: str) -> "TrainConfig":
-        """The config.json of the run in workdir."""
-        path = os.path.join(workdir, CONFIG_FILE)
+    def load(cls, path: str) -> "TrainConfig":
+        """The config saved at path (a run's config.json)."""
         try:
             with open(path) as fh:
                 data = json.load(fh)
         except FileNotFoundError:
-            raise ConfigError(f"{workdir} holds no training run to resume ({CONFIG_FILE} is "
-                              "missing): start it without --resume") from None
+            raise ConfigError(f"{os.path.dirname(path)} holds no training run to resume "
+                              f"({os.path.basename(path)} is missing): start it without "
+                              "--resume") from None
         except (OSError, ValueError) as e:
             raise ConfigError(f"{path} is unreadable ({e}): "
                               "start a new run in a new --workdir") from None
         return cls.from_dict(data)
 
     def check_fixed(self, other: "TrainConfig | dict[str, Any]") -> None:
-        """Raise ConfigError if other (a config or explicit options) changes a FIXED_FIELDS value
-        of this saved run; None in other means 'not given'."""
+        """Raise ConfigError if other (a config or explicit options) changes a fixed option of
+        this saved run; None in other means 'not given'."""
         values = other if isinstance(other, dict) else other.to_dict()
-        for name in FIXED_FIELDS:
+        for name in marked(TrainConfig, "fixed"):
             given = values.get(name)
             if given is not None and given != getattr(self, name):
                 raise ConfigError(
-                    f"--{name.replace('_', '-')} {given} differs from the run being resumed "
+                    f"{flag_of(TrainConfig, name)} {given} differs from the run being resumed "
                     f"({getattr(self, name)}): its checkpoints and sample noise only fit the saved "
                     "value; drop the option or start a new --workdir")
 
     def resumed_with(self, **overrides: Any) -> "TrainConfig":
-        """This saved config with run options replaced; FIXED_FIELDS must not change.
+        """This saved config with run options replaced; fixed options must not change.
 
         overrides holds only what the user gave explicitly (None values are ignored).
         """
@@ -144,4 +172,5 @@ class TrainConfig:
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise ConfigError(f"{flag_of(TrainConfig, name)} must be an integer >= {minimum}, "
+                          f"got {value!r}")

@@ -23,8 +23,8 @@ Why this shape (measured with bench/train.py):
   once and `tf.strings.substr` cuts it into images, in permuted order, in one op.
 - The h5py file is opened lazily in the process that reads, and is never pickled: a handle
   inherited across fork shares HDF5's internal state with the parent and corrupts reads.
-- Pixels are converted by the store's own TFT graph, so training sees exactly the statistics
-  and scaling computed at preprocessing time.
+- Pixels are converted by the store's own TFT graph, so training sees exactly the scaling the
+  store declares (its manifest's pixel range), whatever changes in preprocessing.
 """
 from __future__ import annotations
 
@@ -36,36 +36,68 @@ import threading
 import h5py
 import numpy as np
 
-from preprocess import store_format
-from train.config import ConfigError
+from common.errors import ConfigError, StoreError
+from store import contract
+from train.config import SHUFFLE_WINDOW_MIB
 
-SHUFFLE_WINDOW_BYTES = 16 << 20  # images permuted together, in whole chunks
+SHUFFLE_WINDOW_BYTES = SHUFFLE_WINDOW_MIB << 20  # images permuted together, in whole chunks
 MIN_WINDOW_CHUNKS = 4
 MAX_WINDOW_BYTES = 1 << 30         # a window is serialised as one string: protobuf caps it at 2 GiB
 
 
 @dataclasses.dataclass
 class StoreReader:
-    """Reads images from store.h5 in whole chunks. Safe to pickle and to carry across fork."""
+    """Reads images from store.h5 in whole chunks. Safe to pickle and to carry across fork.
+
+    rows: which of the first `stored` images to read (a boolean mask, e.g. one split), or None
+    for all of them. A chunk is still read whole, one h5py call, and the rows not wanted are
+    dropped from it in memory.
+    """
     h5_path: str
-    num_images: int
+    stored: int       # images of the store read from (the first `stored`)
     image_size: int
     chunk_rows: int
+    rows: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self._file: h5py.File | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
+        if self.rows is not None:
+            self.rows = np.asarray(self.rows[:self.stored], bool)
+            wanted = np.add.reduceat(self.rows, np.arange(0, self.stored, self.chunk_rows))
+            self._chunks = np.flatnonzero(wanted).astype(np.int64)
+            self.num_images = int(self.rows.sum())
+        else:
+            self._chunks = None
+            self.num_images = self.stored
 
     @classmethod
-    def from_info(cls, info: store_format.StoreInfo,
+    def from_info(cls, info: contract.StoreInfo, rows: np.ndarray | None = None,
                   max_images: int | None = None) -> "StoreReader":
-        n = info.num_images if max_images is None else min(max_images, info.num_images)
-        return cls(info.h5_path, n, info.image_size, info.chunk_rows)
+        """A reader of the store's images selected by `rows`, the first max_images of them."""
+        stored = info.num_images
+        if max_images is not None:
+            if rows is None:
+                stored = min(max_images, stored)
+            else:  # the position after the max_images-th selected image
+                positions = np.flatnonzero(rows)
+                stored = int(positions[max_images - 1]) + 1 if len(positions) > max_images \
+                    else stored
+        if rows is not None and not rows[:stored].any():
+            raise StoreError(f"{info.store_dir}: no images to train on in the chosen split")
+        return cls(info.h5_path, stored, info.image_size, info.chunk_rows, rows)
+
+    @property
+    def chunk_ids(self) -> np.ndarray:
+        """The chunks holding at least one wanted image."""
+        if self._chunks is not None:
+            return self._chunks
+        return np.arange(math.ceil(self.stored / self.chunk_rows), dtype=np.int64)
 
     @property
     def num_chunks(self) -> int:
-        return math.ceil(self.num_images / self.chunk_rows)
+        return len(self.chunk_ids)
 
     @property
     def image_bytes(self) -> int:
@@ -73,7 +105,7 @@ class StoreReader:
 
     def chunk_bounds(self, chunk: int) -> tuple[int, int]:
         start = int(chunk) * self.chunk_rows
-        return start, min(self.num_images, start + self.chunk_rows)
+        return start, min(self.stored, start + self.chunk_rows)
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """uint8 (stop - start, S, S, 3), in one h5py call."""
@@ -92,7 +124,9 @@ class StoreReader:
             # read_direct skips the temporary array a slice read would allocate and copy
             images.read_direct(out, np.s_[start:stop], np.s_[pos:pos + stop - start])
             pos += stop - start
-        return out
+        if self.rows is None:
+            return out
+        return out[np.concatenate([self.rows[start:stop] for start, stop in bounds])]
 
     def _images(self) -> h5py.Dataset:
         # Opened on first use in this process; reopened in a forked child (see module doc).
@@ -102,7 +136,7 @@ class StoreReader:
                     # We read every chunk once per epoch: HDF5's chunk cache would only add a copy.
                     self._file = h5py.File(self.h5_path, "r", rdcc_nbytes=0)
                     self._pid = os.getpid()
-        return self._file[store_format.IMAGES]
+        return self._file[contract.IMAGES]
 
     def close(self) -> None:
         if self._file is not None and self._pid == os.getpid():
@@ -147,17 +181,15 @@ def load_transform(store_dir: str):
     """
     import tensorflow_transform as tft
 
-    from preprocess.transform import OUT_IMAGE
-
     try:
         layer = tft.TFTransformOutput(store_dir).transform_features_layer()
     except Exception as e:  # TF raises many types for a damaged SavedModel
-        raise store_format.StoreError(
-            f"{os.path.join(store_dir, store_format.TRANSFORM_DIR)} is unreadable "
+        raise StoreError(
+            f"{os.path.join(store_dir, contract.TRANSFORM_DIR)} is unreadable "
             f"({type(e).__name__}): preprocess the catalogue again with --overwrite") from None
 
     def transform(raw_images):
-        return layer({store_format.FEATURE_IMAGE: raw_images})[OUT_IMAGE]
+        return layer({contract.FEATURE_IMAGE: raw_images})[contract.OUT_IMAGE]
 
     transform.layer = layer  # keep the loaded graph alive as long as the function
     return transform
@@ -210,7 +242,7 @@ def stream_dataset(reader: StoreReader, transform, batch_size: int, *, seed: int
     import tensorflow as tf
 
     size = reader.image_size
-    chunks = tf.data.Dataset.range(reader.num_chunks)
+    chunks = tf.data.Dataset.from_tensor_slices(reader.chunk_ids)
     if shuffle:
         chunks = chunks.shuffle(reader.num_chunks, seed=seed, reshuffle_each_iteration=True)
     windows = chunks.batch(window_chunks(reader, shuffle_buffer))

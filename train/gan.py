@@ -1,15 +1,22 @@
 """The GAN as one Keras Model, trained with plain `fit()` by overriding `train_step`.
 
 Modelled on keras.io `examples/generative/dcgan_overriding_train_step.py` (Keras 3 revision),
-with what a long run on real data needs on top:
-- targets are built from the size of each batch, so the last, partial batch of an epoch trains
-  like any other;
-- the discriminator sees real and generated images in separate batches, as in the DCGAN paper:
-  with batch normalisation, one mixed batch would let it tell them apart by batch statistics;
-- noise comes from a `keras.random.SeedGenerator`, whose state is saved in checkpoints, so a
-  resumed run continues the same random stream instead of restarting it;
-- besides both losses it tracks D(x) and D(G(z)), the discriminator's mean belief that real and
-  generated images are real (logged as `d_real` and `d_fake`).
+with what a long run on small, real data needs on top. Each part is a seam, chosen by name in
+train/registry.py, so the step itself never changes when one is added:
+- `loss`: an AdversarialLoss (train/losses.py), a pair of functions of D's logits; losses with
+  targets build them from each batch's size, so a partial last batch trains like any other;
+- `augment` (or None): a differentiable augmentation applied to real and generated images alike before
+  D sees them (train/augment.py), so D cannot overfit a small catalogue by memorising it;
+- `r1_gamma`, `r1_every`: a zero-centred gradient penalty on real images (Mescheder et al.
+  2018), lazily every k steps and scaled by k (StyleGAN2);
+- `ema_decay`: an exponential moving average of the generator's weights, with warm-up; the
+  averaged generator is what samples, evaluation, export and `generate` use.
+
+The discriminator sees real and generated images in separate batches, as in the DCGAN paper:
+with batch normalisation, one mixed batch would let it tell them apart by batch statistics.
+Noise comes from a `keras.random.SeedGenerator` whose state is checkpointed, so a resumed run
+continues the same random stream. Besides both losses it tracks D(x) and D(G(z)), the mean
+sigmoid of D's logits on real and generated images (`d_real`, `d_fake`).
 """
 from __future__ import annotations
 
@@ -17,32 +24,46 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from train.losses import AdversarialLoss
+
 
 class GAN(keras.Model):
-    """A generator and a discriminator trained against each other (non-saturating GAN loss)."""
+    """A generator and a discriminator trained against each other."""
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
-                 seed: int = 0, **kwargs):
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int, *,
+                 loss: AdversarialLoss, augment=None, r1_gamma: float = 0.0, r1_every: int = 16,
+                 ema_decay: float = 0.0, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
+        self.loss_pair = loss
+        self.augment = augment
+        self.r1_gamma = float(r1_gamma)
+        self.r1_every = int(r1_every)
+        self.ema_decay = float(ema_decay)
+        self.ema_generator = None
+        if self.ema_decay > 0:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.d_real_tracker = keras.metrics.Mean(name="d_real")  # D(x)
-        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")  # D(G(z))
+        names = ("d_loss", "g_loss", "d_real", "d_fake") + (("r1",) if self.r1_gamma > 0 else ())
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         # Both nets are built (they start from keras.Input); so is the GAN that holds them.
         self.built = True
 
+    @property
+    def sampler(self) -> keras.Model:
+        """The generator to draw images from: the weight average when there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
     def compile(self, d_optimizer: keras.optimizers.Optimizer,
-                g_optimizer: keras.optimizers.Optimizer, loss_fn: keras.losses.Loss) -> None:
+                g_optimizer: keras.optimizers.Optimizer) -> None:
         # No Model-level optimizer: each net has its own, and Keras would otherwise create
         # (and build, over every weight) a default RMSprop that nothing uses.
         super().compile(optimizer=None)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
-        self.loss_fn = loss_fn
 
     def build_optimizers(self) -> None:
         """Create both optimizers' slots now (needed before loading a checkpoint into them)."""
@@ -52,40 +73,77 @@ class GAN(keras.Model):
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
         # Listed here so fit() resets them at the start of every epoch.
-        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker,
-                self.d_fake_tracker]
+        return list(self.trackers.values())
 
     def call(self, noise, training: bool = False):
-        return self.generator(noise, training=training)
+        return self.sampler(noise, training=training)
 
     def sample_noise(self, batch_size):
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
 
+    def _d(self, images):
+        """D's logits for images, augmented (the augmentation draws from the run's seeds)."""
+        if self.augment is not None:
+            images = self.augment(images, self.seed_generator)
+        return self.discriminator(images, training=True)
+
     def train_step(self, real_images):
         batch_size = ops.shape(real_images)[0]  # the last batch of an epoch may be smaller
-        real_targets = ops.ones((batch_size, 1))
-        fake_targets = ops.zeros((batch_size, 1))
+        step = self.d_optimizer.iterations
 
-        # Train the discriminator: real images are real, generated images are fake.
+        # Discriminator: real images are real, generated ones fake; plus the lazy R1 penalty.
         fake_images = self.generator(self.sample_noise(batch_size), training=True)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real_images, training=True)
-            fake_logits = self.discriminator(fake_images, training=True)
-            d_loss = (self.loss_fn(real_targets, real_logits)
-                      + self.loss_fn(fake_targets, fake_logits))
-        self._descend(self.d_optimizer, tape, d_loss, self.discriminator)
+            real_logits = self._d(real_images)
+            fake_logits = self._d(fake_images)
+            d_loss = self.loss_pair.discriminator(real_logits, fake_logits)
+            r1 = self._lazy_r1(real_images, step)
+            d_total = d_loss + r1
+        self._descend(self.d_optimizer, tape, d_total, self.discriminator)
 
-        # Train the generator: make the discriminator call fresh generated images real.
+        # Generator: make the discriminator call fresh generated images real.
         with tf.GradientTape() as tape:
             fake_images = self.generator(self.sample_noise(batch_size), training=True)
-            g_loss = self.loss_fn(real_targets, self.discriminator(fake_images, training=True))
+            real_for_g = (self._d(real_images) if self.loss_pair.uses_real_for_generator
+                          else None)
+            g_loss = self.loss_pair.generator(self._d(fake_images), real_for_g)
         self._descend(self.g_optimizer, tape, g_loss, self.generator)
+        if self.ema_generator is not None:
+            self._update_ema()
 
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.d_real_tracker.update_state(ops.mean(ops.sigmoid(real_logits)))
-        self.d_fake_tracker.update_state(ops.mean(ops.sigmoid(fake_logits)))
-        return {m.name: m.result() for m in self.metrics}
+        for name, value in (("d_loss", d_loss), ("g_loss", g_loss), ("r1", r1),
+                            ("d_real", ops.mean(ops.sigmoid(real_logits))),
+                            ("d_fake", ops.mean(ops.sigmoid(fake_logits)))):
+            if name in self.trackers:
+                self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def r1_penalty(self, real_images):
+        """Mean squared norm of D's gradient with respect to (augmented) real images."""
+        with tf.GradientTape() as tape:
+            tape.watch(real_images)
+            logits = self._d(real_images)
+        grads = tape.gradient(ops.sum(logits), real_images)
+        return ops.mean(ops.sum(ops.square(grads), axis=[1, 2, 3]))
+
+    def _lazy_r1(self, real_images, step):
+        if self.r1_gamma <= 0:
+            return ops.convert_to_tensor(0.0)
+        weight = 0.5 * self.r1_gamma * self.r1_every
+        return tf.cond(step % self.r1_every == 0,
+                       lambda: weight * self.r1_penalty(real_images),
+                       lambda: tf.constant(0.0))
+
+    def _update_ema(self):
+        """ema = beta * ema + (1 - beta) * online, beta warming up as (1 + t) / (10 + t)."""
+        t = ops.cast(self.g_optimizer.iterations, "float32")
+        beta = ops.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
+        for ema, online in zip(self.ema_generator.trainable_weights,
+                               self.generator.trainable_weights):
+            ema.assign(beta * ema + (1.0 - beta) * online)
+        for ema, online in zip(self.ema_generator.non_trainable_weights,
+                               self.generator.non_trainable_weights):
+            ema.assign(online)  # batch-norm statistics follow the online generator
 
     @staticmethod
     def _descend(optimizer, tape, loss, net: keras.Model) -> None:
@@ -93,17 +151,19 @@ class GAN(keras.Model):
         optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
 
 
-def build_gan(image_size: int, latent_dim: int, base_filters: int, learning_rate: float,
-              beta_1: float, seed: int = 0) -> GAN:
-    """The DCGAN of train/models.py, compiled with the paper's Adam settings and built."""
-    from train.models import build_discriminator, build_generator
+def build_gan(config) -> GAN:
+    """The GAN a TrainConfig describes, compiled with Adam and built."""
+    from train.registry import ARCHITECTURES, AUGMENTATIONS, LOSSES, resolve
 
-    gan = GAN(build_generator(image_size, latent_dim, base_filters, seed=seed),
-              build_discriminator(image_size, base_filters, seed=seed + 1),
-              latent_dim, seed=seed)
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1, name="d_optimizer"),
-        g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1, name="g_optimizer"),
-        loss_fn=keras.losses.BinaryCrossentropy(from_logits=True))
+    generator, discriminator = ARCHITECTURES[config.arch].build(
+        config.image_size, config.latent_dim, config.base_filters, seed=config.seed)
+    augment = None if config.augment == "none" else resolve(AUGMENTATIONS[config.augment])
+    gan = GAN(generator, discriminator, config.latent_dim, loss=resolve(LOSSES[config.loss]),
+              augment=augment, r1_gamma=config.r1_gamma,
+              r1_every=config.r1_every, ema_decay=config.ema_decay, seed=config.seed)
+    adam = dict(learning_rate=config.learning_rate, beta_1=config.beta_1,
+                beta_2=config.beta_2)
+    gan.compile(d_optimizer=keras.optimizers.Adam(name="d_optimizer", **adam),
+                g_optimizer=keras.optimizers.Adam(name="g_optimizer", **adam))
     gan.build_optimizers()
     return gan

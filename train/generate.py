@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from common.errors import ConfigError
 from train import images
-from train.checkpoint import RunPaths
-from train.config import ConfigError
+from train.config import TrainConfig
+from train.paths import RunPaths
 
 
 def find_generator(workdir: str | None = None, model: str | None = None) -> str:
@@ -25,6 +26,16 @@ def find_generator(workdir: str | None = None, model: str | None = None) -> str:
         raise FileNotFoundError(f"{where}: train one first with "
                                 "`streamgan train --store STORE --workdir WORKDIR`")
     return path
+
+
+def pixel_range_of(generator_path: str) -> tuple[float, float]:
+    """The pixel range of a run's generator, from the config.json of the run that exported it
+    (the store's range, recorded when the run started)."""
+    config = TrainConfig.load(RunPaths(os.path.dirname(os.path.abspath(generator_path))).config)
+    if config.pixel_range is None:
+        raise ConfigError(f"the run of {generator_path} does not record its pixel range: "
+                          "train it again with this streamgan")
+    return config.pixel_range
 
 
 def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
@@ -49,7 +60,7 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
     fakes = np.concatenate([
         keras.ops.convert_to_numpy(generator(noise[i:i + batch_size], training=False))
         for i in range(0, num, batch_size)])
-    pixels = images.to_uint8(fakes)
+    pixels = images.to_uint8(fakes, pixel_range_of(path))
 
     files = []
     if out_dir:

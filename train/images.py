@@ -5,16 +5,22 @@ Works on plain numpy uint8 arrays so any part of streamgan can use it without Te
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 from PIL import Image
 
+from common.files import atomic_path
 
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Images in the model's range [-1, 1] (the store's TFT transform: x / 127.5 - 1) -> uint8."""
+
+def to_uint8(images: np.ndarray, pixel_range: tuple[float, float]) -> np.ndarray:
+    """Images in the model's pixel range -> uint8: the inverse of the store's TFT transform.
+
+    pixel_range is the store's (`Manifest.pixel_range`, recorded in the run's config.json), so
+    the inverse follows the transform wherever it is changed.
+    """
+    low, high = (float(v) for v in pixel_range)
     images = np.asarray(images, dtype=np.float32)
-    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return np.clip(np.rint((images - low) * (255.0 / (high - low))), 0, 255).astype(np.uint8)
 
 
 def make_grid(images_uint8: np.ndarray, cols: int | None = None, pad: int = 2,
@@ -49,9 +55,6 @@ def save_png(array: np.ndarray, path: str) -> str:
     array = np.asarray(array)
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(path)}.tmp")
-    Image.fromarray(array).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")
     return path

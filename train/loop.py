@@ -16,14 +16,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from preprocess.store_format import StoreError, open_store
-from train.config import ConfigError, TrainConfig
-from train.checkpoint import RunPaths, latest_checkpoint, restore_checkpoint
+from common.errors import ConfigError, StoreError
+from store.contract import ALL_SPLITS, open_store
+from train.checkpoint import latest_checkpoint, restore_checkpoint
+from train.config import TrainConfig
+from train.paths import RunPaths
 
 
 def resume_config(workdir: str, **overrides: Any) -> TrainConfig:
     """The config of the run in workdir, with the run options the user gave (None: keep)."""
-    return TrainConfig.load(workdir).resumed_with(workdir=workdir, **overrides)
+    return TrainConfig.load(RunPaths(workdir).config).resumed_with(workdir=workdir, **overrides)
 
 
 def train(config: TrainConfig, *, verbose: int | str = "auto",
@@ -38,8 +40,7 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
     import keras
 
     from train import callbacks as cb
-    from train.data import (StoreReader, bound_malloc_arenas, load_transform, num_batches,
-                            stream_dataset)
+    from train.data import StoreReader, bound_malloc_arenas, load_transform, num_batches, stream_dataset
     from train.gan import build_gan
 
     bound_malloc_arenas()  # flat peak memory however long the run (see its docstring)
@@ -47,7 +48,7 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
     config = dataclasses.replace(config).validate()
     paths = RunPaths(config.workdir)
     if config.resume:
-        saved = TrainConfig.load(config.workdir)
+        saved = TrainConfig.load(paths.config)
         saved.check_fixed(config)
         config.image_size = saved.image_size  # the model's, whatever the store holds
     elif paths.has_run():
@@ -61,12 +62,15 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
         raise StoreError(f"{config.store} holds {info.image_size} px images but the model "
                          f"{'being resumed ' if config.resume else ''}is {config.image_size} px: "
                          f"use a {config.image_size} px store, or start a new --workdir")
+    config.pixel_range = info.manifest.pixel_range
+    if config.split is None:
+        config.split = info.default_split()
     config.validate()
+    rows = info.split_mask(config.split)
     paths.makedirs()
-    config.save()
+    config.save(paths.config)
 
-    gan = build_gan(config.image_size, config.latent_dim, config.base_filters,
-                    config.learning_rate, config.beta_1, seed=config.seed)
+    gan = build_gan(config)
     initial_epoch, ckpt = 0, latest_checkpoint(paths.checkpoints) if config.resume else None
     if ckpt:
         try:
@@ -78,17 +82,19 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
         cb.trim_history(paths.history, initial_epoch)  # rows of a killed epoch are redone
     fixed_noise = _fixed_noise(paths, config)
 
-    reader = StoreReader.from_info(info, config.max_images)
+    reader = StoreReader.from_info(info, rows, config.max_images)
     dataset = stream_dataset(reader, load_transform(info.transform_dir), config.batch_size,
                              seed=config.seed * 100_003 + initial_epoch,
                              shuffle_buffer=config.shuffle_buffer, readers=config.readers)
     steps = num_batches(reader.num_images, config.batch_size)
 
-    log(f"streamgan train: {reader.num_images} images of {info.image_size} px from "
+    split = "every image" if config.split == ALL_SPLITS else f"split {config.split!r}"
+    log(f"streamgan train: {reader.num_images} images ({split}) of {info.image_size} px from "
         f"{config.store}, batch {config.batch_size} -> {steps} batches/epoch")
-    log(f"  generator {gan.generator.count_params():,} params, discriminator "
+    log(f"  {config.arch}: generator {gan.generator.count_params():,} params, discriminator "
         f"{gan.discriminator.count_params():,} params, latent {config.latent_dim}, "
-        f"base filters {config.base_filters}")
+        f"base filters {config.base_filters}; loss {config.loss}, augment {config.augment}, "
+        f"R1 {config.r1_gamma:g}, EMA {config.ema_decay:g}")
     if ckpt:
         log(f"  resuming {config.workdir} after epoch {initial_epoch} "
             f"(step {int(gan.g_optimizer.iterations.numpy())}) from {ckpt}")
@@ -107,7 +113,7 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
             callbacks=[
                 keras.callbacks.CSVLogger(paths.history, append=True),
                 cb.LossCurve(paths.history, paths.loss_curve),  # after the CSVLogger
-                cb.SampleGrid(fixed_noise, paths),
+                cb.SampleGrid(fixed_noise, paths, config.pixel_range),
                 cb.ExportGenerator(paths.generator),
                 keras.callbacks.TensorBoard(paths.logs, write_graph=False),
                 checkpointer,  # a checkpoint means the epoch's other outputs exist

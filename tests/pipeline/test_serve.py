@@ -128,4 +128,4 @@ def test_misuse_is_reported():
     with pytest.raises(FileNotFoundError, match="not a directory"):
         StaticServer("/no/such/dir")
     with pytest.raises(RuntimeError, match="not running"):
-        StaticServer(".").base_url
+        _ = StaticServer(".").base_url

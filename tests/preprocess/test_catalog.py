@@ -36,7 +36,7 @@ def test_json_lines_and_sha256_and_max_records(tmp_path):
     summary = write_normalised(path, str(out))
     assert summary.records == 5 and summary.format == "jsonl"
     assert summary.sha256 == hashlib.sha256(text.encode()).hexdigest()
-    assert [json.loads(l)["index"] for l in out.read_text().splitlines()] == list(range(5))
+    assert [json.loads(line)["index"] for line in out.read_text().splitlines()] == list(range(5))
     assert write_normalised(path, str(out), max_records=2).records == 2
 
 

@@ -40,12 +40,20 @@ def test_existing_output_needs_overwrite_and_non_stores_are_never_replaced(tmp_p
     assert (mine / "holiday.jpg").read_bytes() == b"precious"
 
 
-def test_bad_option_values_are_reported_before_work(tmp_path, capsys):
+@pytest.mark.parametrize("command", ["preprocess", "run", "train"])
+def test_an_illegal_image_size_fails_where_it_is_typed(command, tmp_path, capsys):
+    """One rule for image sizes, checked by the parser: nothing starts, nothing is written."""
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps([{"url": "a.jpg"}]))
-    assert main(["preprocess", "--catalog", str(catalog), "--output", str(tmp_path / "s"),
-                 "--image-size", "3"]) == 2
-    assert "--image-size 3" in capsys.readouterr().err
+    where = {"preprocess": ["--catalog", str(catalog), "--output", str(tmp_path / "s")],
+             "run": ["--catalog", str(catalog), "--workdir", str(tmp_path / "w")],
+             "train": ["--store", str(tmp_path / "s"), "--workdir", str(tmp_path / "w")]}
+    with pytest.raises(SystemExit) as info:
+        main([command, *where[command], "--image-size", "48"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--image-size" in err and "48 px is not supported" in err
+    assert sorted(os.listdir(tmp_path)) == ["catalog.json"]
 
 
 def test_help_has_copy_pasteable_examples(capsys):

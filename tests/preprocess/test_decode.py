@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from preprocess.decode import DecodeError, channel_moments, decode_image
+from common.errors import RecordError
+from preprocess.decode import channel_moments, decode_image
 from tests.preprocess.images import encode, solid
 
 
@@ -75,14 +76,14 @@ def test_draft_decoding_matches_full_decoding():
     (encode(solid((1, 2, 3), size=(64, 64)), "PNG")[:60], "truncated"),
 ])
 def test_bad_bytes_get_a_specific_reason(data, reason):
-    with pytest.raises(DecodeError) as info:
+    with pytest.raises(RecordError) as info:
         decode_image(data, 16)
     assert info.value.reason == reason and info.value.message
 
 
 def test_decompression_bomb_is_refused_before_decoding():
     data = encode(Image.new("1", (4000, 4000)), "PNG")  # tiny file, 16M pixels
-    with pytest.raises(DecodeError) as info:
+    with pytest.raises(RecordError) as info:
         decode_image(data, 16, max_pixels=1_000_000)
     assert info.value.reason == "too_many_pixels" and "4000x4000" in info.value.message
 

@@ -1,7 +1,6 @@
 """The real preprocessing job (Beam DirectRunner + TFT) on images served from 127.0.0.1."""
 import json
 import os
-import shutil
 
 import h5py
 import numpy as np
@@ -11,7 +10,7 @@ import tensorflow_transform as tft
 
 from pipeline.serve import StaticServer
 from preprocess.pipeline import run
-from preprocess.store_format import open_store, read_errors
+from store.contract import open_store, read_jsonl
 from tests.http_faults import fail_then_serve, html_page, slow
 from tests.preprocess.images import colour_of, encode, numbered
 
@@ -26,7 +25,8 @@ def served(tmp_path_factory):
     (root / "img").mkdir()
     for i in range(GOOD):
         fmt = "PNG" if i % 3 == 0 else "JPEG"
-        (root / "img" / f"{i}.{fmt.lower()}").write_bytes(encode(numbered(i), fmt, **({"quality": 95} if fmt == "JPEG" else {})))
+        options = {"quality": 95} if fmt == "JPEG" else {}
+        (root / "img" / f"{i}.{fmt.lower()}").write_bytes(encode(numbered(i), fmt, **options))
     (root / "img" / "truncated.jpg").write_bytes(encode(numbered(50, (200, 200)), "JPEG")[:400])
     (root / "img" / "copy-of-1.jpeg").write_bytes((root / "img" / "1.jpeg").read_bytes())
     flaky = encode(numbered(60), "JPEG", quality=95)
@@ -45,7 +45,7 @@ def served(tmp_path_factory):
             {"url": url("page.html"), "description": "an html page"},            # 13: not an image
             {"url": url("img/truncated.jpg"), "description": "cut short"},       # 14: truncated
             {"url": url("img/0.png"), "descriptions": ["Item 0 again", "crimson frock"]},  # 15: same url as 0
-            {"url": url("img/copy-of-1.jpeg"), "description": "same bytes as 1"},          # 16: same content as 1
+            {"url": url("img/copy-of-1.jpeg"), "description": "same bytes as 1"},  # 16: content of 1
             {"url": "http://127.0.0.1:9/refused.jpg", "description": "nobody listens"},    # 17: connection
         ]
         catalog = root / "catalog.json"
@@ -64,19 +64,19 @@ def store(served, tmp_path_factory):
 
 def test_accounting_closes_and_is_in_the_manifest(store, served):
     out, manifest = store
-    counts = manifest["counts"]
+    counts = manifest.counts
     assert counts["records"] == len(served[1]) == 18
     assert counts["written"] == GOOD + 1  # the good ones and the flaky one
     assert counts["rejected"] == 5 and counts["duplicates"] == 2
     assert counts["written"] + counts["rejected"] + counts["duplicates"] == counts["records"]
     assert counts["duplicates_by_kind"] == {"url": 1, "content": 1}
     assert json.load(open(os.path.join(out, "manifest.json")))["counts"] == counts
-    assert manifest["catalog"]["sha256"] and manifest["versions"]["apache-beam"]
+    assert manifest.catalog["sha256"] and manifest.versions["apache-beam"]
 
 
 def test_each_rejected_record_is_one_specific_error_line(store):
     out, _ = store
-    errors = list(read_errors(out))
+    errors = list(read_jsonl(out))
     by_index = {e["index"]: (e["stage"], e["reason"]) for e in errors}
     assert by_index == {10: ("fetch", "http_status"), 12: ("fetch", "timeout"),
                         13: ("decode", "not_an_image"), 14: ("decode", "truncated"),
@@ -119,7 +119,7 @@ def test_transform_graph_loads_and_transforms_a_batch_of_the_store(store):
     vocab = {t.decode() for t in output.vocabulary_by_name("description")}
     assert {"item", "red", "dress", "crimson", "frock", "flaky"} <= vocab
     assert "gone" not in vocab  # rejected records do not shape the vocabulary
-    mean = np.array(manifest["statistics"]["channel_mean"])
+    mean = np.array(manifest.statistics["channel_mean"])
     with h5py.File(os.path.join(out, "store.h5")) as f:
         np.testing.assert_allclose(mean, f["images"][:].reshape(-1, 3).mean(0), atol=0.05)
 

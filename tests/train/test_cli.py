@@ -5,6 +5,7 @@ import os
 import pytest
 
 from pipeline.cli import main
+from tests.train.tiny_store import build_store
 
 pytestmark = pytest.mark.slow  # real fit() runs
 
@@ -64,21 +65,14 @@ def test_missing_store_is_one_line(tmp_path, capsys):
 def test_corrupt_and_empty_stores_are_one_line(store32, tmp_path, capsys):
     import shutil
 
-    import h5py
-
-    from preprocess import store_format
+    from store import contract as store_format
     corrupt, empty = str(tmp_path / "corrupt"), str(tmp_path / "empty")
     shutil.copytree(store32, corrupt)
     with open(os.path.join(corrupt, store_format.STORE_FILE), "wb") as fh:
         fh.write(b"this is not HDF5")
     assert main(["train", "--store", corrupt, "--workdir", str(tmp_path / "w1"), *TINY]) == 2
     one_line_error(capsys, "is corrupt or not a streamgan store")
-    shutil.copytree(store32, empty)
-    # every record rejected: zero rows (StoreWriter cannot chunk an empty dataset)
-    with h5py.File(os.path.join(empty, store_format.STORE_FILE), "w") as f:
-        f.attrs[store_format.ATTR_SCHEMA_VERSION] = store_format.SCHEMA_VERSION
-        f.create_dataset(store_format.IMAGES, shape=(0, 32, 32, 3), dtype="uint8",
-                         maxshape=(None, 32, 32, 3), chunks=(1, 32, 32, 3))
+    build_store(empty, 0, 32, transform_from=store32)  # every record rejected: zero rows
     assert main(["train", "--store", empty, "--workdir", str(tmp_path / "w2"), *TINY]) == 2
     one_line_error(capsys, "holds no images")
 
@@ -98,7 +92,7 @@ def test_user_mistakes_are_one_line(cli_run, store32, tmp_path, capsys):
     one_line_error(capsys, "--latent-dim 9 differs")
     assert main(["train", "--store", store32, "--workdir", str(tmp_path / "w"),
                  "--batch-size", "0"]) == 2
-    one_line_error(capsys, "batch_size must be an integer >= 2")
+    one_line_error(capsys, "--batch-size must be an integer >= 2")
     assert main(["generate", "--workdir", str(tmp_path), "--out", str(tmp_path / "g.png")]) == 2
     one_line_error(capsys, "holds no trained generator")
     assert main(["train", "--workdir", str(tmp_path / "w")]) == 2

@@ -5,10 +5,12 @@ import pickle
 import numpy as np
 import pytest
 
-from preprocess.store_format import StoreError, open_store
+from store.contract import StoreError, open_store
 from tests.train.conftest import CHUNK_ROWS, NUM_IMAGES
 from tests.train.tiny_store import decode_index, index_images
 from train import data
+
+pytestmark = pytest.mark.slow  # stores whose TFT graph a real Beam job analysed
 
 
 class CountingReader(data.StoreReader):
@@ -119,3 +121,33 @@ def test_damaged_transform_is_a_store_error(store32, tmp_path):
     (broken / "transform_fn" / "saved_model.pb").write_bytes(b"not a graph")
     with pytest.raises(StoreError, match="transform_fn is unreadable"):
         data.load_transform(str(broken))
+
+
+def test_pixels_round_trip_through_the_transform_and_its_inverse(store32):
+    """stored uint8 -> the store's TFT graph -> to_uint8 with the store's pixel range: the
+    same pixels, whatever range preprocessing chose."""
+    from train.images import to_uint8
+    info = open_store(store32)
+    reader = data.StoreReader.from_info(info)
+    stored = reader.read(0, 40)
+    transformed = data.load_transform(store32)(data.window_to_strings(stored)).numpy()
+    low, high = info.manifest.pixel_range
+    assert transformed.min() >= low and transformed.max() <= high
+    np.testing.assert_array_equal(to_uint8(transformed, info.manifest.pixel_range), stored)
+
+
+def test_a_split_streams_only_its_images(tmp_path, store32):
+    """Every 4th image is "validation": the train split sees each of the others once an epoch."""
+    from tests.train.tiny_store import build_store
+    path = build_store(str(tmp_path / "split"), 50, 32, chunk_rows=8, transform_from=store32,
+                       validation_every=4)
+    info = open_store(path)
+    assert info.default_split() == "train"
+    for split, expected in (("train", [i for i in range(50) if i % 4]),
+                            ("validation", list(range(0, 50, 4))), ("all", list(range(50)))):
+        reader = data.StoreReader.from_info(info, info.split_mask(split))
+        batches = data.stream_dataset(reader, data.load_transform(path), 7, seed=1)
+        seen = np.concatenate([decode_index(b.numpy()) for b in batches])
+        assert sorted(seen.tolist()) == expected, split
+    with pytest.raises(StoreError, match="no split 'test'"):
+        info.split_mask("test")

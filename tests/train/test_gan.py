@@ -3,8 +3,9 @@ import keras
 import numpy as np
 import pytest
 
+from train.config import TrainConfig
+from train.dcgan import build_discriminator, build_generator, num_doublings
 from train.gan import build_gan
-from train.models import build_discriminator, build_generator, num_doublings
 
 
 @pytest.mark.parametrize("size", [32, 64, 128])
@@ -24,7 +25,8 @@ def test_image_size_must_be_a_power_of_two():
 
 
 def test_partial_batch_trains_with_finite_metrics():
-    gan = build_gan(32, latent_dim=8, base_filters=4, learning_rate=2e-4, beta_1=0.5, seed=0)
+    gan = build_gan(TrainConfig(store="s", workdir="w", image_size=32, latent_dim=8,
+                                base_filters=4))
     before = [w.numpy().copy() for w in gan.generator.trainable_weights]
     for batch in (8, 5):  # 5: an odd, last batch of an epoch
         real = np.random.default_rng(batch).uniform(-1, 1, (batch, 32, 32, 3)).astype(np.float32)

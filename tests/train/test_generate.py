@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from train.config import ConfigError
+from common.errors import ConfigError
+from train.config import TrainConfig
+from train.dcgan import build_generator
 from train.generate import generate
 from train.images import make_grid, save_png, to_uint8
-from train.models import build_generator
+from train.paths import RunPaths
 
 
 @pytest.fixture(scope="module")
@@ -16,6 +18,8 @@ def workdir(tmp_path_factory):
     """A run directory holding only an exported (untrained) 32 px generator."""
     path = tmp_path_factory.mktemp("gen-run")
     build_generator(32, latent_dim=8, base_filters=4, seed=0).save(str(path / "generator.keras"))
+    TrainConfig(store="s", workdir=str(path), pixel_range=(-1.0, 1.0)).save(
+        RunPaths(str(path)).config)
     return str(path)
 
 
@@ -50,7 +54,7 @@ def test_missing_generator_and_nothing_to_write(tmp_path, workdir):
 
 
 def test_grid_layout_and_range_conversion(tmp_path):
-    assert to_uint8(np.array([-1.0, 0.0, 1.0, 3.0])).tolist() == [0, 128, 255, 255]
+    assert to_uint8(np.array([-1.0, 0.0, 1.0, 3.0]), (-1.0, 1.0)).tolist() == [0, 128, 255, 255]
     images = np.stack([np.full((4, 5, 3), i, np.uint8) for i in range(5)])
     grid = make_grid(images, pad=1)  # 5 images -> 3 columns, 2 rows
     assert grid.shape == (2 * 5 + 1, 3 * 6 + 1, 3)

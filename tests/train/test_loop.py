@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from preprocess.store_format import StoreError
+from common.errors import ConfigError, StoreError
 from train.checkpoint import list_checkpoints, restore_checkpoint
-from train.config import ConfigError, TrainConfig
+from train.config import TrainConfig
 from train.gan import build_gan
 from train.loop import resume_config, train
+from train.paths import RunPaths
 
 pytestmark = pytest.mark.slow  # real fit() runs
 
@@ -67,7 +68,7 @@ def test_two_epochs_write_the_whole_run_directory(two_epochs):
     tags = event_tags(os.path.join(workdir, "logs"))
     assert {"epoch_d_loss", "epoch_g_loss", "epoch_d_real", "epoch_d_fake", "samples"} <= tags
 
-    config = TrainConfig.load(workdir)
+    config = TrainConfig.load(RunPaths(workdir).config)
     assert config.image_size == 32 and config.latent_dim == 8 and config.epochs == 2
 
     generator = keras.models.load_model(os.path.join(workdir, "generator.keras"))
@@ -78,7 +79,8 @@ def test_two_epochs_write_the_whole_run_directory(two_epochs):
 def test_checkpoint_holds_nets_optimizers_and_rng(two_epochs):
     workdir, _ = two_epochs
     ckpt = os.path.join(workdir, "checkpoints", "epoch0002")
-    gan = build_gan(32, 8, 4, 2e-4, 0.5, seed=123)  # other seed: everything must come from disk
+    # another seed: everything must come from disk
+    gan = build_gan(tiny_config("s", workdir, image_size=32, seed=123))
     state = restore_checkpoint(gan, ckpt)
     assert state["epoch"] == 2 and state["step"] == 2 * STEPS_PER_EPOCH
     assert int(gan.g_optimizer.iterations.numpy()) == 2 * STEPS_PER_EPOCH
@@ -114,7 +116,7 @@ def test_resume_continues_epochs_steps_rng_and_fixed_noise(two_epochs, tmp_path)
     np.testing.assert_array_equal(np.load(os.path.join(workdir, "fixed_noise.npy")), noise)
     assert history_epochs(workdir) == [0, 1, 2]
     assert os.path.exists(os.path.join(workdir, "samples", "epoch0003.png"))
-    assert TrainConfig.load(workdir).epochs == 3
+    assert TrainConfig.load(RunPaths(workdir).config).epochs == 3
 
 
 class InterruptAt(keras.callbacks.Callback):
@@ -164,14 +166,14 @@ def test_resume_refuses_another_model_or_image_size(two_epochs, store16):
 
 def test_config_validation_names_the_option(tmp_path):
     good = TrainConfig(store="s", workdir="w")
-    for change, message in [({"batch_size": 1}, "batch_size"), ({"epochs": 0}, "epochs"),
+    for change, message in [({"batch_size": 1}, "batch-size"), ({"epochs": 0}, "epochs"),
                             ({"image_size": 48}, "power of two"),
                             ({"learning_rate": -1.0}, "learning_rate")]:
         with pytest.raises(ConfigError, match=message):
             dataclasses.replace(good, **change).validate()
     good.workdir = str(tmp_path)
-    good.save()
-    assert TrainConfig.load(str(tmp_path)) == good
+    good.save(RunPaths(good.workdir).config)
+    assert TrainConfig.load(RunPaths(good.workdir).config) == good
     with pytest.raises(ConfigError, match="unknown training option"):
         TrainConfig.from_dict({**good.to_dict(), "epoch": 3})
 

@@ -1,8 +1,9 @@
 """Builds small but real streamgan stores for the train/ tests.
 
-The store is written exactly as the preprocessing job writes one: images through
-`preprocess.store_format.StoreWriter`, and the TFT `transform_fn` analysed by a real Beam
-pipeline (DirectRunner) from `preprocess.transform.make_preprocessing_fn`. Pixels encode the
+The store is written through the store contract exactly as the preprocessing job writes one:
+images through `store.contract.StoreWriter`, the manifest through `store.contract.Manifest`,
+and the TFT `transform_fn` analysed by a real Beam pipeline (DirectRunner) from
+`preprocess.transform.make_preprocessing_fn`. Pixels encode the
 image's index (red = index % 256, green = index // 256), so tests can recover which image a
 transformed tensor came from and check that every image arrives exactly once per epoch.
 """
@@ -14,8 +15,8 @@ import tempfile
 
 import numpy as np
 
-from preprocess import store_format
 from preprocess import transform as tft_transform
+from store import contract as store_format
 
 
 def index_images(start: int, stop: int, size: int) -> np.ndarray:
@@ -34,8 +35,16 @@ def decode_index(transformed: np.ndarray) -> np.ndarray:
     return pixels[:, 0] + 256 * pixels[:, 1]
 
 
+def split_of(i: int, validation_every: int | None) -> str:
+    """The split of image i: every validation_every-th is "validation", the rest "train"
+    (None: no splits, "")."""
+    if not validation_every:
+        return ""
+    return "validation" if i % validation_every == 0 else "train"
+
+
 def write_images(store_dir: str, num_images: int, size: int, chunk_rows: int | None = None,
-                 block: int = 1024) -> None:
+                 block: int = 1024, validation_every: int | None = None) -> None:
     """store.h5 with index-encoding images, written block by block (bounded memory)."""
     os.makedirs(store_dir, exist_ok=True)
     path = os.path.join(store_dir, store_format.STORE_FILE)
@@ -45,7 +54,8 @@ def write_images(store_dir: str, num_images: int, size: int, chunk_rows: int | N
             rows = [{store_format.INDEX: i, store_format.URL: f"http://127.0.0.1/{i}.png",
                      store_format.DESCRIPTION: f"tiny image {i}",
                      store_format.DESCRIPTIONS: json.dumps([f"tiny image {i}"]),
-                     store_format.SHA256: f"{i:064x}", store_format.SPLIT: "",
+                     store_format.SHA256: f"{i:064x}",
+                     store_format.SPLIT: split_of(i, validation_every),
                      store_format.EXTRA: "{}"} for i in range(start, stop)]
             writer.write(start, index_images(start, stop, size), rows)
 
@@ -74,34 +84,45 @@ def write_transform_fn(store_dir: str, size: int, num_rows: int = 8) -> None:
             _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(store_dir)
 
 
-def write_manifest(store_dir: str, num_images: int, size: int) -> None:
-    manifest = {"schema_version": store_format.SCHEMA_VERSION, "num_images": num_images,
-                "image_size": size, "written": num_images, "rejected": 0, "duplicates": 0}
-    with open(os.path.join(store_dir, store_format.MANIFEST_FILE), "w") as fh:
-        json.dump(manifest, fh)
+def write_manifest(store_dir: str, num_images: int, size: int,
+                   validation_every: int | None = None) -> None:
+    """manifest.json through the contract's Manifest, as the job writes it."""
+    from preprocess.transform import PIXEL_RANGE
+    splits: dict[str, int] = {}
+    for i in range(num_images):
+        name = split_of(i, validation_every) or "(none)"
+        splits[name] = splits.get(name, 0) + 1
+    store_format.Manifest(
+        catalog={"path": "tiny.json", "sha256": "0" * 64, "format": "jsonl",
+                 "records": num_images},
+        counts={"records": num_images, "written": num_images, "rejected": 0, "duplicates": 0,
+                "duplicates_by_kind": {}, "splits": splits},
+        image={"size": size, "channels": 3, "dtype": "uint8", "fit": "pad",
+               "background": [255, 255, 255], "pixel_range": list(PIXEL_RANGE)},
+    ).write(store_dir)
     open(os.path.join(store_dir, store_format.ERRORS_FILE), "w").close()
 
 
 def build_store(store_dir: str, num_images: int, size: int, chunk_rows: int | None = None,
-                transform_from: str | None = None) -> str:
+                transform_from: str | None = None, validation_every: int | None = None) -> str:
     """A complete store of num_images index-encoding images of size px.
 
     transform_from: an existing store of the same size whose transform_fn/ is reused (copied),
     which skips the Beam run when a test needs several stores.
     """
-    write_images(store_dir, num_images, size, chunk_rows)
-    return finish_store(store_dir, num_images, size, transform_from)
+    write_images(store_dir, num_images, size, chunk_rows, validation_every=validation_every)
+    return finish_store(store_dir, num_images, size, transform_from, validation_every)
 
 
 def finish_store(store_dir: str, num_images: int, size: int,
-                 transform_from: str | None = None) -> str:
+                 transform_from: str | None = None, validation_every: int | None = None) -> str:
     """Complete a store whose store.h5 is written: its transform_fn/ (analysed, or copied from
     transform_from, an existing store of the same size) and its manifest."""
     if transform_from:
         import shutil
-        for name in ("transform_fn", "transformed_metadata"):
+        for name in (store_format.TRANSFORM_DIR, store_format.TRANSFORMED_METADATA_DIR):
             shutil.copytree(os.path.join(transform_from, name), os.path.join(store_dir, name))
     else:
         write_transform_fn(store_dir, size)
-    write_manifest(store_dir, num_images, size)
+    write_manifest(store_dir, num_images, size, validation_every)
     return store_dir

@@ -1,0 +1,315 @@
+"""The on-disk format of a streamgan image store: the one place that names its files, datasets,
+attributes and manifest keys. The preprocessing job writes stores only through `StoreWriter`
+and `Manifest.write`; every reader (train, inspect, run, evaluate, the tests) opens them only
+through `open_store`. Imports only h5py and numpy, so readers need neither Beam nor TensorFlow.
+
+A store is a directory (docs/store-format.md):
+
+    store.h5               images uint8 (N, S, S, 3) in catalogue order, plus per-image metadata
+    manifest.json          counts, image size and pixel range, statistics, vocabulary, options
+    errors.jsonl           one line per rejected record
+    duplicates.jsonl       one line per record dropped as a duplicate of an earlier one
+    transform_fn/          the TensorFlow Transform graph (tft.TFTransformOutput(store_dir))
+    transformed_metadata/
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any, Iterable, Sequence
+
+import h5py
+import numpy as np
+
+from common.errors import StoreError
+from common.files import atomic_path
+
+__all__ = ["StoreError"]  # re-exported: readers catch it from here
+
+SCHEMA_VERSION = 2  # 2: manifest carries image.pixel_range and counts.splits
+
+STORE_FILE = "store.h5"
+MANIFEST_FILE = "manifest.json"
+ERRORS_FILE = "errors.jsonl"
+DUPLICATES_FILE = "duplicates.jsonl"
+TRANSFORM_DIR = "transform_fn"
+TRANSFORMED_METADATA_DIR = "transformed_metadata"
+
+# HDF5 datasets, all of length N and in catalogue order.
+IMAGES = "images"              # uint8 (N, S, S, 3), chunked (chunk_rows, S, S, 3)
+INDEX = "index"                # int64: position of the record in the catalogue
+URL = "url"                    # str
+DESCRIPTION = "description"    # str: the first description of the record
+DESCRIPTIONS = "descriptions"  # str: JSON list of every description (duplicates merged in)
+SHA256 = "sha256"              # str: hex digest of the fetched bytes
+SPLIT = "split"                # str: the record's `split` field, "" when absent
+EXTRA = "extra"                # str: JSON object of the record's other fields
+METADATA_COLUMNS = (INDEX, URL, DESCRIPTION, DESCRIPTIONS, SHA256, SPLIT, EXTRA)
+
+# HDF5 file attributes.
+ATTR_SCHEMA_VERSION = "schema_version"
+ATTR_IMAGE_SIZE = "image_size"
+ATTR_NUM_IMAGES = "num_images"
+ATTR_CHUNK_ROWS = "chunk_rows"
+
+# The TFT graph's interface: the raw feature a reader feeds (the bytes of one uint8 (S, S, 3)
+# image) and the output it takes (float32 (S, S, 3) in the manifest's image.pixel_range).
+FEATURE_IMAGE = "image"
+OUT_IMAGE = "image"
+
+# Legal image sizes, for every option that sets one (preprocess, run, train): a power of two
+# that the GAN architectures can be built for.
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 512
+ALL_SPLITS = "all"
+
+_STR = h5py.string_dtype("utf-8")
+
+
+def image_size_problem(size: int) -> str | None:
+    """Why `size` cannot be a store's image size, or None when it can."""
+    if isinstance(size, bool) or not isinstance(size, int):
+        return f"{size!r} is not a whole number of pixels"
+    if size & (size - 1) or not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
+        return (f"{size} px is not supported: use a power of two from {MIN_IMAGE_SIZE} to "
+                f"{MAX_IMAGE_SIZE} (32, 64 and 128 are the usual ones)")
+    return None
+
+
+def parse_image_size(text: str) -> int:
+    """A command line's --image-size, checked by the one rule where the user types it."""
+    import argparse
+    try:
+        size = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pixels") from None
+    problem = image_size_problem(size)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return size
+
+
+def default_chunk_rows(image_size: int) -> int:
+    """Rows per HDF5 chunk: about 1 MiB, the unit in which the trainer reads."""
+    return int(max(8, min(1024, (1 << 20) // (image_size * image_size * 3))))
+
+
+class StoreWriter:
+    """Writes store.h5 block by block, in catalogue order. Use as a context manager."""
+
+    def __init__(self, path: str, num_images: int, image_size: int,
+                 chunk_rows: int | None = None, compression: str | None = None):
+        self.path = path
+        self.num_images = num_images
+        self.image_size = image_size
+        self.chunk_rows = chunk_rows or default_chunk_rows(image_size)
+        self._file = h5py.File(path, "w")
+        f = self._file
+        f.attrs[ATTR_SCHEMA_VERSION] = SCHEMA_VERSION
+        f.attrs[ATTR_IMAGE_SIZE] = image_size
+        f.attrs[ATTR_NUM_IMAGES] = num_images
+        f.attrs[ATTR_CHUNK_ROWS] = self.chunk_rows
+        rows = max(1, min(self.chunk_rows, num_images))
+        # maxshape lets a chunk be larger than the data, so a store of 0 images (every record
+        # rejected) is still a valid, readable store that says so.
+        f.create_dataset(IMAGES, shape=(num_images, image_size, image_size, 3), dtype=np.uint8,
+                         chunks=(rows, image_size, image_size, 3),
+                         maxshape=(None, image_size, image_size, 3),
+                         compression=compression or None)
+        f.create_dataset(INDEX, shape=(num_images,), dtype=np.int64)
+        for name in METADATA_COLUMNS[1:]:
+            f.create_dataset(name, shape=(num_images,), dtype=_STR)
+
+    def write(self, start: int, images: np.ndarray, rows: Sequence[dict[str, Any]]) -> None:
+        """Write images[i] and rows[i] at position start + i. rows carry METADATA_COLUMNS."""
+        stop = start + len(rows)
+        if images.shape[1:] != (self.image_size, self.image_size, 3) or images.dtype != np.uint8:
+            raise StoreError(f"image block of shape {images.shape} {images.dtype} does not fit "
+                             f"a {self.image_size}px uint8 store")
+        f = self._file
+        f[IMAGES][start:stop] = images
+        f[INDEX][start:stop] = [r[INDEX] for r in rows]
+        for name in METADATA_COLUMNS[1:]:
+            f[name][start:stop] = [r[name] for r in rows]
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "StoreWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclasses.dataclass
+class Manifest:
+    """manifest.json: what a store holds and how it was made (docs/store-format.md)."""
+    catalog: dict[str, Any]          # path, sha256, format, records
+    counts: dict[str, Any]           # records, written, rejected, duplicates,
+    #                                  duplicates_by_kind, splits
+    image: dict[str, Any]            # size, channels, dtype, fit, background, pixel_range
+    rejected_by_reason: dict[str, int] = dataclasses.field(default_factory=dict)
+    statistics: dict[str, Any] = dataclasses.field(default_factory=dict)  # channel mean/std
+    vocabulary: dict[str, Any] = dataclasses.field(default_factory=dict)  # size, top tokens
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)     # PreprocessConfig
+    pipeline_args: list[str] = dataclasses.field(default_factory=list)
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    created: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def image_size(self) -> int:
+        return int(self.image["size"])
+
+    @property
+    def pixel_range(self) -> tuple[float, float]:
+        """The range of the TFT graph's image output: what the generator must produce."""
+        low, high = self.image["pixel_range"]
+        return float(low), float(high)
+
+    @property
+    def splits(self) -> dict[str, int]:
+        """Images per split ("(none)" for records without one)."""
+        return dict(self.counts.get("splits", {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def write(self, store_dir: str) -> str:
+        path = os.path.join(store_dir, MANIFEST_FILE)
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(self.to_dict(), fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+        return path
+
+    @classmethod
+    def read(cls, store_dir: str) -> "Manifest":
+        path = os.path.join(store_dir, MANIFEST_FILE)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            version = data.get("schema_version")
+            if version != SCHEMA_VERSION:
+                raise StoreError(f"{path} has store schema version {version}, this streamgan "
+                                 f"reads version {SCHEMA_VERSION}: preprocess the catalogue "
+                                 "again with --overwrite")
+            manifest = cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)
+                              if f.name in data})
+            manifest.image_size, manifest.pixel_range  # noqa: B018 - required keys present
+            for key in ("records", "written", "rejected", "duplicates"):
+                int(manifest.counts[key])
+        except StoreError:
+            raise
+        except (OSError, ValueError, TypeError, KeyError) as e:
+            raise StoreError(f"{path} is unreadable or incomplete ({type(e).__name__}: {e}): "
+                             "preprocess the catalogue again with --overwrite") from None
+        return manifest
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreInfo:
+    """What a reader needs to know about a published store."""
+    store_dir: str
+    h5_path: str
+    num_images: int
+    image_size: int
+    chunk_rows: int
+    manifest: Manifest
+
+    @property
+    def transform_dir(self) -> str:
+        """The directory tft.TFTransformOutput reads (the store itself)."""
+        return self.store_dir
+
+    def split_mask(self, split: str) -> np.ndarray | None:
+        """Boolean (N,) of the images in `split`, or None for every image (ALL_SPLITS).
+
+        One byte per image, read in blocks: a thousandth of the images' own size at 32 px.
+        """
+        if split == ALL_SPLITS:
+            return None
+        known = {k for k in self.manifest.splits if k != "(none)"}
+        if split not in known:
+            raise StoreError(f"{self.store_dir} has no split {split!r} (it has: "
+                             f"{', '.join(sorted(known)) or 'no splits'}); use --split "
+                             f"{ALL_SPLITS} to use every image")
+        mask = np.zeros(self.num_images, bool)
+        target = split.encode()
+        with h5py.File(self.h5_path, "r") as f:
+            column = f[SPLIT]
+            for start in range(0, self.num_images, 1 << 16):
+                block = column[start:start + (1 << 16)]
+                mask[start:start + len(block)] = block == target
+        return mask
+
+    def default_split(self, preferred: str = "train") -> str:
+        """`preferred` when the store has that split, ALL_SPLITS otherwise."""
+        return preferred if self.manifest.splits.get(preferred) else ALL_SPLITS
+
+
+def open_store(store_dir: str, allow_empty: bool = False) -> StoreInfo:
+    """Check that store_dir holds a complete, consistent store and describe it.
+
+    A store of no images (every record rejected) is complete, but nothing can train on it:
+    it is an error unless allow_empty (for looking at why).
+
+    Raises StoreError with a one-line message naming the file at fault and what to do.
+    """
+    if not os.path.isdir(store_dir):
+        raise StoreError(f"no store at {store_dir}: run `streamgan preprocess --output "
+                         f"{store_dir}` first")
+    h5_path = os.path.join(store_dir, STORE_FILE)
+    for path in (h5_path, os.path.join(store_dir, MANIFEST_FILE),
+                 os.path.join(store_dir, TRANSFORM_DIR)):
+        if not os.path.exists(path):
+            raise StoreError(f"{store_dir} is not a complete store: {os.path.basename(path)} is "
+                             "missing (was preprocessing interrupted? rerun it with --overwrite)")
+    manifest = Manifest.read(store_dir)
+    try:
+        with h5py.File(h5_path, "r") as f:
+            version = int(f.attrs.get(ATTR_SCHEMA_VERSION, -1))
+            if version != SCHEMA_VERSION:
+                raise StoreError(f"{h5_path} has store schema version {version}, this streamgan "
+                                 f"reads version {SCHEMA_VERSION}: preprocess the catalogue again")
+            images = f[IMAGES]
+            n, s = int(images.shape[0]), int(images.shape[1])
+            if images.dtype != np.uint8 or images.shape[1:] != (s, s, 3):
+                raise StoreError(f"{h5_path}: images are {images.dtype} {images.shape}, "
+                                 "expected uint8 (N, S, S, 3)")
+            chunk_rows = int(images.chunks[0]) if images.chunks else int(f.attrs[ATTR_CHUNK_ROWS])
+            if n:  # a truncated file opens but fails on its last chunk
+                images[n - 1:n]
+    except StoreError:
+        raise
+    except (OSError, KeyError, ValueError) as e:
+        raise StoreError(f"{h5_path} is corrupt or not a streamgan store ({e}); "
+                         "preprocess the catalogue again with --overwrite") from None
+    if (n, s) != (int(manifest.counts["written"]), manifest.image_size):
+        raise StoreError(f"{os.path.join(store_dir, MANIFEST_FILE)} disagrees with {h5_path} "
+                         f"({manifest.counts['written']} images of {manifest.image_size} px vs "
+                         f"{n} of {s} px): preprocess the catalogue again with --overwrite")
+    if n == 0 and not allow_empty:
+        raise StoreError(f"{store_dir} holds no images (every record was rejected: see "
+                         f"{os.path.join(store_dir, ERRORS_FILE)})")
+    return StoreInfo(store_dir, h5_path, n, s, chunk_rows, manifest)
+
+
+def read_rows(info: StoreInfo, rows) -> np.ndarray:
+    """uint8 images at the given sorted row positions (h5py reads the list in one call)."""
+    with h5py.File(info.h5_path, "r") as f:
+        return f[IMAGES][np.asarray(rows)]
+
+
+def read_jsonl(store_dir: str, name: str = ERRORS_FILE) -> Iterable[dict]:
+    """The lines of one of the store's JSON Lines reports (errors by default), as dicts."""
+    path = os.path.join(store_dir, name)
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)

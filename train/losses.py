@@ -1,0 +1,36 @@
+"""Adversarial losses: each is a pair of functions of the discriminator's logits.
+
+    discriminator(real_logits, fake_logits) -> scalar   what D minimises
+    generator(fake_logits, real_logits)     -> scalar   what G minimises (real_logits is None
+                                                         unless the loss `uses_real_for_generator`)
+
+`GAN.train_step` calls them and knows nothing else about the loss. Losses written with
+targets build them from the shape of the logits, so the last, partial batch of an epoch is
+scored like any other. Register a new loss by name in train/registry.py.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import keras
+from keras import ops
+
+
+@dataclasses.dataclass(frozen=True)
+class AdversarialLoss:
+    discriminator: Callable
+    generator: Callable
+    uses_real_for_generator: bool = False
+
+
+def _bce(logits, target: float):
+    """Mean binary cross-entropy of logits against a constant target shaped like the batch."""
+    targets = ops.full(ops.shape(logits), target)
+    return ops.mean(keras.losses.binary_crossentropy(targets, logits, from_logits=True))
+
+
+# Goodfellow et al. 2014, with the generator's non-saturating form (DCGAN's loss).
+NON_SATURATING = AdversarialLoss(
+    discriminator=lambda real, fake: _bce(real, 1.0) + _bce(fake, 0.0),
+    generator=lambda fake, real=None: _bce(fake, 1.0))
