@@ -1,0 +1,76 @@
+"""Options are declared once: the parsers, the store key and resume checks all read the fields."""
+import dataclasses
+
+import pytest
+
+from common.options import marked
+from pipeline.cli import build_parser
+from pipeline.run_cmd import store_key
+from preprocess.config import PreprocessConfig
+from train.config import TrainConfig
+
+
+def another_value(field: dataclasses.Field):
+    """A legal value different from the field's default."""
+    choices = field.metadata.get("choices")
+    if choices:
+        return next(c for c in choices if c != field.default)
+    if field.name == "image_size":
+        return 32
+    if field.name == "background":
+        return (0, 0, 0)
+    if isinstance(field.default, bool):
+        return not field.default
+    if field.default is None:
+        return 7
+    return field.default * 2
+
+
+def test_every_store_changing_option_changes_the_store_key():
+    base = PreprocessConfig(catalog="c.json", output="")
+    fields = {f.name: f for f in dataclasses.fields(PreprocessConfig)}
+    store_options = marked(PreprocessConfig, "store")
+    assert {"image_size", "fit", "background", "max_records", "compression"} <= set(store_options)
+    for name in store_options:
+        changed = dataclasses.replace(base, **{name: another_value(fields[name])}).validate()
+        assert store_key("abc", changed) != store_key("abc", base), name
+    for name in ("timeout", "retries", "fetch_threads", "overwrite"):  # not marked: same store
+        changed = dataclasses.replace(base, **{name: another_value(fields[name])})
+        assert store_key("abc", changed) == store_key("abc", base), name
+    assert store_key("abd", base) != store_key("abc", base)  # another catalogue
+
+
+def parse(argv):
+    return build_parser().parse_known_args(argv)[0]
+
+
+def test_run_accepts_every_preprocess_and_train_option_with_the_same_defaults(tmp_path):
+    """`run` derives its options from both configs: nothing is re-typed, nothing drifts."""
+    args = parse(["run", "--catalog", "c.json", "--workdir", str(tmp_path)])
+    for cls, own in ((PreprocessConfig, ("catalog", "output", "overwrite")),
+                     (TrainConfig, ("store", "workdir", "resume", "image_size", "pixel_range"))):
+        for field in dataclasses.fields(cls):
+            if field.name not in own:
+                assert getattr(args, field.name) == field.default, field.name
+    args = parse(["run", "--catalog", "c.json", "--workdir", "w", "--fit", "crop",
+                  "--epochs", "3", "--background", "black", "--compression", "gzip"])
+    assert (args.fit, args.epochs, args.background, args.compression) == (
+        "crop", 3, (0, 0, 0), "gzip")
+
+
+def test_train_help_shows_the_config_defaults(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default 30)" in text and "(default 0.0002)" in text
+    assert "about 16 MiB of images" in text  # the stream's own default, not a copy
+
+
+def test_train_options_default_to_none_so_resume_sees_what_was_given():
+    args = parse(["train", "--workdir", "w", "--resume", "--epochs", "9"])
+    assert args.epochs == 9 and args.batch_size is None and args.latent_dim is None
+
+
+def test_fixed_options_are_the_model():
+    assert set(marked(TrainConfig, "fixed")) == {
+        "arch", "image_size", "latent_dim", "base_filters", "num_samples", "ema_decay"}
