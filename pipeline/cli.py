@@ -3,6 +3,7 @@
     streamgan preprocess --catalog catalog.json --output store/ --image-size 64
     streamgan train --store store/ --workdir runs/exp1 --epochs 30 --batch-size 64
     streamgan generate --workdir runs/exp1 --num 64 --out samples.png
+    streamgan evaluate --workdir runs/exp1
     streamgan run --catalog catalog.json --workdir work/
     streamgan inspect work/store
     streamgan demo
@@ -30,6 +31,7 @@ COMMANDS = {
     "preprocess": "pipeline.preprocess_cmd",
     "train": "pipeline.train_cmd",
     "generate": "pipeline.generate_cmd",
+    "evaluate": "pipeline.evaluate_cmd",
     "run": "pipeline.run_cmd",
     "inspect": "pipeline.inspect_cmd",
     "demo": "pipeline.demo_cmd",

@@ -50,6 +50,60 @@ class SampleGrid(keras.callbacks.Callback):
             self._writer = None
 
 
+class KIDEvaluation(keras.callbacks.Callback):
+    """Every `every` epochs (and after the last): KID of `num` images of the run's sampling
+    generator against precomputed features of held-out real images.
+
+    Writes `kid`/`kid_std` into the epoch's logs (NaN on epochs without an evaluation, so
+    history.csv keeps one column; place it before the CSVLogger), a TensorBoard scalar, and
+    keeps the best generator so far at `best_path`. `best` starts from the run's history, so
+    a resumed run only replaces the best with a better one.
+    """
+
+    def __init__(self, reference: np.ndarray, features, pixel_range, paths: RunPaths, *,
+                 every: int, num: int, epochs: int, seed: int = 0, best: float = float("inf"),
+                 log=print):
+        super().__init__()
+        self.reference = reference
+        self.features = features
+        self.pixel_range = pixel_range
+        self.paths = paths
+        self.every, self.num, self.epochs, self.seed = every, num, epochs, seed
+        self.best = best
+        self.log = log
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        from train import quality
+        logs = logs if logs is not None else {}
+        finished = epoch + 1
+        if finished % self.every and finished != self.epochs:
+            logs["kid"] = logs["kid_std"] = float("nan")
+            return
+        fakes = quality.generated_images(self.model.sampler, self.num, self.pixel_range,
+                                         seed=self.seed + finished)
+        kid, kid_std = quality.kid(self.features(fakes), self.reference, seed=self.seed)
+        logs["kid"], logs["kid_std"] = kid, kid_std
+        better = kid < self.best
+        if better:
+            self.best = kid
+            export_generator(self.model.sampler, self.paths.best_generator)
+        self.log(f"  epoch {finished}: KID {kid:.4f} +- {kid_std:.4f}"
+                 + ("  (best so far: generator_best.keras)" if better else ""))
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.paths.quality_logs)
+        with self._writer.as_default():
+            tf.summary.scalar("kid", kid, step=finished)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
 class Checkpoint(keras.callbacks.Callback):
     """Saves both nets, both optimizers, epoch, step and RNG state after every epoch."""
 
@@ -112,7 +166,7 @@ def read_history(csv_path: str) -> dict[str, list[float]]:
     for key in rows[0].keys() if rows else ():
         values = [row[key] for row in rows]
         if all(v not in (None, "", "NA") for v in values):
-            columns[key] = [float(v) for v in values]
+            columns[key] = [float(v) for v in values]  # "nan": an epoch without evaluation
     return columns
 
 
@@ -139,7 +193,7 @@ def plot_history(history: dict[str, list[float]], png_path: str) -> None:
     if not history.get("epoch"):
         return
     epochs = [e + 1 for e in history["epoch"]]
-    fig, (losses, scores) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (losses, scores, kid_axis) = plt.subplots(1, 3, figsize=(15, 4))
     for key, label in (("d_loss", "discriminator loss"), ("g_loss", "generator loss")):
         if key in history:
             losses.plot(epochs, history[key], marker=".", label=label)
@@ -148,7 +202,15 @@ def plot_history(history: dict[str, list[float]], png_path: str) -> None:
             scores.plot(epochs, history[key], marker=".", label=label)
     losses.set(xlabel="epoch", ylabel="loss", title="Losses")
     scores.set(xlabel="epoch", ylabel="mean sigmoid output", title="Discriminator", ylim=(0, 1))
-    for ax in (losses, scores):
+    measured = [(e, k) for e, k in zip(epochs, history.get("kid", [])) if np.isfinite(k)]
+    if measured:
+        axes = (losses, scores, kid_axis)
+        kid_axis.plot(*zip(*measured), marker="o", color="tab:green", label="KID (held out)")
+        kid_axis.set(xlabel="epoch", ylabel="KID (lower is better)", title="Image quality")
+    else:
+        axes = (losses, scores)
+        kid_axis.set_visible(False)
+    for ax in axes:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -70,6 +70,11 @@ class TrainConfig:
                                         help="images shuffled together")
     readers: int = option(2, group=OPTIMISATION, help="HDF5 chunk reads in flight")
     keep_checkpoints: int = option(3, group=OPTIMISATION, help="newest checkpoints kept")
+    eval_every: int = option(5, group="evaluation",
+                             help="KID against held-out images every N epochs and after the "
+                                  "last (0: off; needs pip install 'streamgan[eval]')")
+    eval_num: int = option(500, group="evaluation",
+                           help="generated images per KID evaluation")
     max_images: int | None = option(None, group="debugging", default_text="all",
                                     help="train on the first N images only")
     resume: bool = option(False, help="continue the run in --workdir from its last checkpoint")
@@ -82,6 +87,8 @@ class TrainConfig:
                      "keep_checkpoints", "r1_every"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("batch_size", self.batch_size, minimum=2)
+        _check_int("eval_every", self.eval_every, minimum=0)
+        _check_int("eval_num", self.eval_num, minimum=2)
         _check_int("seed", self.seed, minimum=0)
         for name in ("shuffle_buffer", "max_images"):
             if getattr(self, name) is not None:

@@ -122,8 +122,8 @@ class GAN(keras.Model):
         """Mean squared norm of D's gradient with respect to (augmented) real images."""
         with tf.GradientTape() as tape:
             tape.watch(real_images)
-            logits = self._d(real_images)
-        grads = tape.gradient(ops.sum(logits), real_images)
+            total = ops.sum(self._d(real_images))
+        grads = tape.gradient(total, real_images)
         return ops.mean(ops.sum(ops.square(grads), axis=[1, 2, 3]))
 
     def _lazy_r1(self, real_images, step):

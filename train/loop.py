@@ -102,6 +102,7 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
         log(f"  no checkpoint in {config.workdir} yet: starting it from epoch 1")
 
     checkpointer = cb.Checkpoint(paths, config.to_dict(), keep=config.keep_checkpoints)
+    evaluation = _kid_callback(config, info, paths, log)
     history = {}
     if initial_epoch >= config.epochs:
         log(f"  already trained for {initial_epoch} epochs: pass --epochs N with N > "
@@ -111,6 +112,7 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
             dataset, epochs=config.epochs, initial_epoch=initial_epoch, verbose=verbose,
             shuffle=False,  # the dataset reshuffles itself every epoch
             callbacks=[
+                *([evaluation] if evaluation else []),  # before the CSVLogger: logs its KID
                 keras.callbacks.CSVLogger(paths.history, append=True),
                 cb.LossCurve(paths.history, paths.loss_curve),  # after the CSVLogger
                 cb.SampleGrid(fixed_noise, paths, config.pixel_range),
@@ -147,6 +149,29 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
     log(f"  metrics     {paths.history}, {paths.loss_curve}   "
         f"(tensorboard --logdir {paths.logs})")
     return summary
+
+
+def _kid_callback(config: TrainConfig, info, paths: RunPaths, log):
+    """The KID evaluation of this run, or None (off, or the feature network is missing)."""
+    from train import callbacks as cb
+    from train import quality
+
+    if not config.eval_every:
+        return None
+    if not quality.available():
+        log(f"  KID evaluation off: the feature network is not installed ({quality.INSTALL_HINT})")
+        return None
+    held_out = "validation" if config.split != "validation" else "train"
+    split = quality.evaluation_split(info, held_out)
+    features = quality.InceptionFeatures()
+    reference = quality.store_features(info, split, 2000, features, paths.feature_cache,
+                                       seed=config.seed)
+    past = [k for k in cb.read_history(paths.history).get("kid", []) if np.isfinite(k)]
+    log(f"  KID every {config.eval_every} epochs: {config.eval_num} generated vs "
+        f"{len(reference)} real images ({'every image' if split == 'all' else split})")
+    return cb.KIDEvaluation(reference, features, config.pixel_range, paths,
+                            every=config.eval_every, num=config.eval_num, epochs=config.epochs,
+                            seed=config.seed, best=min(past, default=float("inf")), log=log)
 
 
 def _fixed_noise(paths: RunPaths, config: TrainConfig) -> np.ndarray:

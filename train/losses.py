@@ -34,3 +34,18 @@ def _bce(logits, target: float):
 NON_SATURATING = AdversarialLoss(
     discriminator=lambda real, fake: _bce(real, 1.0) + _bce(fake, 0.0),
     generator=lambda fake, real=None: _bce(fake, 1.0))
+
+
+# Lim & Ye 2017 / SAGAN, BigGAN: D is pushed to margins +-1; G raises D's score on fakes.
+HINGE = AdversarialLoss(
+    discriminator=lambda real, fake: (ops.mean(ops.relu(1.0 - real))
+                                      + ops.mean(ops.relu(1.0 + fake))),
+    generator=lambda fake, real=None: -ops.mean(fake))
+
+# Relativistic pairing (Jolicoeur-Martineau 2018; R3GAN, Huang et al. 2024): D scores each real
+# image against a generated one; the loss is symmetric for G. With R1 (and R2) it is the
+# principled baseline of R3GAN, which avoids the mode dropping of the plain loss.
+RELATIVISTIC = AdversarialLoss(
+    discriminator=lambda real, fake: ops.mean(ops.softplus(fake - real)),
+    generator=lambda fake, real: ops.mean(ops.softplus(real - fake)),
+    uses_real_for_generator=True)

@@ -10,7 +10,9 @@
       history.csv                    metrics per epoch (keras.callbacks.CSVLogger)
       loss_curve.png                 history.csv as a plot
       evaluation.json                the last `streamgan evaluate` of the run
-      logs/                          TensorBoard: logs/train (scalars), logs/samples (grids)
+      logs/                          TensorBoard: logs/train (scalars), logs/samples (grids),
+                                     logs/quality (KID)
+      cache/                         Inception features of the held-out images (evaluation)
       streamgan.log                  framework output of the runs in this directory
 """
 from __future__ import annotations
@@ -78,6 +80,14 @@ class RunPaths:
     @property
     def sample_logs(self) -> str:
         return self._join("logs", "samples")
+
+    @property
+    def quality_logs(self) -> str:
+        return self._join("logs", "quality")
+
+    @property
+    def feature_cache(self) -> str:
+        return self._join("cache")
 
     @property
     def log_file(self) -> str:

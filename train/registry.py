@@ -31,16 +31,25 @@ class Architecture:
 ARCHITECTURES: dict[str, Architecture] = {
     "dcgan": Architecture("train.dcgan", POWERS_OF_TWO,
                           "Radford et al. 2015: strided convolutions and batch norm"),
+    "fastgan": Architecture("train.fastgan", POWERS_OF_TWO,
+                            "FastGAN-style: upsample+conv with GLU and skip-layer excitation; "
+                            "residual discriminator without batch norm (pair with R1)"),
 }
 
 # name -> "module:attribute" of an AdversarialLoss (train/losses.py)
 LOSSES: dict[str, str] = {
     "nonsaturating": "train.losses:NON_SATURATING",
+    "hinge": "train.losses:HINGE",
+    "relativistic": "train.losses:RELATIVISTIC",
 }
 
 # name -> "module:attribute" of a function (images, seed_generator) -> images, differentiable
 AUGMENTATIONS: dict[str, str | None] = {
     "none": None,
+    "diffaugment": "train.augment:diffaugment",
+    "colour": "train.augment:colour",
+    "translation": "train.augment:translation",
+    "cutout": "train.augment:cutout",
 }
 
 

