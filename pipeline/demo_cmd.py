@@ -71,9 +71,9 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
             json.dump(records, fh, indent=1)
         pre = PreprocessConfig(catalog=catalog, output="", image_size=args.image_size,
                                timeout=10.0, retries=2)
+        # KID evaluation costs more than the demo's whole training on a CPU: off here
         config = TrainConfig(store="", workdir="", epochs=args.epochs,
-                             batch_size=args.batch_size, seed=args.seed,
-                             base_filters=32 if args.image_size <= 32 else 64)
+                             batch_size=args.batch_size, seed=args.seed, eval_every=0)
         result = run_cmd.run_all(workdir, pre, config, beam_args)
     print(f"\ndemo finished in {workdir}")
     print(f"  catalogue:    {catalog}")

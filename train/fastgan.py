@@ -7,9 +7,10 @@ excitation (SLE): a coarse feature map gates the channels of one four times fine
 long-range path that lets shape information reach the fine layers early in training.
 
 Discriminator: residual downsampling blocks (a strided 4x4 convolution beside an average-pooled
-1x1 shortcut, summed and scaled by 1/sqrt(2)), LeakyReLU, no batch norm, so it pairs with the R1 gradient penalty and
-scores every image on its own. FastGAN's self-supervised reconstruction decoders are left out:
-on 2 CPU cores they cost more time than DiffAugment + R1, which already stop D memorising.
+1x1 shortcut, summed and scaled by 1/sqrt(2)), LeakyReLU, no batch norm, so it pairs with the
+R1 gradient penalty and scores every image on its own. FastGAN's self-supervised reconstruction
+decoders are left out: on 2 CPU cores they cost more time than DiffAugment + R1, which already
+stop D memorising.
 
 Widths follow DCGAN's convention (`base_filters` at the finest hidden layer, doubling towards
 the 4x4 core), so the same options mean the same size of net.

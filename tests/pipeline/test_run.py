@@ -9,7 +9,8 @@ from PIL import Image
 from pipeline.cli import main
 
 pytestmark = pytest.mark.slow
-SMALL = ["--image-size", "32", "--batch-size", "16", "--base-filters", "8", "--num-samples", "16"]
+SMALL = ["--image-size", "32", "--batch-size", "16", "--base-filters", "8", "--num-samples", "16",
+         "--eval-every", "0"]
 
 
 def test_run_builds_trains_reuses_and_rebuilds_for_a_new_catalogue(served_catalog, tmp_path, capsys):

@@ -10,7 +10,7 @@ from tests.train.tiny_store import build_store
 pytestmark = pytest.mark.slow  # real fit() runs
 
 TINY = ["--epochs", "1", "--batch-size", "32", "--latent-dim", "8", "--base-filters", "4",
-        "--num-samples", "4"]
+        "--num-samples", "4", "--eval-every", "0"]
 
 
 def one_line_error(capsys, *fragments):

@@ -32,7 +32,7 @@ def test_partial_batch_trains_with_finite_metrics():
         real = np.random.default_rng(batch).uniform(-1, 1, (batch, 32, 32, 3)).astype(np.float32)
         logs = gan.train_step(keras.ops.convert_to_tensor(real))
         metrics = {k: float(v) for k, v in logs.items()}
-        assert set(metrics) == {"d_loss", "g_loss", "d_real", "d_fake"}
+        assert set(metrics) == {"d_loss", "g_loss", "d_real", "d_fake", "r1"}
         assert all(np.isfinite(v) for v in metrics.values()), metrics
         assert 0 <= metrics["d_real"] <= 1 and 0 <= metrics["d_fake"] <= 1
     assert int(gan.d_optimizer.iterations.numpy()) == int(gan.g_optimizer.iterations.numpy()) == 2

@@ -25,7 +25,9 @@ STEPS_PER_EPOCH = 7
 
 
 def tiny_config(store, workdir, **kw):
-    options = dict(epochs=2, batch_size=16, latent_dim=8, base_filters=4, num_samples=6)
+    # the plain DCGAN: these tests are about the run's mechanics (two noise draws per step)
+    options = dict(epochs=2, batch_size=16, latent_dim=8, base_filters=4, num_samples=6,
+                   arch="dcgan", augment="none", r1_gamma=0.0, ema_decay=0.0, eval_every=0)
     return TrainConfig(store=store, workdir=str(workdir), **{**options, **kw})
 
 

@@ -1,0 +1,239 @@
+"""Benchmark: image quality per minute of CPU training, for three recipes, in one run.
+
+    python bench/quality.py                       # 15 min of training per recipe (~60 min)
+    python bench/quality.py --minutes 3 --eval-at 1,2,3   # a quick look
+
+On ../shared/data/clothing-small (3,409 CC0 photos; the train split trains, the validation
+split is held out), preprocessed by the real job at 64 px, it trains:
+
+  dcgan-today   the DCGAN recipe streamgan had before: paper nets at base 64, BCE, no
+                augmentation, no EMA (`--arch dcgan --base-filters 64 --augment none
+                --r1-gamma 0 --ema-decay 0`)
+  streamgan     the current defaults of `streamgan train`
+  keras.io      the keras.io DCGAN example's nets and optimiser (dcgan_overriding_train_step,
+                Keras 3 revision: Adam 1e-4, batch 32, sigmoid images in [0, 1]), trained by
+                our GAN class with the same loss it uses (BCE; without its label noise)
+
+Recipes take turns in slices of `--slice` seconds until each has trained `--minutes`, so load
+from other work on the machine hits all alike. At each `--eval-at` minute the sampling
+generator is snapshotted; after training, each snapshot is scored by KID (and the last by FID)
+against the validation photos with the FID Inception network, next to the KID of real training
+photos against the same validation photos (the floor). Prints a table, writes results.json,
+kid_vs_minutes.png and samples.png (the three final grids side by side) into --out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+
+DATA = os.path.join(ROOT, "..", "shared", "data", "clothing-small", "catalog.json")
+
+
+def build_store(out: str, size: int) -> str:
+    """The clothing catalogue through the real preprocessing job (cached)."""
+    from common.errors import StoreError
+    from preprocess.pipeline import run
+    from store.contract import open_store
+    store = os.path.join(out, f"store-{size}")
+    try:
+        open_store(store)
+        return store
+    except StoreError:
+        pass
+    run(["--catalog", os.path.abspath(DATA), "--output", store, "--image-size", str(size),
+         "--overwrite"])
+    return store
+
+
+def recipes(store: str, size: int) -> dict:
+    """name -> (TrainConfig or None for keras.io, batch size)."""
+    from train.config import TrainConfig
+    base = dict(store=store, workdir="", image_size=size, eval_every=0, split="train")
+    return {
+        "dcgan-today": TrainConfig(**base, arch="dcgan", base_filters=64, augment="none",
+                                   r1_gamma=0.0, ema_decay=0.0),
+        "streamgan": TrainConfig(**base),
+        "keras.io": None,
+    }
+
+
+class TimeLimit:
+    """A Keras callback that stops fit() at a deadline and counts the steps it ran."""
+
+    def __new__(cls, seconds: float):
+        import keras
+
+        class _Limit(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.deadline = time.perf_counter() + seconds
+                self.steps = 0
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.steps += 1
+                if time.perf_counter() >= self.deadline:
+                    self.model.stop_training = True
+        return _Limit()
+
+
+def make_trainee(name: str, config, store: str, size: int):
+    """(gan, dataset factory(seed), batch size, pixel range) of one recipe."""
+    from bench.train import keras_io_gan
+    from store.contract import open_store
+    from train.data import StoreReader, load_transform, stream_dataset
+    from train.gan import build_gan
+    info = open_store(store)
+    reader = StoreReader.from_info(info, info.split_mask("train"))
+    transform = load_transform(store)
+    if config is None:
+        gan, batch, pixel_range = keras_io_gan(128), 32, (0.0, 1.0)
+    else:
+        gan, batch, pixel_range = build_gan(config), config.batch_size, info.manifest.pixel_range
+
+    def dataset(seed: int):
+        ds = stream_dataset(reader, transform, batch, seed=seed)
+        if config is None:  # the example's images are in [0, 1]
+            ds = ds.map(lambda x: (x + 1.0) / 2.0)
+        return ds.repeat()
+    return gan, dataset, batch, pixel_range
+
+
+def train_all(args, store: str) -> dict:
+    import keras
+    state = {}
+    for name, config in recipes(store, args.size).items():
+        gan, dataset, batch, pixel_range = make_trainee(name, config, store, args.size)
+        state[name] = {"gan": gan, "dataset": dataset, "batch": batch, "range": pixel_range,
+                       "seconds": 0.0, "images": 0, "snapshots": [], "slices": 0}
+    budget = args.minutes * 60
+    marks = [float(m) * 60 for m in args.eval_at.split(",")]
+    while any(s["seconds"] < budget for s in state.values()):
+        for name, s in state.items():
+            if s["seconds"] >= budget:
+                continue
+            slice_s = min(args.slice, budget - s["seconds"])
+            limit = TimeLimit(slice_s)
+            started = time.perf_counter()
+            s["gan"].fit(s["dataset"](s["slices"]), epochs=1, steps_per_epoch=10**7, verbose=0,
+                         callbacks=[limit])
+            s["seconds"] += time.perf_counter() - started
+            s["images"] += limit.steps * s["batch"]
+            s["slices"] += 1
+            for mark in marks:
+                if s["seconds"] >= mark and mark not in [m for m, _ in s["snapshots"]]:
+                    weights = [keras.ops.convert_to_numpy(w) for w in s["gan"].sampler.weights]
+                    s["snapshots"].append((mark, weights))
+            print(f"  {name:<12} {s['seconds'] / 60:5.1f} min  {s['images']:>7} images  "
+                  f"{s['images'] / s['seconds']:6.1f} img/s", flush=True)
+    return state
+
+
+def score(args, store: str, state: dict) -> dict:
+    from store.contract import open_store
+    from train import quality
+    from train.images import make_grid
+    info = open_store(store)
+    features = quality.InceptionFeatures()
+    cache = os.path.join(args.out, "cache")
+    real = quality.store_features(info, "validation", None, features, cache)
+    train_real = quality.store_features(info, "train", len(real), features, cache, seed=1)
+    floor, _ = quality.kid(train_real, real)
+    results = {"real_vs_real_kid": floor, "validation_images": len(real), "recipes": {}}
+    grids = {}
+    for name, s in state.items():
+        sampler = s["gan"].sampler
+        curve = []
+        for mark, weights in s["snapshots"]:
+            sampler.set_weights(weights)
+            fake = features(quality.generated_images(sampler, args.eval_num, s["range"], seed=3))
+            kid, kid_std = quality.kid(fake, real)
+            curve.append({"minutes": mark / 60, "kid": kid, "kid_std": kid_std})
+            print(f"  {name:<12} at {mark / 60:4.1f} min: KID {kid:.4f} +- {kid_std:.4f}",
+                  flush=True)
+        final = curve[-1]
+        results["recipes"][name] = {
+            "kid": final["kid"], "kid_std": final["kid_std"], "fid": quality.fid(fake, real),
+            "images_per_s": s["images"] / s["seconds"], "images_seen": s["images"],
+            "minutes": s["seconds"] / 60, "curve": curve,
+            "params": int(s["gan"].generator.count_params()
+                          + s["gan"].discriminator.count_params())}
+        grids[name] = make_grid(quality.generated_images(sampler, 36, s["range"], seed=5), 6)
+    return results, grids
+
+
+def report(args, results: dict, grids: dict) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from common.files import write_text
+    rows = results["recipes"]
+    anchor = rows["dcgan-today"]["kid"]
+    keras_io = rows["keras.io"]["kid"]
+    print(f"\n{args.minutes:g} min of training each, 64 px, KID vs {results['validation_images']} "
+          f"validation photos (real train photos score {results['real_vs_real_kid']:.4f})")
+    print(f"{'recipe':<13}{'KID':>8}{'+-':>8}{'FID':>8}{'img/s':>8}{'images':>9}{'params':>11}"
+          f"{'/dcgan':>8}{'/keras.io':>10}")
+    for name, r in rows.items():
+        print(f"{name:<13}{r['kid']:8.4f}{r['kid_std']:8.4f}{r['fid']:8.1f}{r['images_per_s']:8.1f}"
+              f"{r['images_seen']:9d}{r['params']:11,}{r['kid'] / anchor:8.2f}"
+              f"{r['kid'] / keras_io:10.2f}")
+    write_text(os.path.join(args.out, "results.json"), json.dumps(results, indent=2) + "\n")
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, r in rows.items():
+        ax.errorbar([c["minutes"] for c in r["curve"]], [c["kid"] for c in r["curve"]],
+                    yerr=[c["kid_std"] for c in r["curve"]], marker="o", capsize=3, label=name)
+    ax.axhline(results["real_vs_real_kid"], color="grey", ls="--", label="real photos")
+    ax.set(xlabel="minutes of training (2 CPU cores)", ylabel="KID vs validation (lower is better)",
+           title="Image quality per minute of training", yscale="log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(os.path.join(args.out, "kid_vs_minutes.png"), dpi=100)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(grids), figsize=(5 * len(grids), 5.4))
+    for ax, (name, grid) in zip(axes, grids.items()):
+        ax.imshow(grid)
+        ax.set_title(f"{name}: KID {rows[name]['kid']:.3f}")
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(os.path.join(args.out, "samples.png"), dpi=100)
+    plt.close(fig)
+    print(f"wrote {args.out}/results.json, kid_vs_minutes.png, samples.png")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=15.0)
+    parser.add_argument("--eval-at", default="5,10,15", help="minutes at which to snapshot")
+    parser.add_argument("--eval-num", type=int, default=300, help="generated images per KID")
+    parser.add_argument("--slice", type=float, default=60.0, help="seconds per turn")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--out", default=os.path.join(HERE, "out", "quality"))
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    if not os.path.exists(DATA):
+        print(f"bench/quality.py: {DATA} not found (the shared clothing photos)")
+        return 1
+    store = build_store(args.out, args.size)
+    print(f"bench/quality.py: store {store}; {args.minutes:g} min per recipe")
+    state = train_all(args, store)
+    results, grids = score(args, store, state)
+    report(args, results, grids)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
