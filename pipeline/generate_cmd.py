@@ -9,6 +9,10 @@ examples:
 
   # any exported generator, 8 images per row
   streamgan generate --model runs/exp1/generator.keras --num 32 --cols 8 --out grid.png
+
+  # a conditional run (streamgan train --condition descriptions): what you ask for,
+  # one row of 8 per prompt
+  streamgan generate --workdir runs/c1 --prompt "red dress" --prompt "shoes" --num 8 --out grid.png
 """
 from __future__ import annotations
 
@@ -27,6 +31,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out-dir", help="directory for one PNG per image")
     parser.add_argument("--cols", type=int, help="images per grid row (default: near-square)")
     parser.add_argument("--seed", type=int, help="noise seed: same seed, same images")
+    parser.add_argument("--prompt", action="append", dest="prompts", metavar="TEXT",
+                        help="what to generate, for a conditional run (repeat it: one grid row "
+                             "per prompt, --num images each)")
     parser.set_defaults(func=main)
 
 
@@ -40,9 +47,12 @@ def main(args: argparse.Namespace, extra: list[str]) -> int:
 
     out = args.out or (None if args.out_dir else "samples.png")
     result = generate(args.workdir, num=args.num, out=out, out_dir=args.out_dir,
-                      seed=args.seed, cols=args.cols, model=args.model)
+                      seed=args.seed, cols=args.cols, model=args.model, prompts=args.prompts)
     print(f"streamgan generate: {result['num']} images from {result['generator']}"
           + (f" (seed {result['seed']})" if result["seed"] is not None else ""))
+    if result["prompts"]:
+        print(f"  prompts {', '.join(repr(p) for p in result['prompts'][:8])}"
+              + (" (one row each)" if args.prompts else " (the run's frequent conditions)"))
     if result["grid"]:
         print(f"  grid   {result['grid']}")
     if result["files"]:

@@ -61,6 +61,9 @@ def render(s: dict) -> str:
         f"            std  R G B {fmt(st['channel_std'])}",
         f"vocabulary  {s['vocabulary']['size']} tokens; top: {' '.join(s['vocabulary']['top'][:15])}",
     ]
+    for field, vocab in s["vocabulary"].get("fields", {}).items():
+        lines.append(f"field       {field}: {vocab['size']} values; top: "
+                     f"{', '.join(vocab['top'][:10]) or '-'}  (streamgan train --condition {field})")
     if s["rejected_by_reason"]:
         lines.append("rejected    " + ", ".join(f"{k} {v}" for k, v in s["rejected_by_reason"].items()))
         for e in s["first_errors"]:

@@ -8,7 +8,7 @@ import os
 
 from common.errors import ConfigError
 from common.options import add_options, check_choice, from_args, option
-from store.contract import image_size_problem, parse_image_size
+from store.contract import field_name_problem, image_size_problem, parse_image_size
 
 
 def parse_colour(text: str) -> tuple[int, int, int]:
@@ -24,6 +24,18 @@ def parse_colour(text: str) -> tuple[int, int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a colour: use a name (white), #rrggbb or r,g,b") from None
+
+
+def parse_fields(text: str) -> tuple[str, ...]:
+    """'category,colour' -> ('category', 'colour'); '' or 'none' -> ()."""
+    if text.strip() in ("", "none"):
+        return ()
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    for name in names:
+        problem = field_name_problem(name)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+    return names
 
 
 def parse_compression(text: str) -> str | None:
@@ -59,6 +71,11 @@ class PreprocessConfig:
                               help="keep the K most frequent description tokens")
     vocab_min_frequency: int = option(1, store=True, group=STORE_GROUP,
                                       help="drop tokens seen fewer times")
+    condition_fields: tuple[str, ...] = option(
+        ("category",), parse=parse_fields, store=True, group=STORE_GROUP, metavar="F1,F2",
+        default_text="category",
+        help="categorical catalogue fields TFT builds a vocabulary for, so `streamgan train "
+             "--condition FIELD` can condition on them (none: no field)")
     compression: str | None = option(None, parse=parse_compression,
                                      choices=(None, "gzip", "lzf"), store=True,
                                      group=STORE_GROUP,
@@ -84,6 +101,10 @@ class PreprocessConfig:
             raise ConfigError(f"--image-size {problem}")
         check_choice(PreprocessConfig, "fit", self.fit, ConfigError)
         check_choice(PreprocessConfig, "compression", self.compression, ConfigError)
+        for name in self.condition_fields:
+            problem = field_name_problem(name)
+            if problem:
+                raise ConfigError(f"--condition-fields {problem}")
         if self.max_records is not None and self.max_records < 1:
             raise ConfigError(f"--max-records {self.max_records}: must be at least 1")
         if (self.timeout <= 0 or self.retries < 0 or self.fetch_threads < 1 or self.max_bytes < 1

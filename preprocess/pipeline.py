@@ -24,16 +24,17 @@ from preprocess.config import PreprocessConfig, add_arguments, config_from_args
 from preprocess.fetch import FetchOptions
 from preprocess.progress import ProgressMonitor
 from preprocess.steps import DUPLICATES, ERRORS, DropDuplicates, FetchAndDecodeFn, WriteShardFn
-from store.contract import FEATURE_IMAGE, Manifest
+from store.contract import FEATURE_IMAGE, Manifest, field_feature, field_value
 
 FETCH_BATCH = 64  # records per thread-pool batch inside a worker
 
 
-def to_tft_features(record: dict) -> dict:
+def to_tft_features(record: dict, fields: tuple[str, ...] = ()) -> dict:
     """A kept record's analysis features; pixels stay out (TFT prunes `image` from analysis)."""
     return {FEATURE_IMAGE: b"", transform.DESCRIPTION_TEXT: "\n".join(record["descriptions"]),
             transform.CHANNEL_MEAN: record["channel_mean"],
-            transform.CHANNEL_SQ_MEAN: record["channel_sq_mean"]}
+            transform.CHANNEL_SQ_MEAN: record["channel_sq_mean"],
+            **{field_feature(f): field_value(record["extra"], f) for f in fields}}
 
 
 def decode_threads(cfg: PreprocessConfig, options: PipelineOptions) -> int:
@@ -65,10 +66,12 @@ def build_pipeline(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths
     by_content = written | "DedupContent" >> DropDuplicates("sha256", "content")
 
     metadata = dataset_metadata.DatasetMetadata(
-        schema_utils.schema_from_feature_spec(transform.feature_spec()))
-    transform_fn = ((by_content.kept | "ToTftFeatures" >> beam.Map(to_tft_features), metadata)
+        schema_utils.schema_from_feature_spec(transform.feature_spec(cfg.condition_fields)))
+    transform_fn = ((by_content.kept
+                     | "ToTftFeatures" >> beam.Map(to_tft_features, cfg.condition_fields), metadata)
                     | "AnalyzeCatalog" >> tft_beam.AnalyzeDataset(transform.make_preprocessing_fn(
-                        cfg.image_size, cfg.vocab_top_k, cfg.vocab_min_frequency)))
+                        cfg.image_size, cfg.vocab_top_k, cfg.vocab_min_frequency,
+                        cfg.condition_fields)))
     _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(paths.transform)
 
     _ = (by_content.kept | "KeptToJson" >> beam.Map(json.dumps)

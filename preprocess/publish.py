@@ -165,22 +165,28 @@ def _move_transform(out: Output) -> None:
             shutil.move(source, target)
 
 
-def _analysis_results(store_dir: str, image_size: int) -> dict:
-    """What TFT learned, read back from the saved graph: channel statistics and vocabulary."""
+def _analysis_results(store_dir: str, image_size: int, fields: tuple[str, ...]) -> dict:
+    """What TFT learned, read back from the saved graph: channel statistics and vocabularies."""
     import tensorflow as tf
     import tensorflow_transform as tft
     output = tft.TFTransformOutput(store_dir)
     raw = {sf.FEATURE_IMAGE: tf.constant([bytes(image_size * image_size * 3)]),
            transform.DESCRIPTION_TEXT: tf.constant([""]),
-           transform.CHANNEL_MEAN: tf.zeros([1, 3]), transform.CHANNEL_SQ_MEAN: tf.zeros([1, 3])}
+           transform.CHANNEL_MEAN: tf.zeros([1, 3]), transform.CHANNEL_SQ_MEAN: tf.zeros([1, 3]),
+           **{sf.field_feature(f): tf.constant([""]) for f in fields}}
     features = output.transform_raw_features(raw)
-    vocabulary = [t.decode("utf-8", "replace") if isinstance(t, bytes) else t
-                  for t in output.vocabulary_by_name(transform.VOCABULARY_NAME)]
+
+    def words(name):
+        return [t.decode("utf-8", "replace") if isinstance(t, bytes) else t
+                for t in output.vocabulary_by_name(name)]
+    vocabulary = words(transform.VOCABULARY_NAME)
+    by_field = {f: words(sf.field_vocabulary(f)) for f in fields}
     return {
         "statistics": {
             "channel_mean": [round(float(v), 4) for v in features[transform.OUT_CHANNEL_MEAN][0]],
             "channel_std": [round(float(v), 4) for v in features[transform.OUT_CHANNEL_STD][0]]},
-        "vocabulary": {"size": len(vocabulary), "top": vocabulary[:25]},
+        "vocabulary": {"size": len(vocabulary), "top": vocabulary[:25],
+                       "fields": {f: {"size": len(v), "top": v[:25]} for f, v in by_field.items()}},
     }
 
 
@@ -213,7 +219,7 @@ def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, beam_ar
                            f"twice at positions {np.flatnonzero(seen != 1)[:10].tolist()}")
     splits = _write_store(out, cfg, kept, os.path.join(out.partial, sf.STORE_FILE))
     _move_transform(out)
-    analysis = _analysis_results(out.partial, cfg.image_size)
+    analysis = _analysis_results(out.partial, cfg.image_size, cfg.condition_fields)
     out.remove_staging()
     timings = dict(timings, publish_s=time.time() - started)
     timings["total_s"] = sum(timings.values())

@@ -9,8 +9,11 @@ What TFT contributes, plainly:
 - the image output: uint8 pixels scaled linearly onto PIXEL_RANGE, a fixed range and not a
   standardisation, because the generator ends in tanh and its images must map back to pixels
   exactly (`train.images.to_uint8` inverts it, taking the range from the store's manifest);
-- the description vocabulary, computed over the whole catalogue (the ids the conditioning
-  of the GAN uses);
+- the vocabularies a conditional GAN uses, computed over the whole catalogue: the description
+  tokens (lower-cased words) and each categorical field named by `--condition-fields` (e.g.
+  `category`). The trainer feeds the same graph a description (or a field's value) and gets
+  the ids; `streamgan generate --prompt` tokenises a prompt through it too (train/conditioning.py),
+  so preprocessing, training and generation cannot disagree on a word;
 - the catalogue's per-channel mean and standard deviation, recorded in the manifest for
   `streamgan inspect` (a quick check of a catalogue: a white-background catalogue has means
   near 255). They are reported, not applied to the pixels, for the reason above.
@@ -25,9 +28,19 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from store.contract import FEATURE_IMAGE, OUT_IMAGE
+from store.contract import (
+    DESCRIPTION_VOCABULARY,
+    FEATURE_DESCRIPTION_TEXT,
+    FEATURE_IMAGE,
+    OUT_DESCRIPTION_IDS,
+    OUT_DESCRIPTION_TOKENS,
+    OUT_IMAGE,
+    field_feature,
+    field_ids,
+    field_vocabulary,
+)
 
-DESCRIPTION_TEXT = "description_text"  # every description of a record, joined by newlines
+DESCRIPTION_TEXT = FEATURE_DESCRIPTION_TEXT  # every description of a record, joined by newlines
 CHANNEL_MEAN = "channel_mean"          # float32 [3]: mean of each channel of one image, 0..255
 CHANNEL_SQ_MEAN = "channel_sq_mean"    # float32 [3]: mean of squares of each channel
 
@@ -36,21 +49,28 @@ CHANNEL_SQ_MEAN = "channel_sq_mean"    # float32 [3]: mean of squares of each ch
 PIXEL_RANGE = (-1.0, 1.0)
 
 # Outputs of the graph (OUT_IMAGE, float32 (S, S, 3) in PIXEL_RANGE, is named by the contract).
-OUT_DESCRIPTION_IDS = "description_ids"  # int64 ragged: vocabulary ids of the lower-cased tokens
 OUT_CHANNEL_MEAN = "image_channel_mean"  # float32 [3]: the catalogue's mean of each channel
 OUT_CHANNEL_STD = "image_channel_std"    # float32 [3]: the catalogue's std of each channel
 
-VOCABULARY_NAME = "description"
+VOCABULARY_NAME = DESCRIPTION_VOCABULARY
 
 
-def feature_spec() -> dict:
-    """The raw features the transform graph takes."""
+def feature_spec(fields: tuple[str, ...] = ()) -> dict:
+    """The raw features the transform graph takes (fields: the categorical catalogue fields)."""
     return {
         FEATURE_IMAGE: tf.io.FixedLenFeature([], tf.string),
         DESCRIPTION_TEXT: tf.io.FixedLenFeature([], tf.string),
         CHANNEL_MEAN: tf.io.FixedLenFeature([3], tf.float32),
         CHANNEL_SQ_MEAN: tf.io.FixedLenFeature([3], tf.float32),
+        **{field_feature(f): tf.io.FixedLenFeature([], tf.string) for f in fields},
     }
+
+
+def category_value(value: tf.Tensor) -> tf.RaggedTensor:
+    """A field's values (B,) -> ragged (B, 0 or 1): trimmed, lower-cased, absent when empty, so
+    a record without the field has no condition rather than an "" category."""
+    value = tf.strings.lower(tf.strings.strip(value))
+    return tf.ragged.boolean_mask(value[:, tf.newaxis], (value != "")[:, tf.newaxis])
 
 
 def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
@@ -60,7 +80,7 @@ def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
 
 
 def make_preprocessing_fn(image_size: int, vocab_top_k: int | None = 20000,
-                          vocab_min_frequency: int = 1):
+                          vocab_min_frequency: int = 1, fields: tuple[str, ...] = ()):
     """Returns the preprocessing_fn for a store of image_size pixels (a module-level closure
     factory, so the Beam job and the tests build the same function from plain options)."""
 
@@ -70,6 +90,11 @@ def make_preprocessing_fn(image_size: int, vocab_top_k: int | None = 20000,
         description_ids = tft.compute_and_apply_vocabulary(
             tokens, top_k=vocab_top_k, frequency_threshold=vocab_min_frequency,
             num_oov_buckets=1, vocab_filename=VOCABULARY_NAME)
+        categories = {
+            field_ids(f): tft.compute_and_apply_vocabulary(
+                category_value(inputs[field_feature(f)]), num_oov_buckets=1,
+                vocab_filename=field_vocabulary(f))
+            for f in fields}
 
         mean = tft.mean(inputs[CHANNEL_MEAN], reduce_instance_dims=False)
         sq_mean = tft.mean(inputs[CHANNEL_SQ_MEAN], reduce_instance_dims=False)
@@ -84,6 +109,8 @@ def make_preprocessing_fn(image_size: int, vocab_top_k: int | None = 20000,
         return {
             OUT_IMAGE: image,
             OUT_DESCRIPTION_IDS: description_ids,
+            OUT_DESCRIPTION_TOKENS: tokens,
+            **categories,
             OUT_CHANNEL_MEAN: tf.tile(mean[tf.newaxis], [batch, 1]),
             OUT_CHANNEL_STD: tf.tile(std[tf.newaxis], [batch, 1]),
         }

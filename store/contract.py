@@ -27,7 +27,8 @@ from common.files import atomic_path
 
 __all__ = ["StoreError"]  # re-exported: readers catch it from here
 
-SCHEMA_VERSION = 2  # 2: manifest carries image.pixel_range and counts.splits
+SCHEMA_VERSION = 3  # 2: manifest carries image.pixel_range and counts.splits; 3: conditioning
+#                     fields (vocabularies of catalogue fields, description tokens)
 
 STORE_FILE = "store.h5"
 MANIFEST_FILE = "manifest.json"
@@ -57,6 +58,49 @@ ATTR_CHUNK_ROWS = "chunk_rows"
 # image) and the output it takes (float32 (S, S, 3) in the manifest's image.pixel_range).
 FEATURE_IMAGE = "image"
 OUT_IMAGE = "image"
+
+# What a conditional GAN feeds the graph and takes from it (train/conditioning.py). A condition
+# is a list of vocabulary ids per image: the tokens of one description, or the one value of a
+# categorical catalogue field (0 or 1 ids). Ids run 0..size-1; id `size` is out of vocabulary.
+FEATURE_DESCRIPTION_TEXT = "description_text"  # descriptions of a record, joined by newlines
+OUT_DESCRIPTION_IDS = "description_ids"        # int64 ragged (B, tokens)
+OUT_DESCRIPTION_TOKENS = "description_tokens"  # string ragged (B, tokens): the tokens themselves
+DESCRIPTION_VOCABULARY = "description"         # TFT vocabulary file name
+DESCRIPTIONS_CONDITION = "descriptions"        # --condition value for the descriptions
+
+
+def field_feature(field: str) -> str:
+    """The graph's raw input for a categorical catalogue field (its value, "" when absent)."""
+    return f"field_{field}"
+
+
+def field_ids(field: str) -> str:
+    """The graph's output for a categorical field: int64 ragged (B, 0 or 1) vocabulary ids."""
+    return f"field_{field}_ids"
+
+
+def field_vocabulary(field: str) -> str:
+    """The TFT vocabulary file name of a categorical field."""
+    return f"field_{field}"
+
+
+def field_value(extra: dict, field: str) -> str:
+    """A categorical field's value in a record's other fields (EXTRA): a string or number as
+    text, "" when absent or not a single value (a list, an object, null)."""
+    value = extra.get(field)
+    if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
+        return ""
+    return str(value)
+
+
+def field_name_problem(field: str) -> str | None:
+    """Why `field` cannot be analysed as a categorical field (names become graph names)."""
+    import re
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", field):
+        return f"{field!r} is not a field name (letters, digits and _, starting with a letter)"
+    if field in ("url", "description", "descriptions", "split"):
+        return f"{field!r} is a built-in field, not a categorical one"
+    return None
 
 # Legal image sizes, for every option that sets one (preprocess, run, train): a power of two
 # that the GAN architectures can be built for.
@@ -151,7 +195,8 @@ class Manifest:
     image: dict[str, Any]            # size, channels, dtype, fit, background, pixel_range
     rejected_by_reason: dict[str, int] = dataclasses.field(default_factory=dict)
     statistics: dict[str, Any] = dataclasses.field(default_factory=dict)  # channel mean/std
-    vocabulary: dict[str, Any] = dataclasses.field(default_factory=dict)  # size, top tokens
+    vocabulary: dict[str, Any] = dataclasses.field(default_factory=dict)  # size, top tokens,
+    #                                  fields {name: {size, top, records}}
     options: dict[str, Any] = dataclasses.field(default_factory=dict)     # PreprocessConfig
     pipeline_args: list[str] = dataclasses.field(default_factory=list)
     versions: dict[str, str] = dataclasses.field(default_factory=dict)

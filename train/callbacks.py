@@ -25,18 +25,23 @@ class SampleGrid(keras.callbacks.Callback):
     """
 
     def __init__(self, fixed_noise: np.ndarray, paths: RunPaths,
-                 pixel_range: tuple[float, float]):
+                 pixel_range: tuple[float, float], conditions: np.ndarray | None = None,
+                 cols: int | None = None):
         super().__init__()
         self.fixed_noise = np.asarray(fixed_noise, np.float32)
         self.paths = paths
         self.pixel_range = pixel_range
+        self.conditions = conditions  # a conditional run: ids per image, one row per condition
+        self.cols = cols
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
 
-        fakes = keras.ops.convert_to_numpy(self.model.sampler(self.fixed_noise, training=False))
-        grid = images.make_grid(images.to_uint8(fakes, self.pixel_range))
+        inputs = (self.fixed_noise if self.conditions is None
+                  else [self.fixed_noise, self.conditions])
+        fakes = keras.ops.convert_to_numpy(self.model.sampler(inputs, training=False))
+        grid = images.make_grid(images.to_uint8(fakes, self.pixel_range), self.cols)
         images.save_png(grid, self.paths.sample_grid(epoch + 1))
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.paths.sample_logs)
@@ -62,7 +67,7 @@ class KIDEvaluation(keras.callbacks.Callback):
 
     def __init__(self, reference: np.ndarray, features, pixel_range, paths: RunPaths, *,
                  every: int, num: int, epochs: int, seed: int = 0, best: float = float("inf"),
-                 log=print):
+                 log=print, conditions: np.ndarray | None = None):
         super().__init__()
         self.reference = reference
         self.features = features
@@ -71,6 +76,7 @@ class KIDEvaluation(keras.callbacks.Callback):
         self.every, self.num, self.epochs, self.seed = every, num, epochs, seed
         self.best = best
         self.log = log
+        self.conditions = conditions
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -83,7 +89,7 @@ class KIDEvaluation(keras.callbacks.Callback):
             logs["kid"] = logs["kid_std"] = float("nan")
             return
         fakes = quality.generated_images(self.model.sampler, self.num, self.pixel_range,
-                                         seed=self.seed + finished)
+                                         seed=self.seed + finished, conditions=self.conditions)
         kid, kid_std = quality.kid(self.features(fakes), self.reference, seed=self.seed)
         logs["kid"], logs["kid_std"] = kid, kid_std
         better = kid < self.best

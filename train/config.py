@@ -18,7 +18,12 @@ from typing import Any
 from common.errors import ConfigError
 from common.files import write_text
 from common.options import check_choice, flag_of, marked, option
-from store.contract import image_size_problem, parse_image_size
+from store.contract import (
+    DESCRIPTIONS_CONDITION,
+    field_name_problem,
+    image_size_problem,
+    parse_image_size,
+)
 from train.registry import ARCHITECTURES, AUGMENTATIONS, LOSSES
 
 SHUFFLE_WINDOW_MIB = 16  # default shuffle buffer: images permuted together, in whole chunks
@@ -66,6 +71,20 @@ class TrainConfig:
     ema_decay: float = option(0.999, fixed=True, group=MODEL,
                               help="decay of the generator's weight average, e.g. 0.999 "
                                    "(0: off); the average is what samples and generate use")
+    condition: str = option("auto", fixed=True, group="conditioning", metavar="SOURCE",
+                            help="what the images are conditioned on: descriptions, a "
+                                 "categorical field the store analysed (e.g. category), none, "
+                                 "or auto (the descriptions when they say something)")
+    condition_dim: int = option(64, fixed=True, group="conditioning",
+                                help="size of the condition's embedding")
+    condition_max_tokens: int = option(16, fixed=True, group="conditioning",
+                                       help="words of a description the model reads")
+    condition_start: int = option(6000, group="conditioning",
+                                  help="images trained on unconditionally before the "
+                                       "condition comes in (Shahbazi et al. 2022)")
+    condition_ramp: int = option(12000, group="conditioning",
+                                 help="images over which the condition's strength ramps "
+                                      "from 0 to 1")
     seed: int = option(0, group=OPTIMISATION, help="seed of weights, noise and data order")
     split: str | None = option(None, group=OPTIMISATION,
                                default_text="train when the store has splits, else all",
@@ -86,16 +105,26 @@ class TrainConfig:
     resume: bool = option(False, help="continue the run in --workdir from its last checkpoint")
     pixel_range: tuple[float, float] | None = option(
         None, cli=False, help="the store's pixel range (its manifest's image.pixel_range)")
+    condition_source: str | None = option(
+        None, cli=False, help="what `condition` resolved to for this run's store (None: "
+                              "unconditional)")
 
     def validate(self) -> "TrainConfig":
         """Raise ConfigError naming the first bad option; return self for chaining."""
         for name in ("epochs", "latent_dim", "base_filters", "num_samples", "readers",
-                     "keep_checkpoints", "r1_every"):
+                     "keep_checkpoints", "r1_every", "condition_dim", "condition_max_tokens"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("batch_size", self.batch_size, minimum=2)
         _check_int("eval_every", self.eval_every, minimum=0)
         _check_int("eval_num", self.eval_num, minimum=2)
         _check_int("seed", self.seed, minimum=0)
+        _check_int("condition_start", self.condition_start, minimum=0)
+        _check_int("condition_ramp", self.condition_ramp, minimum=0)
+        if self.condition not in ("auto", "none", DESCRIPTIONS_CONDITION):
+            problem = field_name_problem(self.condition)
+            if problem:
+                raise ConfigError(f"--condition {problem}: use descriptions, none, auto or a "
+                                  "categorical field such as category")
         for name in ("shuffle_buffer", "max_images"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), minimum=1)

@@ -25,10 +25,16 @@ Why this shape (measured with bench/train.py):
   inherited across fork shares HDF5's internal state with the parent and corrupts reads.
 - Pixels are converted by the store's own TFT graph, so training sees exactly the scaling the
   store declares (its manifest's pixel range), whatever changes in preprocessing.
+- A conditional run (train/conditioning.py) reads each chunk's condition text (one description
+  drawn per image and epoch, or a categorical field's value) in the same call as its pixels,
+  permutes it with them, and maps it to ids through the same TFT graph: batches are
+  (images, condition ids) pairs that belong together, in the same bounded memory.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
+import json
 import math
 import os
 import threading
@@ -58,6 +64,7 @@ class StoreReader:
     image_size: int
     chunk_rows: int
     rows: np.ndarray | None = None
+    condition: str | None = None  # "descriptions", a categorical field, or None
 
     def __post_init__(self) -> None:
         self._file: h5py.File | None = None
@@ -87,6 +94,10 @@ class StoreReader:
         if rows is not None and not rows[:stored].any():
             raise StoreError(f"{info.store_dir}: no images to train on in the chosen split")
         return cls(info.h5_path, stored, info.image_size, info.chunk_rows, rows)
+
+    def with_condition(self, condition: str | None) -> "StoreReader":
+        """This reader, also reading each image's condition text (see read_chunks_with_text)."""
+        return dataclasses.replace(self, condition=condition)
 
     @property
     def chunk_ids(self) -> np.ndarray:
@@ -127,6 +138,48 @@ class StoreReader:
         if self.rows is None:
             return out
         return out[np.concatenate([self.rows[start:stop] for start, stop in bounds])]
+
+    def read_chunks_with_text(self, chunks, seed) -> tuple[np.ndarray, np.ndarray]:
+        """(images, condition texts) of several chunks; a record's description is drawn from
+        its descriptions by `seed`, so every description is used over the epochs."""
+        images = self.read_chunks(chunks)
+        bounds = [self.chunk_bounds(c) for c in sorted(int(c) for c in chunks)]
+        rng = np.random.default_rng(np.asarray(seed, np.int64) & 0x7FFFFFFF)
+        texts = [self._texts(start, stop, rng) for start, stop in bounds]
+        texts = np.concatenate(texts) if texts else np.empty(0, object)
+        if self.rows is not None:
+            texts = texts[np.concatenate([self.rows[start:stop] for start, stop in bounds])]
+        return images, texts
+
+    def _texts(self, start: int, stop: int, rng: np.random.Generator) -> np.ndarray:
+        """The condition text of images start..stop (bytes objects)."""
+        f = self._images().file
+        if self.condition == contract.DESCRIPTIONS_CONDITION:
+            lists = [json.loads(v) for v in f[contract.DESCRIPTIONS][start:stop]]
+            texts = [d[int(rng.integers(len(d)))] if d else "" for d in lists]
+        else:
+            texts = [contract.field_value(json.loads(v), self.condition)
+                     for v in f[contract.EXTRA][start:stop]]
+        return np.array([t.encode("utf-8") for t in texts], dtype=object)
+
+    def condition_texts(self, num: int, seed: int = 0) -> list[str]:
+        """The condition texts of up to num images spread over the selection (bounded reads)."""
+        wanted = np.flatnonzero(self.rows) if self.rows is not None else np.arange(self.stored)
+        if len(wanted) > num:
+            wanted = np.sort(np.random.default_rng(seed).choice(wanted, num, replace=False))
+        rng = np.random.default_rng(seed)
+        texts = []
+        for start in range(0, len(wanted), 4096):
+            block = wanted[start:start + 4096]
+            lo, hi = int(block[0]), int(block[-1]) + 1
+            texts.extend(self._texts(lo, hi, rng)[block - lo])
+        return [t.decode("utf-8") for t in texts]
+
+    def frequent_conditions(self, top: int, scan: int) -> list[str]:
+        """The most frequent non-empty condition texts among `scan` images, most frequent first."""
+        counts = collections.Counter(t.strip() for t in self.condition_texts(scan, seed=1)
+                                     if t.strip())
+        return [text for text, _ in counts.most_common(top)]
 
     def _images(self) -> h5py.Dataset:
         # Opened on first use in this process; reopened in a forked child (see module doc).
@@ -215,9 +268,19 @@ def num_batches(num_images: int, batch_size: int) -> int:
     return math.ceil(num_images / batch_size)
 
 
-def window_to_strings(window, seed=None):
+def window_order(window, seed=None):
+    """The order in which a window's images are emitted: permuted by the stateless `seed`
+    (shape [2]) when given, as stored otherwise."""
+    import tensorflow as tf
+
+    n = tf.shape(window, out_type=tf.int64)[0]
+    return tf.range(n) if seed is None else tf.random.experimental.stateless_shuffle(
+        tf.range(n), seed)
+
+
+def window_to_strings(window, seed=None, order=None):
     """uint8 (n, S, S, 3) -> n strings of raw image bytes (the TFT graph's `image` input),
-    permuted by the stateless `seed` (shape [2]) when given, in order otherwise."""
+    in `order` (default: window_order(window, seed))."""
     import tensorflow as tf
 
     n = tf.shape(window, out_type=tf.int64)[0]
@@ -226,18 +289,21 @@ def window_to_strings(window, seed=None):
     # field), so the images are the last n * image_bytes bytes, back to back.
     blob = tf.io.serialize_tensor(window)
     header = tf.cast(tf.strings.length(blob), tf.int64) - n * image_bytes
-    order = tf.range(n) if seed is None else tf.random.experimental.stateless_shuffle(
-        tf.range(n), seed)
+    if order is None:
+        order = window_order(window, seed)
     return tf.strings.substr(blob, header + order * image_bytes, tf.fill([n], image_bytes))
 
 
 def stream_dataset(reader: StoreReader, transform, batch_size: int, *, seed: int = 0,
-                   shuffle: bool = True, shuffle_buffer: int | None = None, readers: int = 2):
+                   shuffle: bool = True, shuffle_buffer: int | None = None, readers: int = 2,
+                   encode_condition=None):
     """A tf.data.Dataset of float32 (B, S, S, 3) batches in [-1, 1]: every image once per epoch.
 
     Each iteration (each epoch of `fit`) draws a new order; the sequence of orders is fixed by
     `seed`. transform: from load_transform(), or None for batches of raw image bytes.
     shuffle_buffer: images permuted together (rounded up to whole chunks; default ~16 MiB).
+    encode_condition: for a reader with a condition, text (B,) -> ids (B, T) (a
+    conditioning.ConditionEncoder); batches are then (images, ids) pairs.
     """
     import tensorflow as tf
 
@@ -249,19 +315,33 @@ def stream_dataset(reader: StoreReader, transform, batch_size: int, *, seed: int
     seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
 
     def read(chunk_ids, window_seed):
-        window = tf.numpy_function(reader.read_chunks, [chunk_ids], tf.uint8, stateful=False,
-                                   name="read_hdf5_chunks")
+        if reader.condition is None:
+            window = tf.numpy_function(reader.read_chunks, [chunk_ids], tf.uint8,
+                                       stateful=False, name="read_hdf5_chunks")
+        else:
+            window, texts = tf.numpy_function(
+                reader.read_chunks_with_text, [chunk_ids, window_seed[0]],
+                (tf.uint8, tf.string), stateful=False, name="read_hdf5_chunks_and_text")
         window = tf.ensure_shape(window, [None, size, size, 3])
-        return window_to_strings(window, window_seed if shuffle else None)
+        order = window_order(window, window_seed if shuffle else None)
+        raw = window_to_strings(window, order=order)
+        if reader.condition is None:
+            return raw
+        return raw, tf.gather(tf.ensure_shape(texts, [None]), order)
+
+    def model_ready(raw, texts=None):
+        images = raw if transform is None else tf.ensure_shape(transform(raw),
+                                                               [None, size, size, 3])
+        return images if texts is None else (images, encode_condition(texts))
 
     # deterministic=True keeps the order a function of the seed; it costs little here because
     # h5py runs one read at a time anyway, while other windows are cut and transformed.
     images = tf.data.Dataset.zip(windows, seeds).map(
         read, num_parallel_calls=readers, deterministic=True)
     batches = images.rebatch(batch_size)  # whole batches across windows: no per-image ops
-    if transform is not None:
-        batches = batches.map(lambda raw: tf.ensure_shape(transform(raw), [None, size, size, 3]),
-                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if transform is not None or reader.condition is not None:
+        batches = batches.map(model_ready, num_parallel_calls=tf.data.AUTOTUNE,
+                              deterministic=True)
     # rebatch() hides the length; stating it lets fit() show progress and size its epochs.
     batches = batches.apply(tf.data.experimental.assert_cardinality(
         num_batches(reader.num_images, batch_size)))

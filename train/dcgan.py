@@ -79,7 +79,8 @@ def build_discriminator(image_size: int, base_filters: int = 64,
                               kernel_initializer=_init(next(seeds))),
                 _batch_norm(next(seeds)), layers.LeakyReLU(0.2)]
     # The 4x4 map -> one logit: a 4x4 "valid" convolution, as in the paper.
-    net += [layers.Conv2D(1, 4, padding="valid", kernel_initializer=_init(next(seeds))),
+    net += [layers.Identity(name="features"),  # what a projection discriminator pools
+            layers.Conv2D(1, 4, padding="valid", kernel_initializer=_init(next(seeds))),
             layers.Flatten(name="logit")]
     return keras.Sequential(net, name="discriminator")
 

@@ -37,8 +37,19 @@ def evaluate(workdir: str, store: str | None = None, split: str | None = "valida
     extract = features or quality.InceptionFeatures()
     real = quality.store_features(info, used_split, num, extract,
                                   cache_dir=paths.feature_cache, seed=seed)
+    import train.conditioning as conditioning  # registers the conditional layers
+
     generator = keras.models.load_model(generator_path, compile=False)
-    fakes = quality.generated_images(generator, num, config.pixel_range, seed=seed + 1)
+    conditions = None
+    if len(generator.inputs) > 1:  # generate with the conditions of the images compared with
+        from train.data import StoreReader
+        spec = conditioning.ConditionSpec.load(paths.conditioning)
+        encoder = conditioning.ConditionEncoder(paths.conditioning, spec.source, spec.max_tokens)
+        reader = StoreReader.from_info(info, info.split_mask(used_split)).with_condition(
+            spec.source)
+        conditions = encoder.encode(reader.condition_texts(num, seed=seed))
+    fakes = quality.generated_images(generator, num, config.pixel_range, seed=seed + 1,
+                                     conditions=conditions)
     fake = extract(fakes)
     kid_mean, kid_std = quality.kid(fake, real, seed=seed)
     result = {

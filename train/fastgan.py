@@ -104,5 +104,6 @@ def build_discriminator(image_size: int, base_filters: int = 64,
         main = layers.LeakyReLU(0.2)(_conv(filters, 4, seeds, strides=2)(x))
         skip = _conv(filters, 1, seeds, bias=False)(layers.AveragePooling2D(2)(x))
         x = layers.Rescaling(1 / math.sqrt(2))(layers.Add()([main, skip]))
+    x = layers.Identity(name="features")(x)  # what a projection discriminator pools
     logit = _conv(1, 4, seeds, padding="valid")(x)
     return keras.Model(image, layers.Flatten(name="logit")(logit), name="discriminator")

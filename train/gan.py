@@ -10,7 +10,10 @@ train/registry.py, so the step itself never changes when one is added:
 - `r1_gamma`, `r1_every`: a zero-centred gradient penalty on real images (Mescheder et al.
   2018), lazily every k steps and scaled by k (StyleGAN2);
 - `ema_decay`: an exponential moving average of the generator's weights, with warm-up; the
-  averaged generator is what samples, evaluation, export and `generate` use.
+  averaged generator is what samples, evaluation, export and `generate` use;
+- `condition_ramp` (start, length), in images: a conditional GAN (train/conditioning.py) is
+  fed (images, condition ids) batches; both nets take the ids as a second input, generated
+  images get the real batch's conditions, and the condition's strength ramps from 0 to 1.
 
 The discriminator sees real and generated images in separate batches, as in the DCGAN paper:
 with batch normalisation, one mixed batch would let it tell them apart by batch statistics.
@@ -32,7 +35,9 @@ class GAN(keras.Model):
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int, *,
                  loss: AdversarialLoss, augment=None, r1_gamma: float = 0.0, r1_every: int = 16,
-                 ema_decay: float = 0.0, seed: int = 0, **kwargs):
+                 ema_decay: float = 0.0, seed: int = 0,
+                 condition_ramp: tuple[float, float] | None = None, images_per_step: int = 1,
+                 **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -43,11 +48,15 @@ class GAN(keras.Model):
         self.r1_every = int(r1_every)
         self.ema_decay = float(ema_decay)
         self.ema_generator = None
+        self.conditional = len(generator.inputs) > 1
+        self.condition_ramp = condition_ramp or (0.0, 0.0)
+        self.images_per_step = images_per_step
         if self.ema_decay > 0:
             self.ema_generator = keras.models.clone_model(generator)
             self.ema_generator.set_weights(generator.get_weights())
         self.seed_generator = keras.random.SeedGenerator(seed)
-        names = ("d_loss", "g_loss", "d_real", "d_fake") + (("r1",) if self.r1_gamma > 0 else ())
+        names = (("d_loss", "g_loss", "d_real", "d_fake") + (("r1",) if self.r1_gamma > 0 else ())
+                 + (("condition",) if self.conditional else ()))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         # Both nets are built (they start from keras.Input); so is the GAN that holds them.
         self.built = True
@@ -75,64 +84,83 @@ class GAN(keras.Model):
         # Listed here so fit() resets them at the start of every epoch.
         return list(self.trackers.values())
 
-    def call(self, noise, training: bool = False):
-        return self.sampler(noise, training=training)
+    def call(self, inputs, training: bool = False):
+        return self.sampler(inputs, training=training)
 
     def sample_noise(self, batch_size):
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
 
-    def _d(self, images):
+    def _g(self, batch_size, condition):
+        noise = self.sample_noise(batch_size)
+        return self.generator(noise if condition is None else [noise, condition], training=True)
+
+    def _d(self, images, condition=None):
         """D's logits for images, augmented (the augmentation draws from the run's seeds)."""
         if self.augment is not None:
             images = self.augment(images, self.seed_generator)
-        return self.discriminator(images, training=True)
+        return self.discriminator(images if condition is None else [images, condition],
+                                  training=True)
 
-    def train_step(self, real_images):
+    def train_step(self, data):
+        real_images, condition = data if isinstance(data, tuple) else (data, None)
         batch_size = ops.shape(real_images)[0]  # the last batch of an epoch may be smaller
         step = self.d_optimizer.iterations
+        strength = self._ramp_condition()
 
         # Discriminator: real images are real, generated ones fake; plus the lazy R1 penalty.
-        fake_images = self.generator(self.sample_noise(batch_size), training=True)
+        fake_images = self._g(batch_size, condition)
         with tf.GradientTape() as tape:
-            real_logits = self._d(real_images)
-            fake_logits = self._d(fake_images)
+            real_logits = self._d(real_images, condition)
+            fake_logits = self._d(fake_images, condition)
             d_loss = self.loss_pair.discriminator(real_logits, fake_logits)
-            r1 = self._lazy_r1(real_images, step)
+            r1 = self._lazy_r1(real_images, condition, step)
             d_total = d_loss + r1
         self._descend(self.d_optimizer, tape, d_total, self.discriminator)
 
         # Generator: make the discriminator call fresh generated images real.
         with tf.GradientTape() as tape:
-            fake_images = self.generator(self.sample_noise(batch_size), training=True)
-            real_for_g = (self._d(real_images) if self.loss_pair.uses_real_for_generator
-                          else None)
-            g_loss = self.loss_pair.generator(self._d(fake_images), real_for_g)
+            fake_images = self._g(batch_size, condition)
+            real_for_g = (self._d(real_images, condition)
+                          if self.loss_pair.uses_real_for_generator else None)
+            g_loss = self.loss_pair.generator(self._d(fake_images, condition), real_for_g)
         self._descend(self.g_optimizer, tape, g_loss, self.generator)
         if self.ema_generator is not None:
             self._update_ema()
 
         for name, value in (("d_loss", d_loss), ("g_loss", g_loss), ("r1", r1),
                             ("d_real", ops.mean(ops.sigmoid(real_logits))),
-                            ("d_fake", ops.mean(ops.sigmoid(fake_logits)))):
+                            ("d_fake", ops.mean(ops.sigmoid(fake_logits))),
+                            ("condition", strength)):
             if name in self.trackers:
                 self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-    def r1_penalty(self, real_images):
+    def r1_penalty(self, real_images, condition=None):
         """Mean squared norm of D's gradient with respect to (augmented) real images."""
         with tf.GradientTape() as tape:
             tape.watch(real_images)
-            total = ops.sum(self._d(real_images))
+            total = ops.sum(self._d(real_images, condition))
         grads = tape.gradient(total, real_images)
         return ops.mean(ops.sum(ops.square(grads), axis=[1, 2, 3]))
 
-    def _lazy_r1(self, real_images, step):
+    def _lazy_r1(self, real_images, condition, step):
         if self.r1_gamma <= 0:
             return ops.convert_to_tensor(0.0)
         weight = 0.5 * self.r1_gamma * self.r1_every
         return tf.cond(step % self.r1_every == 0,
-                       lambda: weight * self.r1_penalty(real_images),
+                       lambda: weight * self.r1_penalty(real_images, condition),
                        lambda: tf.constant(0.0))
+
+    def _ramp_condition(self):
+        """Set both nets' condition strength for this step (0 for an unconditional GAN)."""
+        if not self.conditional:
+            return ops.convert_to_tensor(0.0)
+        from train.conditioning import ramp, strength_layers
+        seen = ops.cast(self.g_optimizer.iterations, "float32") * self.images_per_step
+        strength = ramp(seen, *self.condition_ramp)
+        for layer in strength_layers(self.generator) + strength_layers(self.discriminator):
+            layer.strength.assign(strength)
+        return strength
 
     def _update_ema(self):
         """ema = beta * ema + (1 - beta) * online, beta warming up as (1 + t) / (10 + t)."""
@@ -151,16 +179,27 @@ class GAN(keras.Model):
         optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
 
 
-def build_gan(config) -> GAN:
-    """The GAN a TrainConfig describes, compiled with Adam and built."""
+def build_gan(config, condition=None) -> GAN:
+    """The GAN a TrainConfig describes, compiled with Adam and built.
+
+    condition: a conditioning.ConditionSpec for a conditional GAN, None for an unconditional one.
+    """
     from train.registry import ARCHITECTURES, AUGMENTATIONS, LOSSES, resolve
 
+    extra = condition.dim if condition is not None else 0
     generator, discriminator = ARCHITECTURES[config.arch].build(
-        config.image_size, config.latent_dim, config.base_filters, seed=config.seed)
+        config.image_size, config.latent_dim + extra, config.base_filters, seed=config.seed)
+    if condition is not None:
+        from train.conditioning import conditional_discriminator, conditional_generator
+        generator = conditional_generator(generator, config.latent_dim, condition,
+                                          seed=config.seed + 7)
+        discriminator = conditional_discriminator(discriminator, condition, seed=config.seed + 8)
     augment = None if config.augment == "none" else resolve(AUGMENTATIONS[config.augment])
     gan = GAN(generator, discriminator, config.latent_dim, loss=resolve(LOSSES[config.loss]),
               augment=augment, r1_gamma=config.r1_gamma,
-              r1_every=config.r1_every, ema_decay=config.ema_decay, seed=config.seed)
+              r1_every=config.r1_every, ema_decay=config.ema_decay, seed=config.seed,
+              condition_ramp=(config.condition_start, config.condition_ramp),
+              images_per_step=config.batch_size)
     adam = dict(learning_rate=config.learning_rate, beta_1=config.beta_1,
                 beta_2=config.beta_2)
     gan.compile(d_optimizer=keras.optimizers.Adam(name="d_optimizer", **adam),

@@ -2,7 +2,9 @@
 
 Loads the generator a run exports (`WORKDIR/generator.keras`, or any `.keras` file), so it needs
 neither the store nor the checkpoints. With a seed the noise, and so the images, are the same
-on every call.
+on every call. A conditional run's generator takes prompts, tokenised by the copy of the
+store's TFT graph the run keeps (`conditioning/`): one grid row per prompt, the same noise
+down each column, so the rows differ only by what was asked for.
 """
 from __future__ import annotations
 
@@ -40,10 +42,13 @@ def pixel_range_of(generator_path: str) -> tuple[float, float]:
 
 def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
              out_dir: str | None = None, seed: int | None = None, cols: int | None = None,
-             model: str | None = None, batch_size: int = 64) -> dict[str, Any]:
-    """Generate `num` images; write a grid to `out` and/or `num` PNGs into `out_dir`.
+             model: str | None = None, batch_size: int = 64,
+             prompts: list[str] | None = None) -> dict[str, Any]:
+    """Generate `num` images (per prompt); write a grid to `out` and/or PNGs into `out_dir`.
 
-    Returns {"generator", "num", "seed", "grid", "files"}.
+    prompts: for a conditional generator, what to generate (one grid row each); without them
+    a conditional generator draws from the run's frequent conditions in turn.
+    Returns {"generator", "num", "seed", "grid", "files", "prompts"}.
     """
     import keras
 
@@ -52,15 +57,38 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
     if not out and not out_dir:
         raise ConfigError("nothing to write: give --out GRID.png and/or --out-dir DIR")
     path = find_generator(workdir, model)
+    import train.conditioning as conditioning  # registers the layers a conditional model uses
+
     generator = keras.models.load_model(path, compile=False)
     latent_dim = int(generator.inputs[0].shape[-1])
-
     noise = np.random.default_rng(seed).standard_normal((num, latent_dim)).astype(np.float32)
+    conditional = len(generator.inputs) > 1
+    if prompts and not conditional:
+        raise ConfigError(f"--prompt: {path} is an unconditional generator (its run had no "
+                          "usable descriptions, or --condition none): generate without --prompt")
+    ids = None
+    if conditional:
+        graph = RunPaths(os.path.dirname(os.path.abspath(path))).conditioning
+        spec = conditioning.ConditionSpec.load(graph)
+        encoder = conditioning.ConditionEncoder(graph, spec.source, spec.max_tokens)
+        if prompts:
+            conditioning.check_prompts(encoder, prompts)
+            noise = np.tile(noise, (len(prompts), 1))
+            ids = np.repeat(encoder.encode(prompts), num, axis=0)
+            cols = num
+        else:
+            prompts = [spec.prompts[i % len(spec.prompts)] if spec.prompts else ""
+                       for i in range(num)]
+            ids = encoder.encode(prompts)
+            prompts = list(dict.fromkeys(prompts))
     # In batches, so a large --num does not hold every activation at once.
     fakes = np.concatenate([
-        keras.ops.convert_to_numpy(generator(noise[i:i + batch_size], training=False))
-        for i in range(0, num, batch_size)])
+        keras.ops.convert_to_numpy(generator(
+            noise[i:i + batch_size] if ids is None
+            else [noise[i:i + batch_size], ids[i:i + batch_size]], training=False))
+        for i in range(0, len(noise), batch_size)])
     pixels = images.to_uint8(fakes, pixel_range_of(path))
+    num = len(pixels)
 
     files = []
     if out_dir:
@@ -69,4 +97,5 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
         files = [images.save_png(image, os.path.join(out_dir, f"{i:0{width}d}.png"))
                  for i, image in enumerate(pixels)]
     grid = images.save_png(images.make_grid(pixels, cols), out) if out else None
-    return {"generator": path, "num": num, "seed": seed, "grid": grid, "files": files}
+    return {"generator": path, "num": num, "seed": seed, "grid": grid, "files": files,
+            "prompts": prompts or []}

@@ -40,6 +40,7 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
     import keras
 
     from train import callbacks as cb
+    from train.conditioning import GRID_ROWS, grid_conditions, prepare_conditioning
     from train.data import StoreReader, bound_malloc_arenas, load_transform, num_batches, stream_dataset
     from train.gan import build_gan
 
@@ -68,9 +69,11 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
     config.validate()
     rows = info.split_mask(config.split)
     paths.makedirs()
+    reader = StoreReader.from_info(info, rows, config.max_images)
+    spec, encoder, why = prepare_conditioning(config, info, paths, reader)
     config.save(paths.config)
 
-    gan = build_gan(config)
+    gan = build_gan(config, spec)
     initial_epoch, ckpt = 0, latest_checkpoint(paths.checkpoints) if config.resume else None
     if ckpt:
         try:
@@ -82,10 +85,12 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
         cb.trim_history(paths.history, initial_epoch)  # rows of a killed epoch are redone
     fixed_noise = _fixed_noise(paths, config)
 
-    reader = StoreReader.from_info(info, rows, config.max_images)
+    if spec is not None:
+        reader = reader.with_condition(spec.source)
     dataset = stream_dataset(reader, load_transform(info.transform_dir), config.batch_size,
                              seed=config.seed * 100_003 + initial_epoch,
-                             shuffle_buffer=config.shuffle_buffer, readers=config.readers)
+                             shuffle_buffer=config.shuffle_buffer, readers=config.readers,
+                             encode_condition=encoder)
     steps = num_batches(reader.num_images, config.batch_size)
 
     split = "every image" if config.split == ALL_SPLITS else f"split {config.split!r}"
@@ -95,6 +100,9 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
         f"{gan.discriminator.count_params():,} params, latent {config.latent_dim}, "
         f"base filters {config.base_filters}; loss {config.loss}, augment {config.augment}, "
         f"R1 {config.r1_gamma:g}, EMA {config.ema_decay:g}")
+    log(f"  {why}" + (f"; strength 0 -> 1 from image {config.condition_start:,} over "
+                      f"{config.condition_ramp:,} images; grid rows: "
+                      f"{', '.join(repr(p) for p in spec.prompts[:GRID_ROWS])}" if spec else ""))
     if ckpt:
         log(f"  resuming {config.workdir} after epoch {initial_epoch} "
             f"(step {int(gan.g_optimizer.iterations.numpy())}) from {ckpt}")
@@ -102,7 +110,11 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
         log(f"  no checkpoint in {config.workdir} yet: starting it from epoch 1")
 
     checkpointer = cb.Checkpoint(paths, config.to_dict(), keep=config.keep_checkpoints)
-    evaluation = _kid_callback(config, info, paths, log)
+    grid_noise, grid_ids, grid_cols = fixed_noise, None, None
+    if spec is not None:
+        grid_noise, grid_ids, grid_cols = grid_conditions(spec, encoder, config.num_samples,
+                                                          fixed_noise)
+    evaluation = _kid_callback(config, info, paths, log, reader, encoder)
     history = {}
     if initial_epoch >= config.epochs:
         log(f"  already trained for {initial_epoch} epochs: pass --epochs N with N > "
@@ -115,7 +127,7 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
                 *([evaluation] if evaluation else []),  # before the CSVLogger: logs its KID
                 keras.callbacks.CSVLogger(paths.history, append=True),
                 cb.LossCurve(paths.history, paths.loss_curve),  # after the CSVLogger
-                cb.SampleGrid(fixed_noise, paths, config.pixel_range),
+                cb.SampleGrid(grid_noise, paths, config.pixel_range, grid_ids, grid_cols),
                 cb.ExportGenerator(paths.generator),
                 keras.callbacks.TensorBoard(paths.logs, write_graph=False),
                 checkpointer,  # a checkpoint means the epoch's other outputs exist
@@ -151,7 +163,7 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
     return summary
 
 
-def _kid_callback(config: TrainConfig, info, paths: RunPaths, log):
+def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encoder):
     """The KID evaluation of this run, or None (off, or the feature network is missing)."""
     from train import callbacks as cb
     from train import quality
@@ -169,9 +181,13 @@ def _kid_callback(config: TrainConfig, info, paths: RunPaths, log):
     past = [k for k in cb.read_history(paths.history).get("kid", []) if np.isfinite(k)]
     log(f"  KID every {config.eval_every} epochs: {config.eval_num} generated vs "
         f"{len(reference)} real images ({'every image' if split == 'all' else split})")
+    conditions = None
+    if encoder is not None:  # generated images get the conditions of real training images
+        conditions = encoder.encode(reader.condition_texts(2000, seed=config.seed))
     return cb.KIDEvaluation(reference, features, config.pixel_range, paths,
                             every=config.eval_every, num=config.eval_num, epochs=config.epochs,
-                            seed=config.seed, best=min(past, default=float("inf")), log=log)
+                            seed=config.seed, best=min(past, default=float("inf")), log=log,
+                            conditions=conditions)
 
 
 def _fixed_noise(paths: RunPaths, config: TrainConfig) -> np.ndarray:

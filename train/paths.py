@@ -13,6 +13,8 @@
       logs/                          TensorBoard: logs/train (scalars), logs/samples (grids),
                                      logs/quality (KID)
       cache/                         Inception features of the held-out images (evaluation)
+      conditioning/                  a conditional run's condition.json and a copy of the
+                                     store's TFT graph (generate --prompt needs no store)
       streamgan.log                  framework output of the runs in this directory
 """
 from __future__ import annotations
@@ -48,6 +50,10 @@ class RunPaths:
     @property
     def checkpoints(self) -> str:
         return self._join("checkpoints")
+
+    @property
+    def conditioning(self) -> str:
+        return self._join("conditioning")
 
     @property
     def generator(self) -> str:

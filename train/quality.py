@@ -122,8 +122,12 @@ def fid(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def generated_images(generator, num: int, pixel_range: tuple[float, float], seed: int = 0,
-                     batch_size: int = 100) -> np.ndarray:
-    """num uint8 images from a Keras generator (noise drawn from `seed`), in batches."""
+                     batch_size: int = 100, conditions: np.ndarray | None = None) -> np.ndarray:
+    """num uint8 images from a Keras generator (noise drawn from `seed`), in batches.
+
+    conditions: for a conditional generator, condition ids (M, T) each image draws one from
+    (e.g. those of the real images it is compared with, so both sides share a distribution).
+    """
     import keras
 
     from train.images import to_uint8
@@ -131,8 +135,11 @@ def generated_images(generator, num: int, pixel_range: tuple[float, float], seed
     rng = np.random.default_rng(seed)
     out = []
     for start in range(0, num, batch_size):
-        noise = rng.standard_normal((min(batch_size, num - start), latent_dim)).astype(np.float32)
-        fakes = keras.ops.convert_to_numpy(generator(noise, training=False))
+        n = min(batch_size, num - start)
+        noise = rng.standard_normal((n, latent_dim)).astype(np.float32)
+        inputs = noise if conditions is None else [noise, conditions[rng.integers(len(conditions),
+                                                                                  size=n)]]
+        fakes = keras.ops.convert_to_numpy(generator(inputs, training=False))
         out.append(to_uint8(fakes, pixel_range))
     return np.concatenate(out)
 

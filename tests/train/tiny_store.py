@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from typing import Callable
 
 import numpy as np
 
@@ -43,49 +44,70 @@ def split_of(i: int, validation_every: int | None) -> str:
     return "validation" if i % validation_every == 0 else "train"
 
 
+# image index -> (its descriptions, its other catalogue fields); the default describes nothing
+Describe = Callable[[int], "tuple[list[str], dict]"]
+
+
+def plain(i: int) -> tuple[list[str], dict]:
+    return [f"tiny image {i}"], {}
+
+
 def write_images(store_dir: str, num_images: int, size: int, chunk_rows: int | None = None,
-                 block: int = 1024, validation_every: int | None = None) -> None:
+                 block: int = 1024, validation_every: int | None = None,
+                 describe: Describe = plain) -> None:
     """store.h5 with index-encoding images, written block by block (bounded memory)."""
     os.makedirs(store_dir, exist_ok=True)
     path = os.path.join(store_dir, store_format.STORE_FILE)
     with store_format.StoreWriter(path, num_images, size, chunk_rows=chunk_rows) as writer:
         for start in range(0, num_images, block):
             stop = min(num_images, start + block)
-            rows = [{store_format.INDEX: i, store_format.URL: f"http://127.0.0.1/{i}.png",
-                     store_format.DESCRIPTION: f"tiny image {i}",
-                     store_format.DESCRIPTIONS: json.dumps([f"tiny image {i}"]),
-                     store_format.SHA256: f"{i:064x}",
-                     store_format.SPLIT: split_of(i, validation_every),
-                     store_format.EXTRA: "{}"} for i in range(start, stop)]
+            rows = []
+            for i in range(start, stop):
+                descriptions, extra = describe(i)
+                rows.append({store_format.INDEX: i, store_format.URL: f"http://127.0.0.1/{i}.png",
+                             store_format.DESCRIPTION: (descriptions or [""])[0],
+                             store_format.DESCRIPTIONS: json.dumps(descriptions),
+                             store_format.SHA256: f"{i:064x}",
+                             store_format.SPLIT: split_of(i, validation_every),
+                             store_format.EXTRA: json.dumps(extra)})
             writer.write(start, index_images(start, stop, size), rows)
 
 
-def write_transform_fn(store_dir: str, size: int, num_rows: int = 8) -> None:
-    """Analyse make_preprocessing_fn(size) with Beam + TFT and save transform_fn/ in store_dir."""
+def write_transform_fn(store_dir: str, size: int, num_rows: int = 8,
+                       describe: Describe | None = None, fields: tuple[str, ...] = ()) -> None:
+    """Analyse make_preprocessing_fn(size) with Beam + TFT and save transform_fn/ in store_dir.
+
+    describe: analyse the descriptions and fields of images 0..num_rows-1 as the job would
+    (default: a few fixed descriptions unrelated to the store's, as an unconditional test needs).
+    """
     import apache_beam as beam
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
     metadata = dataset_metadata.DatasetMetadata(
-        schema_utils.schema_from_feature_spec(tft_transform.feature_spec()))
+        schema_utils.schema_from_feature_spec(tft_transform.feature_spec(fields)))
     rng = np.random.default_rng(0)
     rows = []
     for i in range(num_rows):
         mean = rng.uniform(0, 255, 3).astype(np.float32)
+        descriptions, extra = describe(i) if describe else ([f"tiny red dress {i}"], {})
         rows.append({store_format.FEATURE_IMAGE: b"",
-                     tft_transform.DESCRIPTION_TEXT: f"tiny red dress {i}",
+                     tft_transform.DESCRIPTION_TEXT: "\n".join(descriptions),
                      tft_transform.CHANNEL_MEAN: mean.tolist(),
-                     tft_transform.CHANNEL_SQ_MEAN: (mean ** 2 + 100.0).tolist()})
+                     tft_transform.CHANNEL_SQ_MEAN: (mean ** 2 + 100.0).tolist(),
+                     **{store_format.field_feature(f): store_format.field_value(extra, f)
+                        for f in fields}})
     with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp):
         with beam.Pipeline() as pipeline:
             transform_fn = (
                 (pipeline | "CreateRows" >> beam.Create(rows), metadata)
-                | "Analyze" >> tft_beam.AnalyzeDataset(tft_transform.make_preprocessing_fn(size)))
+                | "Analyze" >> tft_beam.AnalyzeDataset(tft_transform.make_preprocessing_fn(
+                    size, fields=fields)))
             _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(store_dir)
 
 
 def write_manifest(store_dir: str, num_images: int, size: int,
-                   validation_every: int | None = None) -> None:
+                   validation_every: int | None = None, vocabulary: dict | None = None) -> None:
     """manifest.json through the contract's Manifest, as the job writes it."""
     from preprocess.transform import PIXEL_RANGE
     splits: dict[str, int] = {}
@@ -99,6 +121,7 @@ def write_manifest(store_dir: str, num_images: int, size: int,
                 "duplicates_by_kind": {}, "splits": splits},
         image={"size": size, "channels": 3, "dtype": "uint8", "fit": "pad",
                "background": [255, 255, 255], "pixel_range": list(PIXEL_RANGE)},
+        vocabulary=vocabulary or {},
     ).write(store_dir)
     open(os.path.join(store_dir, store_format.ERRORS_FILE), "w").close()
 
@@ -112,6 +135,26 @@ def build_store(store_dir: str, num_images: int, size: int, chunk_rows: int | No
     """
     write_images(store_dir, num_images, size, chunk_rows, validation_every=validation_every)
     return finish_store(store_dir, num_images, size, transform_from, validation_every)
+
+
+def build_described_store(store_dir: str, num_images: int, size: int, describe: Describe,
+                          fields: tuple[str, ...] = (), chunk_rows: int | None = None) -> str:
+    """A store whose descriptions and fields come from describe(i), analysed by TFT over every
+    record as the job does, with the manifest's vocabulary summary read back from the graph."""
+    import tensorflow_transform as tft
+
+    write_images(store_dir, num_images, size, chunk_rows, describe=describe)
+    write_transform_fn(store_dir, size, num_images, describe, fields)
+    output = tft.TFTransformOutput(store_dir)
+
+    def words(name):
+        return [w.decode() for w in output.vocabulary_by_name(name)]
+    described = words(store_format.DESCRIPTION_VOCABULARY)
+    vocabulary = {"size": len(described), "top": described[:25], "fields": {
+        f: {"size": len(words(store_format.field_vocabulary(f))),
+            "top": words(store_format.field_vocabulary(f))[:25]} for f in fields}}
+    write_manifest(store_dir, num_images, size, vocabulary=vocabulary)
+    return store_dir
 
 
 def finish_store(store_dir: str, num_images: int, size: int,

@@ -1,0 +1,230 @@
+"""Benchmark: does conditioning on the descriptions give what is asked for, at no cost in quality?
+
+    python bench/conditioning.py                    # 15 min of training per model (~45 min)
+    python bench/conditioning.py --minutes 3        # a quick look
+
+On ../shared/data/clothing-small (descriptions are the 10 category names), preprocessed at
+64 px by the real job, it trains the default recipe twice for the same wall-clock time, taking
+turns in slices (bench/quality.py's TimeLimit), so load from other work hits both alike:
+
+  unconditional   `streamgan train --condition none`
+  conditional     `streamgan train --condition descriptions` (the default `auto` picks it here)
+
+Then it reports:
+- class consistency: a small CNN classifier trained on the real training photos by category
+  classifies `--per-prompt` images generated for each category's prompt; the share classified
+  as the prompted category (chance: 10%), next to the classifier's accuracy on the real
+  validation photos (the ceiling);
+- KID of each category's generated images against that category's validation photos, and the
+  overall KID of both models against all validation photos (the conditional one generating
+  with the validation photos' own descriptions);
+- rows.png: one row per category, prompted; results.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+
+from bench.quality import DATA, TimeLimit, build_store  # noqa: E402
+
+
+def make_trainee(store: str, condition: str, workdir: str):
+    """(gan, dataset(seed), encoder or None, config) of the default recipe with `condition`."""
+    from store.contract import open_store
+    from train.conditioning import prepare_conditioning
+    from train.config import TrainConfig
+    from train.data import StoreReader, load_transform, stream_dataset
+    from train.gan import build_gan
+    from train.paths import RunPaths
+
+    info = open_store(store)
+    config = TrainConfig(store=store, workdir=workdir, image_size=info.image_size,
+                         split="train", eval_every=0, condition=condition)
+    config.pixel_range = info.manifest.pixel_range
+    paths = RunPaths(workdir)
+    paths.makedirs()
+    reader = StoreReader.from_info(info, info.split_mask("train"))
+    spec, encoder, why = prepare_conditioning(config, info, paths, reader)
+    print(f"  {condition}: {why}")
+    if spec is not None:
+        reader = reader.with_condition(spec.source)
+    transform = load_transform(store)
+    gan = build_gan(config, spec)
+
+    def dataset(seed: int):
+        return stream_dataset(reader, transform, config.batch_size, seed=seed,
+                              encode_condition=encoder).repeat()
+    return gan, dataset, encoder, config
+
+
+def train_both(args, store: str) -> dict:
+    state = {}
+    for name, condition in (("unconditional", "none"), ("conditional", "descriptions")):
+        gan, dataset, encoder, config = make_trainee(store, condition,
+                                                     os.path.join(args.out, name))
+        state[name] = {"gan": gan, "dataset": dataset, "encoder": encoder, "config": config,
+                       "seconds": 0.0, "images": 0, "slices": 0}
+    budget = args.minutes * 60
+    while any(s["seconds"] < budget for s in state.values()):
+        for name, s in state.items():
+            if s["seconds"] >= budget:
+                continue
+            limit = TimeLimit(min(args.slice, budget - s["seconds"]))
+            started = time.perf_counter()
+            s["gan"].fit(s["dataset"](s["slices"]), epochs=1, steps_per_epoch=10**7, verbose=0,
+                         callbacks=[limit])
+            s["seconds"] += time.perf_counter() - started
+            s["images"] += limit.steps * s["config"].batch_size
+            s["slices"] += 1
+            print(f"  {name:<14} {s['seconds'] / 60:5.1f} min  {s['images']:>7} images  "
+                  f"{s['images'] / s['seconds']:6.1f} img/s", flush=True)
+    return state
+
+
+def real_split(store: str, split: str):
+    """(uint8 images, category names) of a split, read in blocks."""
+    import h5py
+
+    from store import contract
+    info = contract.open_store(store)
+    rows = np.flatnonzero(info.split_mask(split))
+    with h5py.File(info.h5_path, "r") as f:
+        images = np.concatenate([f[contract.IMAGES][rows[i:i + 1024]]
+                                 for i in range(0, len(rows), 1024)])
+        labels = [d.decode() for d in f[contract.DESCRIPTION][:][rows]]
+    return images, labels
+
+
+def train_classifier(images: np.ndarray, labels: np.ndarray, classes: int, epochs: int):
+    """A small CNN on the real photos, with flips and small shifts (the ceiling it reaches on
+    the validation photos is printed beside the consistency)."""
+    import keras
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(images.shape[1:])
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    x = keras.layers.RandomFlip("horizontal")(x)
+    x = keras.layers.RandomTranslation(0.06, 0.06)(x)
+    for filters in (32, 64, 128):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(0.3)(x)
+    model = keras.Model(inputs, keras.layers.Dense(classes)(x))
+    model.compile(keras.optimizers.Adam(1e-3),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    model.fit(images, labels, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
+    return model
+
+
+def generate(gan, encoder, prompts: list[str], per_prompt: int, pixel_range, seed: int):
+    """uint8 images: per_prompt for each prompt (unconditional: per_prompt * len(prompts))."""
+    from train import quality
+    if encoder is None:
+        return quality.generated_images(gan.sampler, per_prompt * len(prompts), pixel_range,
+                                        seed=seed)
+    return np.concatenate([
+        quality.generated_images(gan.sampler, per_prompt, pixel_range, seed=seed + i,
+                                 conditions=encoder.encode([prompt]))
+        for i, prompt in enumerate(prompts)])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=15.0)
+    parser.add_argument("--slice", type=float, default=60.0, help="seconds per turn")
+    parser.add_argument("--per-prompt", type=int, default=1000,
+                        help="generated images classified per category")
+    parser.add_argument("--kid-per-prompt", type=int, default=200,
+                        help="generated images per category scored by KID")
+    parser.add_argument("--classifier-epochs", type=int, default=12)
+    parser.add_argument("--out", default=os.path.join(HERE, "out", "conditioning"))
+    parser.add_argument("--store-cache", default=os.path.join(HERE, "out", "conditioning"),
+                        help="where the preprocessed store is cached")
+    args = parser.parse_args()
+    if not os.path.exists(DATA):
+        print(f"bench/conditioning.py: {DATA} not found (the shared clothing photos)")
+        return 1
+    os.makedirs(args.out, exist_ok=True)
+    store = build_store(args.store_cache, 64)
+    print(f"bench/conditioning.py: store {store}; {args.minutes:g} min per model")
+
+    train_images, train_names = real_split(store, "train")
+    val_images, val_names = real_split(store, "validation")
+    categories = sorted(set(train_names))
+    index = {c: i for i, c in enumerate(categories)}
+    started = time.time()
+    classifier = train_classifier(train_images, np.array([index[c] for c in train_names]),
+                                  len(categories), args.classifier_epochs)
+    val_pred = classifier.predict(val_images, verbose=0).argmax(1)
+    ceiling = float((val_pred == np.array([index[c] for c in val_names])).mean())
+    print(f"  classifier: {ceiling:.1%} on {len(val_images)} real validation photos "
+          f"({time.time() - started:.0f} s)")
+
+    state = train_both(args, store)
+
+    from train import quality
+    from train.images import make_grid, save_png
+    features = quality.InceptionFeatures()
+    val_features = features(val_images)
+    results = {"minutes": args.minutes, "classifier_ceiling": ceiling, "models": {}}
+    cond = state["conditional"]
+    pixel_range = cond["config"].pixel_range
+    generated = generate(cond["gan"], cond["encoder"], categories, args.per_prompt,
+                         pixel_range, seed=11)
+    predicted = classifier.predict(generated, verbose=0, batch_size=256).argmax(1)
+    per_category = {}
+    for i, category in enumerate(categories):
+        share = float((predicted[i * args.per_prompt:(i + 1) * args.per_prompt] == i).mean())
+        own = generated[i * args.per_prompt:i * args.per_prompt + args.kid_per_prompt]
+        real = val_features[[n == category for n in val_names]]
+        kid, kid_std = quality.kid(features(own), real)
+        per_category[category] = {"consistency": share, "kid": kid, "kid_std": kid_std,
+                                  "validation_photos": int(len(real))}
+    results["per_category"] = per_category
+    results["mean_consistency"] = float(np.mean([v["consistency"]
+                                                 for v in per_category.values()]))
+    for name, s in state.items():
+        if s["encoder"] is None:
+            fakes = quality.generated_images(s["gan"].sampler, len(val_images), pixel_range,
+                                             seed=3)
+        else:  # the validation photos' own descriptions
+            fakes = quality.generated_images(s["gan"].sampler, len(val_images), pixel_range,
+                                             seed=3, conditions=s["encoder"].encode(val_names))
+        kid, kid_std = quality.kid(features(fakes), val_features)
+        results["models"][name] = {"kid": kid, "kid_std": kid_std,
+                                   "images_seen": s["images"],
+                                   "images_per_s": s["images"] / s["seconds"]}
+    rows = generate(cond["gan"], cond["encoder"], categories, 10, pixel_range, seed=21)
+    save_png(make_grid(rows, 10), os.path.join(args.out, "rows.png"))
+    with open(os.path.join(args.out, "results.json"), "w") as fh:
+        json.dump(results, fh, indent=2)
+
+    print(f"\n{args.minutes:g} min of training each, 64 px; classifier ceiling {ceiling:.1%}")
+    print(f"{'category':<14}{'consistency':>12}{'KID':>9}{'+-':>8}{'val photos':>11}")
+    for category, r in per_category.items():
+        print(f"{category:<14}{r['consistency']:12.1%}{r['kid']:9.4f}{r['kid_std']:8.4f}"
+              f"{r['validation_photos']:11d}")
+    print(f"{'mean':<14}{results['mean_consistency']:12.1%}   (target >= 80%, chance 10%)")
+    unconditional = results["models"]["unconditional"]["kid"]
+    for name, r in results["models"].items():
+        print(f"overall KID {name:<14}{r['kid']:.4f} +- {r['kid_std']:.4f}  "
+              f"({r['kid'] / unconditional:.2f}x unconditional; {r['images_per_s']:.1f} img/s)")
+    print(f"wrote {args.out}/results.json, rows.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

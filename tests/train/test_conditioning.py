@@ -1,0 +1,180 @@
+"""Conditioning on descriptions and catalogue fields: the stream pairs each image with its own
+condition, the transition from unconditional is real, a conditional run trains and resumes,
+and `generate --prompt` asks for what it gets (without the store)."""
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.errors import ConfigError
+from store.contract import Manifest, open_store
+from tests.train.test_cli import one_line_error
+from tests.train.tiny_store import build_described_store, decode_index
+from train import conditioning
+from train.config import TrainConfig
+from train.data import StoreReader, stream_dataset
+
+NUM = 60
+COLOURS = ("red", "blue")
+CATEGORIES = ("dress", "shirt", "shoes")
+
+
+def describe(i):
+    """Image i: two descriptions naming it (n<i>) and a colour each; a category of its own."""
+    return [f"n{i} {COLOURS[0]}", f"N{i}, {COLOURS[1]}!"], {"category": CATEGORIES[i % 3]}
+
+
+@pytest.fixture(scope="module")
+def described_store(tmp_path_factory):
+    path = os.path.join(str(tmp_path_factory.mktemp("stores")), "described")
+    return build_described_store(path, NUM, 32, describe, fields=("category",), chunk_rows=8)
+
+
+def batches(store, condition, epochs=1, batch_size=16):
+    from train.data import load_transform
+    info = open_store(store)
+    reader = StoreReader.from_info(info).with_condition(condition)
+    spec_dir = info.store_dir
+    encoder = conditioning.ConditionEncoder(spec_dir, condition, max_tokens=4)
+    dataset = stream_dataset(reader, load_transform(store), batch_size, seed=5,
+                             encode_condition=encoder)
+    out = []
+    for _ in range(epochs):
+        out.append([(decode_index(x.numpy()), ids.numpy()) for x, ids in dataset])
+    return out, encoder.vocabulary()
+
+
+def test_each_image_arrives_with_one_of_its_own_descriptions(described_store):
+    epochs, vocabulary = batches(described_store, "descriptions", epochs=3)
+    seen_colours = {i: set() for i in range(NUM)}
+    for epoch in epochs:
+        indices = np.concatenate([i for i, _ in epoch])
+        assert sorted(indices) == list(range(NUM))  # every image once per epoch
+        for index, ids in epoch:
+            for i, row in zip(index, ids):
+                words = [vocabulary[t - 1] for t in row if t > 0]
+                assert words[0] == f"n{i}", (i, words)  # the image's own description
+                assert len(words) == 2 and words[1] in COLOURS
+                seen_colours[i].add(words[1])
+    # one description drawn per image and epoch: over 3 epochs most images showed both
+    assert sum(len(c) == 2 for c in seen_colours.values()) > NUM / 2
+
+
+def test_each_image_arrives_with_its_category(described_store):
+    (epoch,), vocabulary = batches(described_store, "category")
+    for index, ids in epoch:
+        for i, row in zip(index, ids):
+            assert [vocabulary[t - 1] for t in row if t > 0] == [CATEGORIES[i % 3]]
+
+
+def manifest_with(vocabulary):
+    return Manifest(catalog={}, counts={}, image={}, vocabulary=vocabulary)
+
+
+def test_auto_is_unconditional_without_usable_descriptions_and_says_why():
+    source, why = conditioning.choose_source("auto", manifest_with({"size": 0, "top": []}))
+    assert source is None and "every description is empty" in why
+    source, why = conditioning.choose_source("auto", manifest_with({"size": 1, "top": ["shoe"]}))
+    assert source is None and "'shoe'" in why
+    source, _ = conditioning.choose_source("auto", manifest_with({"size": 40, "top": ["a"]}))
+    assert source == "descriptions"
+    with pytest.raises(ConfigError, match="no vocabulary for field 'colour'.*category"):
+        conditioning.choose_source("colour", manifest_with(
+            {"size": 3, "fields": {"category": {"size": 3}}}))
+    with pytest.raises(ConfigError, match="--condition descriptions: every description is empty"):
+        conditioning.choose_source("descriptions", manifest_with({}))
+
+
+def test_the_condition_has_no_effect_at_strength_zero_and_steers_at_one(described_store):
+    from train.gan import build_gan
+    spec = conditioning.ConditionSpec("category", CATEGORIES, 4, 8, CATEGORIES)
+    config = TrainConfig(store="s", workdir="w", image_size=32, latent_dim=8, base_filters=4,
+                         ema_decay=0.0, condition_start=100, condition_ramp=200)
+    gan = build_gan(config, spec)
+    noise = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
+    ids = np.array([[1, 0, 0, 0], [2, 0, 0, 0], [3, 0, 0, 0]], np.int32)
+    same_noise = np.repeat(noise[:1], 3, axis=0)
+    at_zero = keras.ops.convert_to_numpy(gan.generator([same_noise, ids]))
+    np.testing.assert_array_equal(at_zero[0], at_zero[1])  # the condition is ignored
+    for layer in conditioning.strength_layers(gan.generator):
+        layer.strength.assign(1.0)
+    at_one = keras.ops.convert_to_numpy(gan.generator([same_noise, ids]))
+    # (an untrained net's images are all near 0: compare with what other noise changes)
+    other_noise = keras.ops.convert_to_numpy(gan.generator([noise[1:2], ids[:1]]))
+    assert np.abs(at_one[0] - at_one[1]).max() > 0.1 * np.abs(at_one[0] - other_noise[0]).max()
+    # the schedule: 0 before the start, linear, then 1
+    values = [float(conditioning.ramp(np.float32(n), 100, 200)) for n in (0, 100, 200, 300, 900)]
+    assert values == pytest.approx([0, 0, 0.5, 1, 1])
+
+
+@pytest.mark.slow  # real fit() epochs
+def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_store, tmp_path,
+                                                                      capsys):
+    from pipeline.cli import main
+    from train.loop import train
+    run = str(tmp_path / "run")
+    config = TrainConfig(store=described_store, workdir=run, epochs=1, batch_size=16,
+                         latent_dim=8, base_filters=4, num_samples=6, eval_every=0,
+                         condition="category", condition_start=0, condition_ramp=64)
+    summary = train(config, verbose=0, log=lambda _: None)
+    assert summary["epoch"] == 1 and np.isfinite(summary["metrics"]["d_loss"])
+    assert summary["metrics"]["condition"] > 0  # the strength ramped up during the epoch
+    spec = conditioning.ConditionSpec.load(os.path.join(run, "conditioning"))
+    assert spec.source == "category" and set(spec.vocabulary) == set(CATEGORIES)
+    assert set(spec.prompts) == set(CATEGORIES)
+    # the sample grid: one row per category (3 rows of 2 from 6 samples, 32 px, 2 px padding)
+    grid = np.asarray(Image.open(os.path.join(run, "samples", "epoch0001.png")))
+    assert grid.shape[0] == 3 * 34 + 2 and grid.shape[1] == 2 * 34 + 2
+
+    resumed = train(TrainConfig.load(os.path.join(run, "config.json")).resumed_with(epochs=2),
+                    verbose=0, log=lambda _: None)
+    assert resumed["initial_epoch"] == 1 and resumed["epoch"] == 2
+    assert TrainConfig.load(os.path.join(run, "config.json")).condition_source == "category"
+
+    # the run generates without its store
+    moved = str(tmp_path / "elsewhere")
+    shutil.move(described_store, moved)
+    try:
+        out = str(tmp_path / "grid.png")
+        assert main(["generate", "--workdir", run, "--prompt", "dress", "--prompt", "Shoes",
+                     "--num", "4", "--seed", "1", "--out", out]) == 0
+        grid = np.asarray(Image.open(out))
+        assert grid.shape[:2] == (2 * 34 + 2, 4 * 34 + 2)  # a row per prompt, --num each
+        assert np.abs(grid[2:34, 2:34].astype(int) - grid[36:68, 2:34]).max() > 0
+
+        capsys.readouterr()
+        assert main(["generate", "--workdir", run, "--prompt", "dres", "--out", out]) == 2
+        one_line_error(capsys, "'dres' is not in the vocabulary (closest: dress")
+    finally:
+        shutil.move(moved, described_store)
+
+
+@pytest.mark.slow
+def test_prompts_are_tokenised_by_the_store_graph_and_unknown_words_named(described_store,
+                                                                          tmp_path, capsys):
+    from pipeline.cli import main
+    from train.loop import train
+    run = str(tmp_path / "run")
+    train(TrainConfig(store=described_store, workdir=run, epochs=1, batch_size=32,
+                      latent_dim=8, base_filters=4, num_samples=4, eval_every=0,
+                      condition="descriptions"), verbose=0, log=lambda _: None)
+    graph = os.path.join(run, "conditioning")
+    encoder = conditioning.ConditionEncoder(graph, "descriptions", 4)
+    vocabulary = encoder.vocabulary()
+    # "N7, RED!" is tokenised as at preprocessing: lower-cased, punctuation splits words
+    ids = encoder.encode(["N7, RED!", "blue"])
+    assert [vocabulary[t - 1] for t in ids[0] if t] == ["n7", "red"]
+    assert [vocabulary[t - 1] for t in ids[1] if t] == ["blue"]
+    with open(os.path.join(graph, "condition.json")) as fh:
+        assert json.load(fh)["source"] == "descriptions"
+    out = str(tmp_path / "one.png")
+    assert main(["generate", "--workdir", run, "--prompt", "n3 red", "--num", "2",
+                 "--out", out]) == 0
+    capsys.readouterr()
+    assert main(["generate", "--workdir", run, "--prompt", "n3 redd blu", "--out", out]) == 2
+    one_line_error(capsys, "'redd' is not in the vocabulary (closest: red",
+                   "'blu' is not in the vocabulary (closest: blue")
