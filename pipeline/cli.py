@@ -40,8 +40,16 @@ COMMANDS = {
 USER_ERRORS = (UserError, FileExistsError, FileNotFoundError)
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """An argparse parser whose mistakes are one line (argparse prints the whole usage first,
+    which for `run`'s sixty options buries the line that matters)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="streamgan", description=__doc__.split("\n\n")[0],
         epilog="Run `streamgan COMMAND --help` for the options and examples of each command.",
         formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -10,7 +10,9 @@ accepted; anything else is a Beam pipeline option.
 examples:
   streamgan run --catalog catalog.json --workdir work/
   streamgan run --catalog catalog.json --workdir work/ --image-size 64 --epochs 30 --batch-size 64
-  streamgan run --catalog new-season.json --workdir work/   # new store, new run, old ones kept
+  streamgan run --catalog new-season.json --workdir work/   # new store, new run, old ones kept;
+                                                            # it warm-starts from the last run
+  streamgan run --catalog new-season.json --workdir work/ --from-scratch
 
 workdir layout:
   work/store-<key>/  the store of one catalogue + options (work/store points to the latest)
@@ -28,7 +30,7 @@ import os
 
 # Options of `preprocess` and `train` that `run` sets itself.
 PREPROCESS_OWN = ("catalog", "output", "overwrite")
-TRAIN_OWN = ("store", "workdir", "resume", "image_size")
+TRAIN_OWN = ("store", "workdir", "resume", "image_size", "warm_start")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +72,9 @@ def register(subparsers) -> None:
     parser.add_argument("--workdir", required=True, help="folder for stores, runs and samples")
     add_options(parser, PreprocessConfig, exclude=PREPROCESS_OWN)
     add_options(parser, TrainConfig, exclude=TRAIN_OWN)
+    parser.add_argument("--from-scratch", action="store_true",
+                        help="a new catalogue's run starts from random weights instead of the "
+                             "workdir's previous run")
     parser.set_defaults(func=main, pass_through=True)
 
 
@@ -110,11 +115,14 @@ def point_latest(link: str, target: str) -> None:
     os.replace(tmp, link)
 
 
-def run_all(workdir: str, pre, train_config, beam_args: list[str]) -> dict:
+def run_all(workdir: str, pre, train_config, beam_args: list[str],
+            from_scratch: bool = False) -> dict:
     """preprocess (or reuse) -> train (or resume) -> sample grid; returns where things are.
 
     pre: a PreprocessConfig and train_config a TrainConfig, whose output, store and workdir
-    this fills in. Both are validated before any work starts.
+    this fills in. Both are validated before any work starts. A new run in a workdir that
+    already trained one (another catalogue, or other options) warm-starts from it unless
+    from_scratch.
     """
     from preprocess.catalog import file_sha256
     from preprocess.pipeline import run_job
@@ -129,8 +137,11 @@ def run_all(workdir: str, pre, train_config, beam_args: list[str]) -> dict:
     key = store_key(catalog_sha, pre)
     store, run_dir = layout.store(key), layout.run(key)
     resume = RunPaths(run_dir).has_run()
+    previous = os.path.realpath(layout.latest_run) if os.path.islink(layout.latest_run) else None
+    parent = (previous if previous and not resume and not from_scratch
+              and previous != os.path.realpath(run_dir) else None)
     config = dataclasses.replace(train_config, store=store, workdir=run_dir, resume=resume,
-                                 image_size=pre.image_size).validate()
+                                 image_size=pre.image_size, warm_start=parent).validate()
 
     if reusable(store, catalog_sha, pre):
         print(f"[1/3] reusing store {store}: catalogue sha256 {catalog_sha[:12]} and "
@@ -140,7 +151,8 @@ def run_all(workdir: str, pre, train_config, beam_args: list[str]) -> dict:
         run_job(dataclasses.replace(pre, output=store, overwrite=True), beam_args)
     point_latest(layout.latest_store, store)
 
-    print(f"[2/3] {'resuming' if resume else 'training'} in {run_dir}")
+    print(f"[2/3] {'resuming' if resume else 'training'} in {run_dir}"
+          + (f", starting from the previous run {parent}" if parent else ""))
     summary = train(config)
     point_latest(layout.latest_run, run_dir)
 
@@ -156,7 +168,7 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     from train.config import TrainConfig
     pre = from_args(PreprocessConfig, args, output="")
     config = from_args(TrainConfig, args, store="", workdir="")
-    result = run_all(args.workdir, pre, config, beam_args)
+    result = run_all(args.workdir, pre, config, beam_args, from_scratch=args.from_scratch)
     print(f"\nstore:        {result['store']}  (streamgan inspect {result['store']})")
     print(f"training run: {result['run']}  (samples/ per epoch, generator.keras)")
     print(f"TensorBoard:  tensorboard --logdir {result['tensorboard']}")

@@ -245,15 +245,22 @@ def conditional_discriminator(base: keras.Model, spec: ConditionSpec,
     base names its last feature map "features" (every registered architecture does).
     """
     image = keras.Input(base.inputs[0].shape[1:], name="image")
-    trunk = keras.Model(base.inputs, [base.output, base.get_layer("features").output])
-    logit, features = trunk(image)
+    if isinstance(base, keras.Sequential):  # no symbolic outputs to tap: chain its layers
+        x, features = image, None
+        for layer in base.layers:
+            x = layer(x)
+            features = x if layer.name == "features" else features
+        logit = x
+    else:
+        trunk = keras.Model(base.inputs, [base.output, base.get_layer("features").output])
+        logit, features = trunk(image)
     pooled = keras.layers.GlobalAveragePooling2D()(features)
     ids = keras.Input((spec.max_tokens,), dtype="int32", name="condition")
     embedded = BagEmbedding(spec.input_dim, int(pooled.shape[-1]), seed=seed,
                             name="projection_embedding")(ids)
     projection = keras.layers.Dot(axes=1)([pooled, embedded])
     projection = ConditionStrength(name="condition_strength")(projection)
-    return keras.Model([image, ids], keras.layers.Add(name="logit")([logit, projection]),
+    return keras.Model([image, ids], keras.layers.Add(name="conditional_logit")([logit, projection]),
                        name="conditional_discriminator")
 
 

@@ -103,11 +103,17 @@ class TrainConfig:
     max_images: int | None = option(None, group="debugging", default_text="all",
                                     help="train on the first N images only")
     resume: bool = option(False, help="continue the run in --workdir from its last checkpoint")
+    warm_start: str | None = option(None, metavar="RUN",
+                                    help="start a new run from the weights of another run's last "
+                                         "checkpoint (e.g. last season's; same architecture and "
+                                         "image size, else it trains from scratch)")
     pixel_range: tuple[float, float] | None = option(
         None, cli=False, help="the store's pixel range (its manifest's image.pixel_range)")
     condition_source: str | None = option(
         None, cli=False, help="what `condition` resolved to for this run's store (None: "
                               "unconditional)")
+    parent: dict | None = option(None, cli=False,
+                                 help="the run this one warm-started from: run, epoch, checkpoint")
 
     def validate(self) -> "TrainConfig":
         """Raise ConfigError naming the first bad option; return self for chaining."""

@@ -74,6 +74,10 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
     config.save(paths.config)
 
     gan = build_gan(config, spec)
+    if config.warm_start and not config.resume:
+        from train.warmstart import warm_start
+        config.parent = warm_start(gan, config, spec, log)
+        config.save(paths.config)
     initial_epoch, ckpt = 0, latest_checkpoint(paths.checkpoints) if config.resume else None
     if ckpt:
         try:

@@ -38,10 +38,14 @@ def test_run_builds_trains_reuses_and_rebuilds_for_a_new_catalogue(served_catalo
     new_catalog = tmp_path / "new.json"
     new_catalog.write_text(json.dumps(records[:10]))
     assert main(["run", "--catalog", str(new_catalog), "--workdir", str(work), "--epochs", "1", *SMALL]) == 0
-    assert "[1/3] preprocessing" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "[1/3] preprocessing" in out and "starting from the previous run" in out
     assert len(glob.glob(str(work / "store-*"))) == 2 and len(glob.glob(str(work / "train-*"))) == 2
     manifest = json.load(open(work / "store" / "manifest.json"))
     assert manifest["counts"]["records"] == 10
+    # it warm-started from the first run's last checkpoint (epoch 2), and says so in its config
+    parent = json.load(open(work / "train" / "config.json"))["parent"]
+    assert parent["run"] == os.path.realpath(run_dir) and parent["epoch"] == 2
 
 
 def test_demo_runs_the_whole_pipeline_in_reduced_size(tmp_path, capsys):

@@ -1,0 +1,116 @@
+"""Starting a new run from an earlier run's weights: a new season's catalogue trains from last
+season's GAN instead of from random weights.
+
+The new run copies the parent's last checkpoint into its freshly built nets: the generator,
+the discriminator and the generator's weight average. Optimizer state is not copied: the new
+catalogue is a new problem for Adam's moment estimates, and fresh moments are what a new run
+with a new learning-rate budget expects. A conditional run's embeddings are carried over word
+by word: a word (or category) in both vocabularies keeps its rows, a new one starts from the
+random initialisation, so old ids keep their meaning under the new vocabulary's numbering.
+The condition is already brought in, so a warm-started conditional run starts at full strength.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import numpy as np
+
+from train.checkpoint import latest_checkpoint, restore_checkpoint
+from train.config import TrainConfig
+from train.paths import RunPaths
+
+# Options that must match for the parent's weights to fit the new nets.
+SHAPE_OPTIONS = ("arch", "image_size", "latent_dim", "base_filters", "ema_decay",
+                 "condition_source", "condition_dim", "condition_max_tokens")
+
+
+def incompatibility(parent: TrainConfig, config: TrainConfig) -> str | None:
+    """Why the parent's weights cannot start `config`'s nets, or None when they can."""
+    for name in SHAPE_OPTIONS:
+        if getattr(parent, name) != getattr(config, name):
+            return f"its {name} is {getattr(parent, name)!r}, this run's {getattr(config, name)!r}"
+    return None
+
+
+def warm_start(gan, config: TrainConfig, spec, log: Callable[[str], None] = print
+               ) -> dict[str, Any] | None:
+    """Load config.warm_start's last checkpoint into `gan` (built for config and spec).
+
+    Returns what the run started from ({"run", "epoch", "checkpoint", ...}) for config.json,
+    or None (with one line saying why) when the parent cannot be used: then the run trains
+    from scratch, which is never worse than failing a new season's run.
+    """
+    from train.conditioning import BagEmbedding, ConditionSpec
+    from train.gan import build_gan
+
+    parent_dir = os.path.abspath(config.warm_start)
+    paths = RunPaths(parent_dir)
+    try:
+        parent = TrainConfig.load(paths.config)
+    except Exception as e:  # a missing or damaged parent never stops a new run
+        log(f"  not warm-starting from {parent_dir}: {e}")
+        return None
+    checkpoint = latest_checkpoint(paths.checkpoints)
+    reason = "it has no checkpoint" if checkpoint is None else incompatibility(parent, config)
+    if reason:
+        log(f"  not warm-starting from {parent_dir}: {reason}; training from scratch")
+        return None
+    parent_spec = ConditionSpec.load(paths.conditioning) if parent.condition_source else None
+    old = build_gan(parent, parent_spec)
+    state = restore_checkpoint(old, checkpoint)
+
+    kept = new = 0
+    for new_net, old_net in _nets(gan, old):
+        embedding = {id(w) for layer in _layers(new_net) if isinstance(layer, BagEmbedding)
+                     for w in layer.weights}
+        new_weights = [w for w in new_net.weights if id(w) not in embedding]
+        old_weights = [w for w in old_net.weights
+                       if id(w) not in {id(v) for layer in _layers(old_net)
+                                        if isinstance(layer, BagEmbedding) for v in layer.weights}]
+        for target, source in zip(new_weights, old_weights, strict=True):
+            target.assign(source)
+        for target, source in zip([la for la in _layers(new_net) if isinstance(la, BagEmbedding)],
+                                  [la for la in _layers(old_net) if isinstance(la, BagEmbedding)],
+                                  strict=True):
+            k, n = _remap(target, source, parent_spec, spec)
+            kept, new = max(kept, k), max(new, n)
+    if spec is not None:  # already conditioned: full strength from the first step
+        config.condition_start = config.condition_ramp = 0
+        gan.condition_ramp = (0.0, 0.0)
+    origin = {"run": parent_dir, "epoch": int(state["epoch"]), "checkpoint": checkpoint}
+    if spec is not None:
+        origin.update(vocabulary_kept=kept, vocabulary_new=new)
+    log(f"  warm-starting from {parent_dir} after epoch {origin['epoch']}"
+        + (f" ({kept} known and {new} new {spec.source} entries)" if spec is not None else ""))
+    return origin
+
+
+def _nets(new, old):
+    pairs = [(new.generator, old.generator), (new.discriminator, old.discriminator)]
+    if new.ema_generator is not None:
+        pairs.append((new.ema_generator, old.ema_generator))
+    return pairs
+
+
+def _layers(model):
+    import keras
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _layers(layer)
+
+
+def _remap(target, source, old_spec, new_spec) -> tuple[int, int]:
+    """Copy embedding rows of the words both vocabularies share (row 0, "nothing", too)."""
+    old_rows = {word: i + 1 for i, word in enumerate(old_spec.vocabulary)}
+    weights = np.array(target.embedding.embeddings.numpy())
+    old = source.embedding.embeddings.numpy()
+    weights[0] = old[0]
+    kept = 0
+    for i, word in enumerate(new_spec.vocabulary):
+        if word in old_rows:
+            weights[i + 1] = old[old_rows[word]]
+            kept += 1
+    target.embedding.embeddings.assign(weights)
+    return kept, len(new_spec.vocabulary) - kept
