@@ -175,6 +175,11 @@ def url_problem(url: str, source: str, allow_local: bool) -> tuple[str, str] | N
     if given and not url.strip()[given.end():].startswith("//"):
         return "bad_url", (f"`url` {url!r} is not a URL or a path (scheme {given.group(1)}: "
                            "without //)")
+    if url.startswith("//"):
+        return "bad_url", (f"`url` {url!r} is a protocol-relative URL: write it with https: "
+                           "(or http:) in front")
+    if not given and url.lower().startswith("www."):
+        return "bad_url", f"`url` {url!r} looks like a web address without http(s)://"
     match = _SCHEME.match(source)  # a relative path takes its remote catalogue's scheme
     scheme = match.group(1).lower() if match else ""
     if scheme in HTTP_SCHEMES:

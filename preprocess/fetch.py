@@ -67,7 +67,7 @@ def address_problem(address: str) -> str | None:
         return None
     kind = ("loopback" if ip.is_loopback else "link-local" if ip.is_link_local
             else "private" if ip.is_private else "non-public")
-    return f"{kind} address {ip}"
+    return f"{kind} address ({ip})"
 
 
 class PrivateAddressError(Exception):
@@ -77,11 +77,17 @@ class PrivateAddressError(Exception):
 
 class _CheckedMixin:
     def _new_conn(self):
+        try:  # an address given literally is refused before any packet is sent to it
+            problem = address_problem(self.host.strip("[]"))
+        except ValueError:  # a name: checked once connected, on the address DNS gave
+            problem = None
+        if problem:
+            raise PrivateAddressError(f"{problem} refused")
         sock = super()._new_conn()
         problem = address_problem(sock.getpeername()[0])
         if problem:
             sock.close()
-            raise PrivateAddressError(f"{self.host} is a {problem}")
+            raise PrivateAddressError(f"{self.host} resolves to a {problem}, refused")
         return sock
 
 
@@ -196,8 +202,8 @@ class Fetcher:
         try:
             return self._http.request("GET", url, preload_content=False, redirect=False)
         except PrivateAddressError as e:
-            raise RecordError("private_address", f"{e} (refused: pass --private-addresses "
-                                                 "allow to fetch from internal hosts)") from None
+            raise RecordError("private_address", f"{e} (--private-addresses allow to fetch "
+                                                 "from internal hosts)") from None
         except urllib3.exceptions.MaxRetryError as e:
             cause = e.reason
             if isinstance(cause, urllib3.exceptions.ResponseError):  # retried statuses ran out
