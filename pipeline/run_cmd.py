@@ -114,16 +114,22 @@ def run_all(workdir: str, pre, train_config, beam_args: list[str]) -> dict:
     """preprocess (or reuse) -> train (or resume) -> sample grid; returns where things are.
 
     pre: a PreprocessConfig and train_config a TrainConfig, whose output, store and workdir
-    this fills in. Both are validated before any work starts.
+    this fills in. Both are validated before any work starts. One `run` at a time per
+    workdir: a second one fails at once with InUseError (a lock file).
     """
+    from common.locks import exclusive
+    layout = Workdir(os.path.abspath(workdir))
+    with exclusive(layout.root):
+        return _run_all(layout, pre, train_config, beam_args)
+
+
+def _run_all(layout: Workdir, pre, train_config, beam_args: list[str]) -> dict:
     from preprocess.catalog import file_sha256
     from preprocess.pipeline import run_job
     from train.generate import generate
     from train.loop import train
     from train.paths import RunPaths
 
-    layout = Workdir(os.path.abspath(workdir))
-    os.makedirs(layout.root, exist_ok=True)
     pre = pre.validate()
     catalog_sha = file_sha256(pre.catalog)
     key = store_key(catalog_sha, pre)
