@@ -268,3 +268,25 @@ class _Unbounded(CountingRoute):
 def unbounded(total: int) -> CountingRoute:
     """A body of `total` bytes without Content-Length: only a cap while reading catches it."""
     return _Unbounded(total)
+
+
+class _Gated(CountingRoute):
+    def __init__(self, body: bytes, content_type: str) -> None:
+        super().__init__()
+        self.body, self.content_type = body, content_type
+        self.gate = threading.Event()
+
+    def respond(self, handler, call):
+        while not self.gate.wait(0.05):
+            if handler.server.closing.is_set():
+                return
+        try:
+            send(handler, 200, self.body, self.content_type)
+        except ConnectionError:
+            pass
+
+
+def gated(body: bytes, content_type: str = "image/jpeg") -> CountingRoute:
+    """Holds every request until `route.gate.set()`, then serves body: a fetch that is in
+    progress for exactly as long as a test wants (`route.calls` says it has started)."""
+    return _Gated(body, content_type)
