@@ -130,7 +130,7 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
                              indent=2, default=str))
             out.abandon()
             return None
-        with ProgressMonitor(out.paths.progress, summary.records):
+        with ProgressMonitor(out.paths.progress, summary.records - summary.bad):
             with beam.Pipeline(options=options) as p:
                 with tft_beam.Context(temp_dir=out.paths.tft_temp):
                     build_pipeline(p, cfg, out.paths)
