@@ -133,7 +133,7 @@ def redirect_problem(source: str, target: str) -> str | None:
     """Why a redirect from source to target is refused, or None."""
     old, new = urllib.parse.urlsplit(source).scheme, urllib.parse.urlsplit(target).scheme.lower()
     if new not in HTTP_SCHEMES:
-        return f"redirect to a {new or 'local'}: URL refused ({target[:100]})"
+        return f"redirect to another scheme ({new or 'none'}:) refused: {target[:100]}"
     if old == "https" and new == "http":
         return f"redirect from https down to http refused ({target[:100]})"
     return None

@@ -9,6 +9,7 @@ from common.errors import CatalogError
 from pipeline.cli import main
 from pipeline.serve import StaticServer
 from preprocess.catalog import write_normalised
+from tests.faults.console import our_lines
 from tests.http_faults import fail_then_serve, truncated
 
 GOOD = {"url": "a.jpg", "description": "fine"}
@@ -130,7 +131,7 @@ def test_any_failure_to_read_the_catalogue_is_one_line(catalogue_site, tmp_path,
     out = tmp_path / "store"
     code = main(["preprocess", "--catalog", path, "--output", str(out), "--retries", "0"])
     err = capsys.readouterr().err  # (pytest's capture also shows the log file's lines)
-    ours = [line for line in err.splitlines() if line.startswith("streamgan")]
+    ours = our_lines(err)
     assert code == 2, err
     assert len(ours) == 1 and ours[0].startswith("streamgan preprocess: error: ")
     assert expected.format(port=catalogue_site.port) in ours[0]

@@ -12,7 +12,7 @@ from common.errors import CatalogError, RecordError
 from pipeline.serve import StaticServer
 from preprocess.catalog import write_normalised
 from preprocess.config import PreprocessConfig
-from preprocess.fetch import Fetcher, FetchOptions
+from preprocess.fetch import Fetcher, FetchOptions, redirect_problem
 from preprocess.pipeline import run
 from store.contract import open_store, read_jsonl
 from tests.http_faults import redirect
@@ -67,7 +67,7 @@ def test_denied_fetches_name_the_address_and_send_nothing(site):
         assert info.value.reason == "private_address" and expected in info.value.message, url
     allowed = Fetcher(FetchOptions(deny_private=False, timeout=2, retries=0))
     assert allowed.fetch(f"http://localhost:{port}/img/0.jpg")[:2] == b"\xff\xd8"
-    with pytest.raises(RecordError, match="redirect to a file: URL refused"):
+    with pytest.raises(RecordError, match=r"redirect to another scheme \(file:\) refused"):
         allowed.fetch(site["server"].url_for("to-local"))
 
 
@@ -108,3 +108,10 @@ def test_no_catalogue_or_store_data_is_unpickled_or_evaluated():
                     hits.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     assert not hits
     assert os.path.exists(REPO / "store" / "contract.py")  # the scan saw the store code
+
+
+def test_redirects_may_upgrade_to_https_but_never_downgrade_or_leave_http():
+    assert redirect_problem("http://shop.example/a.jpg", "https://cdn.example/a.jpg") is None
+    assert "down to http" in redirect_problem("https://shop.example/a", "http://shop.example/a")
+    for target in ("file:///etc/passwd", "gs://bucket/a.jpg", "ftp://h/a", "javascript:x"):
+        assert "another scheme" in redirect_problem("http://shop.example/a", target), target

@@ -9,19 +9,11 @@ import pytest
 
 from pipeline.cli import main
 from store.contract import MANIFEST_FILE, STORE_FILE, TRANSFORM_DIR, open_store
+from tests.faults.console import one_line
 from tests.preprocess.images import encode, numbered
 
 TRAIN = ["--epochs", "1", "--batch-size", "16", "--latent-dim", "8", "--base-filters", "4",
          "--num-samples", "4", "--eval-every", "0"]
-
-
-def one_line(capsys, *fragments):
-    err = capsys.readouterr().err
-    ours = [line for line in err.splitlines() if line.startswith("streamgan ")]
-    assert len(ours) == 1 and "Traceback" not in err, err[-3000:]
-    for fragment in fragments:
-        assert fragment in ours[0], ours[0]
-    return ours[0]
 
 
 def truncate_h5(store):

@@ -13,6 +13,7 @@ import pytest
 
 from common.locks import exclusive
 from pipeline.cli import main
+from tests.faults.console import one_line, our_lines
 from train.checkpoint import STATE_FILE, list_checkpoints
 
 pytestmark = pytest.mark.slow  # real fit() runs in subprocesses
@@ -47,15 +48,6 @@ def checkpoint_names(workdir):
 def history_epochs(workdir):
     with open(os.path.join(workdir, "history.csv")) as fh:
         return [int(row["epoch"]) for row in csv.DictReader(fh)]
-
-
-def one_line(capsys, *fragments):
-    err = capsys.readouterr().err
-    ours = [line for line in err.splitlines() if line.startswith("streamgan ")]
-    assert len(ours) == 1 and "Traceback" not in err, err[-3000:]
-    for fragment in fragments:
-        assert fragment in ours[0], ours[0]
-    return ours[0]
 
 
 def test_sigkill_in_a_checkpoint_write_and_mid_epoch_then_resume_reaches_every_epoch(
@@ -143,7 +135,7 @@ def test_disk_full_while_checkpointing_is_one_line_and_the_last_checkpoint_survi
     filler = fill(workdir, 2 * 1024 * 1024)
     full = subprocess.run(train_cmd(workdir, "--resume", "--epochs", "2"), capture_output=True,
                           text=True, timeout=600)
-    ours = [line for line in full.stderr.splitlines() if line.startswith("streamgan ")]
+    ours = our_lines(full.stderr)
     assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr[-3000:]
     assert len(ours) == 1 and ours[0].startswith(
         "streamgan train: error: the disk is full (No space left on device (a checkpoint needs "
