@@ -17,8 +17,9 @@ from tests.faults.console import one_line, our_lines
 from train.checkpoint import STATE_FILE, list_checkpoints
 
 pytestmark = pytest.mark.slow  # real fit() runs in subprocesses
-EPOCHS = 4
+EPOCHS = 5
 STEPS = 7  # 100 images, batch 16
+UNBUFFERED = dict(os.environ, PYTHONUNBUFFERED="1")  # what a killed child printed is readable
 TRAIN = ["--batch-size", "16", "--latent-dim", "8", "--base-filters", "32", "--num-samples", "4",
          "--eval-every", "0", "--arch", "dcgan", "--seed", "3"]
 
@@ -55,16 +56,16 @@ def test_sigkill_in_a_checkpoint_write_and_mid_epoch_then_resume_reaches_every_e
     workdir = str(tmp_path / "run")
     first = subprocess.Popen(train_cmd(workdir, "--store", fault_store, "--epochs", str(EPOCHS)),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+                             start_new_session=True, env=UNBUFFERED)
     try:
         wait_for(lambda: "epoch0001" in checkpoint_names(workdir), first, "a first checkpoint")
         # A second trainer on the same workdir while the first one runs: one line, no writes.
         assert main(["train", "--workdir", workdir, "--resume", "--epochs", str(EPOCHS)]) == 2
         one_line(capsys, f"{workdir} is in use by another streamgan process")
 
-        def writing():  # a checkpoint directory still being written (epoch 2 or later)
+        def writing():  # a checkpoint directory still being written (epoch 2 or 3)
             return next((n for n in checkpoint_names(workdir)
-                         if n.startswith(".epoch") and n[6:10] != "0001"), None)
+                         if n.startswith((".epoch0002.tmp", ".epoch0003.tmp"))), None)
         half = wait_for(writing, first, "a checkpoint being written")
         os.killpg(first.pid, signal.SIGKILL)
     finally:
@@ -81,12 +82,11 @@ def test_sigkill_in_a_checkpoint_write_and_mid_epoch_then_resume_reaches_every_e
     # Resume, and SIGKILL it in the middle of the epoch after its first new checkpoint.
     second = subprocess.Popen(train_cmd(workdir, "--resume", "--epochs", str(EPOCHS)),
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              start_new_session=True)
+                              start_new_session=True, env=UNBUFFERED)
     try:
         wait_for(lambda: f"epoch{last + 1:04d}" in checkpoint_names(workdir), second,
                  f"checkpoint {last + 1} after resuming")
-        if last + 1 < EPOCHS:
-            time.sleep(0.15)  # into the next epoch (one takes about half a second here)
+        time.sleep(0.15)  # into the next epoch (one takes about half a second here)
         os.killpg(second.pid, signal.SIGKILL)
         resumed_from = second.stdout.read()
     finally:
@@ -94,10 +94,13 @@ def test_sigkill_in_a_checkpoint_write_and_mid_epoch_then_resume_reaches_every_e
             os.killpg(second.pid, signal.SIGKILL)
         second.wait()
     assert f"resuming {workdir} after epoch {last} " in resumed_from
+    latest = list_checkpoints(os.path.join(workdir, "checkpoints"))[-1][0]
+    assert latest == last + 1  # killed during the epoch after it
 
     done = subprocess.run(train_cmd(workdir, "--resume", "--epochs", str(EPOCHS)),
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert f"resuming {workdir} after epoch {latest} " in done.stdout
     assert f"{EPOCHS} epochs done" in done.stdout
     complete = list_checkpoints(os.path.join(workdir, "checkpoints"))
     state = json.load(open(os.path.join(complete[-1][1], STATE_FILE)))
