@@ -25,6 +25,7 @@ setup(
         "pillow>=10.3",
         "urllib3>=2.0,<3",
         "ijson>=3.2",
+        "filelock>=3.12",  # one writer per workdir (common/locks.py)
         "tqdm>=4.66",
         "matplotlib>=3.8",
         # TF >= 2.20 no longer pulls it in; tf.summary (Keras' TensorBoard callback) needs it.

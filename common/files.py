@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 from typing import Iterator
 
 
@@ -45,3 +47,26 @@ def write_text(path: str, text: str) -> str:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
     return path
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "File too large",
+              "[Errno 28]", "errno = 28")
+
+
+def disk_full(error: BaseException) -> str | None:
+    """When error (or the text of an error that a library or a Beam worker re-raised) means
+    the disk, the quota or the file-size limit is full: "<what>: <file>" in one line; else
+    None."""
+    text = str(error)
+    code = getattr(error, "errno", None)
+    if code in _FULL:
+        what = getattr(error, "strerror", None) or os.strerror(code)
+    else:
+        what = next((t for t in _FULL_TEXT[:3] if t in text), None)
+        if what is None and not any(t in text for t in _FULL_TEXT):
+            return None
+        what = what or os.strerror(errno.ENOSPC)
+    named = getattr(error, "filename", None) or re.search(r"filename = '([^']+)'", text)
+    name = named.group(1) if isinstance(named, re.Match) else named
+    return f"{what}: {name}" if name else what

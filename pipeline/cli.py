@@ -25,6 +25,7 @@ import traceback
 
 from common import logs
 from common.errors import UserError
+from common.files import disk_full
 
 # Subcommand name -> module defining register(subparsers) and optionally log_file(args).
 COMMANDS = {
@@ -87,7 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(f"streamgan {args.command}: interrupted", file=logs.console())
             return 130
-        except Exception:
+        except Exception as e:
+            full = disk_full(e)
+            if full:  # a full disk is the machine's state, not a bug: one line
+                print(f"streamgan {args.command}: error: the disk is full ({full}); free some "
+                      "space and rerun: what was published or checkpointed before is intact",
+                      file=logs.console())
+                return 2
             traceback.print_exc(file=logs.console())
             if path:
                 print(f"streamgan {args.command}: failed; framework output is in {path}",

@@ -122,16 +122,23 @@ def run_all(workdir: str, pre, train_config, beam_args: list[str],
     pre: a PreprocessConfig and train_config a TrainConfig, whose output, store and workdir
     this fills in. Both are validated before any work starts. A new run in a workdir that
     already trained one (another catalogue, or other options) warm-starts from it unless
-    from_scratch.
+    from_scratch. One `run` at a time per workdir: a second one fails at once with
+    InUseError (a lock file).
     """
+    from common.locks import exclusive
+    layout = Workdir(os.path.abspath(workdir))
+    with exclusive(layout.root):
+        return _run_all(layout, pre, train_config, beam_args, from_scratch)
+
+
+def _run_all(layout: Workdir, pre, train_config, beam_args: list[str],
+             from_scratch: bool) -> dict:
     from preprocess.catalog import file_sha256
     from preprocess.pipeline import run_job
     from train.generate import generate
     from train.loop import train
     from train.paths import RunPaths
 
-    layout = Workdir(os.path.abspath(workdir))
-    os.makedirs(layout.root, exist_ok=True)
     pre = pre.validate()
     catalog_sha = file_sha256(pre.catalog)
     key = store_key(catalog_sha, pre)

@@ -7,6 +7,7 @@ import dataclasses
 import os
 
 from common.errors import ConfigError
+from common.files import is_remote
 from common.options import add_options, check_choice, from_args, option
 from store.contract import field_name_problem, image_size_problem, parse_image_size
 
@@ -44,6 +45,8 @@ def parse_compression(text: str) -> str | None:
 
 STORE_GROUP = "store content (a change makes a new store)"
 FETCH_GROUP = "fetching and decoding"
+SAFETY_GROUP = "bad records and safety"
+PRIVATE_ADDRESS_CHOICES = ("auto", "deny", "allow")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +70,9 @@ class PreprocessConfig:
     max_pixels: int = option(64 * 1024 * 1024, store=True, group=STORE_GROUP,
                              default_text="64M",
                              help="refuse images with more pixels (decompression bombs)")
+    max_aspect: float = option(10.0, store=True, group=STORE_GROUP,
+                               help="reject images whose long side is more than this many "
+                                    "times the short side (banners, broken strips)")
     vocab_top_k: int = option(20000, store=True, group=STORE_GROUP,
                               help="keep the K most frequent description tokens")
     vocab_min_frequency: int = option(1, store=True, group=STORE_GROUP,
@@ -88,11 +94,37 @@ class PreprocessConfig:
                           help="retries for 429/5xx/connection errors, with backoff")
     backoff: float = option(0.5, group=FETCH_GROUP,
                             help="backoff factor in seconds between retries")
+    fetch_deadline: float = option(120.0, group=FETCH_GROUP,
+                                   help="seconds for the whole download of one image's body "
+                                        "(a server trickling bytes never trips --timeout)")
     fetch_threads: int = option(16, group=FETCH_GROUP,
                                 help="concurrent fetches per worker process")
     decode_threads: int | None = option(None, group=FETCH_GROUP,
                                         default_text="cores / workers",
                                         help="concurrent decodes per worker process")
+
+    skip_bad_records: bool = option(False, group=SAFETY_GROUP,
+                                    help="report a malformed catalogue record as one line in "
+                                         "errors.jsonl (stage catalog) and go on, instead of "
+                                         "stopping before any work")
+    allow_local_files: bool = option(False, group=SAFETY_GROUP,
+                                     help="let a catalogue read from a remote location (http, "
+                                          "gs, s3) name local paths and file:// URLs")
+    private_addresses: str = option("auto", choices=PRIVATE_ADDRESS_CHOICES, group=SAFETY_GROUP,
+                                    help="fetching from loopback, link-local and private "
+                                         "addresses: deny, allow, or auto = deny for a "
+                                         "catalogue read from a remote location, allow for a "
+                                         "local one")
+
+    def deny_private(self) -> bool:
+        """Whether fetches must refuse non-public addresses (see docs/reliability.md)."""
+        if self.private_addresses == "auto":
+            return is_remote(self.catalog)
+        return self.private_addresses == "deny"
+
+    def allow_local(self) -> bool:
+        """Whether records may name local files: yes for a local catalogue."""
+        return self.allow_local_files or not is_remote(self.catalog)
 
     def validate(self) -> "PreprocessConfig":
         """Raise ConfigError (a one-line user error) for options that cannot work."""
@@ -105,12 +137,17 @@ class PreprocessConfig:
             problem = field_name_problem(name)
             if problem:
                 raise ConfigError(f"--condition-fields {problem}")
+        check_choice(PreprocessConfig, "private_addresses", self.private_addresses, ConfigError)
         if self.max_records is not None and self.max_records < 1:
             raise ConfigError(f"--max-records {self.max_records}: must be at least 1")
-        if (self.timeout <= 0 or self.retries < 0 or self.fetch_threads < 1 or self.max_bytes < 1
+        if self.max_aspect < 1:
+            raise ConfigError(f"--max-aspect {self.max_aspect:g}: must be at least 1 (1 = only "
+                              "square images)")
+        if (self.timeout <= 0 or self.fetch_deadline <= 0 or self.retries < 0
+                or self.fetch_threads < 1 or self.max_bytes < 1
                 or (self.decode_threads is not None and self.decode_threads < 1)):
-            raise ConfigError("--timeout, --max-bytes and --fetch-threads must be positive, "
-                              "--retries at least 0")
+            raise ConfigError("--timeout, --fetch-deadline, --max-bytes and --fetch-threads must "
+                              "be positive, --retries at least 0")
         return self
 
     def to_json(self) -> dict:

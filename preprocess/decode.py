@@ -2,13 +2,19 @@
 
 Pillow decodes JPEG, PNG, WebP, GIF (first frame), BMP and TIFF. EXIF orientation is applied,
 every mode becomes RGB with transparency composited onto the background (catalogue photos sit
-on white), decompression bombs are refused by a pixel cap before decoding, and JPEGs are
+on white; 16-bit greyscale is scaled, CMYK converted, palettes expanded), decompression bombs
+are refused by a pixel cap before decoding, and so are images more than `max_aspect` times
+longer than wide (or wider than long): a 1x4000 strip is a banner or a broken file, and padded
+or cropped to a square it would be a line or a smear, never a garment. Bytes that are not an
+image are named (an HTML page, a JSON document, an SVG drawing) so the error report says what
+the server sent instead. JPEGs are
 decoded at reduced scale (Pillow's `draft`, the JPEG library's DCT scaling) when the target is
 much smaller: several times faster than decoding full size and then shrinking.
 """
 from __future__ import annotations
 
 import io
+import json
 import warnings
 
 import numpy as np
@@ -17,11 +23,26 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from common.errors import RecordError
 
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
+MAX_ASPECT = 10.0  # longest side / shortest side; see the module docstring
 
 # Our own pixel cap replaces Pillow's global one (which warns, then raises at 2x).
 Image.MAX_IMAGE_PIXELS = None
 
 
+def sniff(data: bytes) -> tuple[str, str] | None:
+    """(reason, message) for bytes Pillow cannot open that are a recognisable non-image."""
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in data[:4096].lower()):
+        return "unsupported_format", "an SVG (vector) drawing: only raster images are accepted"
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        return "not_an_image", f"an HTML page, not an image ({len(data)} bytes)"
+    if head[:1] in (b"{", b"["):
+        try:
+            json.loads(data.decode("utf-8"))
+            return "not_an_image", f"a JSON document, not an image ({len(data)} bytes)"
+        except ValueError:
+            pass
+    return None
 
 
 def _fit_size(width: int, height: int, size: int, fit: str) -> tuple[int, int]:
@@ -38,20 +59,23 @@ def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
         canvas = Image.new("RGB", img.size, background)
         canvas.paste(img, mask=img.getchannel("A"))
         return canvas
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit greyscale: scale to 8 bits instead of clipping everything to white.
+    if img.mode.startswith("I;16") or img.mode == "I":
+        # 16-bit greyscale: scale 0..65535 to 0..255 instead of clipping everything above 255
+        # to white. A 32-bit integer image ("I", e.g. TIFF) whose values stay within 0..255
+        # is taken as 8-bit.
         arr = np.asarray(img, dtype=np.float64)
-        peak = max(float(arr.max()), 1.0)
-        return Image.fromarray((arr * (255.0 / (65535.0 if peak > 255 else 255.0))).clip(0, 255)
+        full = 65535.0 if img.mode != "I" or float(arr.max()) > 255 else 255.0
+        return Image.fromarray((arr * (255.0 / full)).round().clip(0, 255)
                                .astype(np.uint8)).convert("RGB")
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
 def decode_image(data: bytes, size: int, fit: str = "pad",
                  background: tuple[int, int, int] = (255, 255, 255),
-                 max_pixels: int = 64 * 1024 * 1024) -> np.ndarray:
+                 max_pixels: int = 64 * 1024 * 1024, max_aspect: float = MAX_ASPECT) -> np.ndarray:
     """Decode and resize to uint8 (size, size, 3). Raises RecordError with a reason code:
-    empty, not_an_image, unsupported_format, too_many_pixels, truncated, corrupt."""
+    empty, not_an_image, unsupported_format, too_many_pixels, aspect_ratio, truncated,
+    corrupt."""
     if not data:
         raise RecordError("empty", "zero bytes")
     try:
@@ -66,6 +90,7 @@ def decode_image(data: bytes, size: int, fit: str = "pad",
                                                      f"--max-pixels {max_pixels} (decompression bomb?)")
             if width < 1 or height < 1:
                 raise RecordError("corrupt", f"image of size {width}x{height}")
+            _check_aspect(width, height, size, fit, max_aspect)
             if img.format in ("JPEG", "MPO"):
                 img.draft("RGB", _fit_size(width, height, size, fit))
             img.load()
@@ -78,6 +103,9 @@ def decode_image(data: bytes, size: int, fit: str = "pad",
     except RecordError:
         raise
     except UnidentifiedImageError:
+        named = sniff(data)
+        if named:
+            raise RecordError(*named) from None
         head = data[:24].decode("latin-1").encode("unicode_escape").decode("ascii")
         raise RecordError("not_an_image", f"not an image (starts with {head!r})") from None
     except OSError as e:
@@ -90,6 +118,18 @@ def decode_image(data: bytes, size: int, fit: str = "pad",
     pixels = np.asarray(img, dtype=np.uint8)
     assert pixels.shape == (size, size, 3), pixels.shape
     return pixels
+
+
+def _check_aspect(width: int, height: int, size: int, fit: str, max_aspect: float) -> None:
+    """The aspect rule: the long side at most max_aspect times the short one, and, padded,
+    the short side at least one pixel of the stored image."""
+    long, short = max(width, height), min(width, height)
+    if long > max_aspect * short:
+        raise RecordError("aspect_ratio", f"{width}x{height} is more than {max_aspect:g} times "
+                                          "longer than wide (--max-aspect)")
+    if fit == "pad" and short * size < long:
+        raise RecordError("aspect_ratio", f"{width}x{height} padded to {size}x{size} px would "
+                                          "be less than a pixel wide")
 
 
 _LEVELS = np.arange(256, dtype=np.float64)

@@ -16,12 +16,13 @@ import time
 
 import apache_beam as beam
 import tensorflow_transform.beam as tft_beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from preprocess import catalog, publish, staging, transform
 from preprocess.config import PreprocessConfig, add_arguments, config_from_args
-from preprocess.fetch import FetchOptions
+from preprocess.fetch import options_for
 from preprocess.progress import ProgressMonitor
 from preprocess.steps import DUPLICATES, ERRORS, DropDuplicates, FetchAndDecodeFn, WriteShardFn
 from store.contract import FEATURE_IMAGE, Manifest, field_feature, field_value
@@ -51,7 +52,7 @@ def decode_threads(cfg: PreprocessConfig, options: PipelineOptions) -> int:
 
 
 def build_pipeline(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths) -> None:
-    fetch = FetchOptions(cfg.timeout, cfg.retries, cfg.backoff, cfg.max_bytes, cfg.fetch_threads)
+    fetch = options_for(cfg)
     records = (p
                | "ReadCatalog" >> beam.io.ReadFromText(paths.records)
                | "ParseRecords" >> beam.Map(json.loads))
@@ -60,7 +61,8 @@ def build_pipeline(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths
                | "BatchForFetch" >> beam.BatchElements(min_batch_size=8, max_batch_size=FETCH_BATCH)
                | "FetchAndDecode" >> beam.ParDo(FetchAndDecodeFn(
                    fetch, cfg.image_size, cfg.fit, cfg.background, cfg.max_pixels,
-                   cfg.fetch_threads, paths.progress, decode_threads(cfg, p.options)))
+                   cfg.fetch_threads, paths.progress, decode_threads(cfg, p.options),
+                   max_aspect=cfg.max_aspect))
                    .with_outputs(ERRORS, main="images"))
     written = decoded.images | "WriteShards" >> beam.ParDo(WriteShardFn(paths.shards))
     by_content = written | "DedupContent" >> DropDuplicates("sha256", "content")
@@ -96,6 +98,13 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return options
 
 
+def catalog_errors_paths(out: staging.Output) -> tuple[str, str]:
+    """(where validation writes the records it skipped, where publish finds them): beside
+    the pipeline's own error shards, so publish counts them with the others."""
+    staged = out.paths.errors_prefix + "-catalog.jsonl"
+    return (os.path.join(out.partial, "catalog-errors.jsonl") if out.remote else staged), staged
+
+
 def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) -> Manifest | None:
     """Validate the catalogue, run the pipeline and publish the store atomically.
 
@@ -106,18 +115,25 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
     options = pipeline_options(beam_args)
     out = staging.prepare(cfg.output, cfg.overwrite, options)
     try:
-        summary = catalog.write_normalised(cfg.catalog, out.paths.records_local, cfg.max_records)
+        errors_local, errors_staged = catalog_errors_paths(out)
+        summary = catalog.write_normalised(
+            cfg.catalog, out.paths.records_local, cfg.max_records, skip_bad=cfg.skip_bad_records,
+            errors_path=errors_local, allow_local=cfg.allow_local())
         out.upload_records()
+        if errors_staged != errors_local:
+            FileSystems.copy([errors_local], [errors_staged])
         validated = time.time()
         print(f"catalogue {cfg.catalog}: {summary.records} records ({summary.format}), "
-              f"sha256 {summary.sha256[:12]}")
+              f"sha256 {summary.sha256[:12]}"
+              + (f"; {summary.bad} bad records skipped (errors.jsonl, stage catalog)"
+                 if summary.bad else ""))
         if dry_run:
             print(json.dumps({"options": cfg.to_json(),
                               "pipeline_options": options.get_all_options(drop_default=True)},
                              indent=2, default=str))
             out.abandon()
             return None
-        with ProgressMonitor(out.paths.progress, summary.records):
+        with ProgressMonitor(out.paths.progress, summary.records - summary.bad):
             with beam.Pipeline(options=options) as p:
                 with tft_beam.Context(temp_dir=out.paths.tft_temp):
                     build_pipeline(p, cfg, out.paths)

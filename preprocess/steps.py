@@ -18,7 +18,7 @@ from apache_beam.metrics import Metrics
 
 from common.errors import RecordError
 from common.files import is_remote
-from preprocess.decode import channel_moments, decode_image
+from preprocess.decode import MAX_ASPECT, channel_moments, decode_image
 from preprocess.fetch import Fetcher, FetchOptions
 from preprocess.progress import ProgressWriter
 
@@ -45,12 +45,14 @@ class FetchAndDecodeFn(beam.DoFn):
 
     def __init__(self, fetch: FetchOptions, image_size: int, fit: str,
                  background: tuple[int, int, int], max_pixels: int, threads: int,
-                 progress_dir: str | None, decode_threads: int = 2):
+                 progress_dir: str | None, decode_threads: int = 2,
+                 max_aspect: float = MAX_ASPECT):
         self.fetch_options = fetch
         self.image_size = image_size
         self.fit = fit
         self.background = tuple(background)
         self.max_pixels = max_pixels
+        self.max_aspect = max_aspect
         self.threads = threads
         self.decode_threads = decode_threads
         self.progress_dir = progress_dir
@@ -73,7 +75,7 @@ class FetchAndDecodeFn(beam.DoFn):
         try:
             with self._decode_slots:
                 pixels = decode_image(data, self.image_size, self.fit, self.background,
-                                      self.max_pixels)
+                                      self.max_pixels, self.max_aspect)
                 mean, sq_mean = channel_moments(pixels)
         except RecordError as e:
             return error_record(record, "decode", e.reason, e.message)

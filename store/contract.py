@@ -15,8 +15,10 @@ A store is a directory (docs/store-format.md):
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
+import shutil
 from typing import Any, Iterable, Sequence
 
 import h5py
@@ -138,6 +140,17 @@ def default_chunk_rows(image_size: int) -> int:
     return int(max(8, min(1024, (1 << 20) // (image_size * image_size * 3))))
 
 
+def check_room(path: str, num_images: int, image_size: int) -> None:
+    """Refuse to start a store.h5 that cannot fit: its images, about 512 bytes of metadata
+    each, and 1 MiB. HDF5 fails badly when the disk fills up in the middle of a file (h5py's
+    cleanup of it can crash the interpreter), so this is checked before the first byte."""
+    needed = num_images * (image_size * image_size * 3 + 512) + (1 << 20)
+    free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({STORE_FILE} needs about "
+                                    f"{needed / 2**20:.1f} MiB, {free / 2**20:.1f} MiB free)", path)
+
+
 class StoreWriter:
     """Writes store.h5 block by block, in catalogue order. Use as a context manager."""
 
@@ -147,6 +160,7 @@ class StoreWriter:
         self.num_images = num_images
         self.image_size = image_size
         self.chunk_rows = chunk_rows or default_chunk_rows(image_size)
+        check_room(path, num_images, image_size)
         self._file = h5py.File(path, "w")
         f = self._file
         f.attrs[ATTR_SCHEMA_VERSION] = SCHEMA_VERSION

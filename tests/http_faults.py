@@ -1,8 +1,10 @@
 """Misbehaving HTTP endpoints for tests, as routes for pipeline.serve.StaticServer.
 
-Real image hosts fail in a handful of ways the fetcher must survive: transient 5xx, responses
-slower than the client's timeout, an HTML error page where an image should be, a connection
-that drops mid-body. Each function here returns a route handler that does one of these:
+Real image hosts fail in many ways the fetcher must survive: transient 5xx, rate limits with
+Retry-After, responses slower than the client's timeout, bytes trickling in, an HTML error page
+where an image should be, a connection that drops or is reset mid-body, redirect loops and
+redirects elsewhere, bodies without Content-Length. Each function here returns a route handler
+that does one of these:
 
     flaky = fail_then_serve(2, 503, jpeg_bytes, "image/jpeg")
     with StaticServer(root, routes={"/flaky.jpg": flaky, "/slow.jpg": slow(5, jpeg_bytes),
@@ -14,7 +16,10 @@ Routes are called from the server's request threads at the same time, so counter
 """
 from __future__ import annotations
 
+import socket
+import struct
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 
 
@@ -40,6 +45,11 @@ class CountingRoute:
     def calls(self) -> int:
         with self._lock:
             return self._calls
+
+    def reset(self) -> None:
+        """Forget the calls so far (a second job against the same server starts afresh)."""
+        with self._lock:
+            self._calls = 0
 
     def __call__(self, handler: BaseHTTPRequestHandler) -> None:
         with self._lock:
@@ -129,3 +139,154 @@ class _Truncated(CountingRoute):
 def truncated(body: bytes, content_type: str = "image/jpeg") -> CountingRoute:
     """Promises len(body) bytes, sends half, then closes: a connection dropped mid-download."""
     return _Truncated(body, content_type)
+
+
+class _Served(CountingRoute):
+    def __init__(self, body: bytes, content_type: str, status: int = 200) -> None:
+        super().__init__()
+        self.body, self.content_type, self.status = body, content_type, status
+
+    def respond(self, handler, call):
+        send(handler, self.status, self.body, self.content_type)
+
+
+def served(body: bytes, content_type: str, status: int = 200) -> CountingRoute:
+    """Always answers status + body with the given Content-Type (right, wrong or lying)."""
+    return _Served(body, content_type, status)
+
+
+class _RateLimited(CountingRoute):
+    def __init__(self, retry_after: int, body: bytes, content_type: str) -> None:
+        super().__init__()
+        self.retry_after, self.body, self.content_type = retry_after, body, content_type
+        self.times: list[float] = []
+
+    def reset(self) -> None:
+        super().reset()
+        self.times = []
+
+    def respond(self, handler, call):
+        self.times.append(time.monotonic())
+        if call == 1:
+            handler.send_response(429)
+            handler.send_header("Retry-After", str(self.retry_after))
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+        else:
+            send(handler, 200, self.body, self.content_type)
+
+
+def rate_limited(retry_after: int, body: bytes, content_type: str = "image/jpeg") -> CountingRoute:
+    """429 with `Retry-After: retry_after` to the first request, then 200 + body; `times`
+    holds when each request arrived (time.monotonic), to check the wait was honoured."""
+    return _RateLimited(retry_after, body, content_type)
+
+
+class _Reset(CountingRoute):
+    def __init__(self, body: bytes) -> None:
+        super().__init__()
+        self.body = body
+
+    def respond(self, handler, call):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/jpeg")
+        handler.send_header("Content-Length", str(len(self.body)))
+        handler.end_headers()
+        handler.wfile.write(self.body[: len(self.body) // 2])
+        handler.wfile.flush()
+        # SO_LINGER with a zero timeout: close() sends a TCP RST instead of a FIN.
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        handler.connection.close()
+        handler.close_connection = True
+
+
+def reset_mid_body(body: bytes) -> CountingRoute:
+    """Sends half the promised body, then resets the connection (RST): 'connection reset by peer'."""
+    return _Reset(body)
+
+
+class _Trickle(CountingRoute):
+    def __init__(self, body: bytes, interval: float) -> None:
+        super().__init__()
+        self.body, self.interval = body, interval
+
+    def respond(self, handler, call):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/jpeg")
+        handler.send_header("Content-Length", str(len(self.body)))
+        handler.end_headers()
+        try:
+            for i in range(len(self.body)):
+                if handler.server.closing.wait(self.interval):
+                    return
+                handler.wfile.write(self.body[i:i + 1])
+                handler.wfile.flush()
+        except (ConnectionError, OSError):
+            pass  # the client gave up: what a deadline should make it do
+
+
+def trickle(body: bytes, interval: float = 0.05) -> CountingRoute:
+    """Sends the body one byte every `interval` seconds: each read succeeds quickly, the whole
+    takes len(body) * interval seconds. Only a total deadline stops it."""
+    return _Trickle(body, interval)
+
+
+class _Redirect(CountingRoute):
+    def __init__(self, location: str, status: int) -> None:
+        super().__init__()
+        self.location, self.status = location, status
+
+    def respond(self, handler, call):
+        handler.send_response(self.status)
+        handler.send_header("Location", self.location)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+
+def redirect(location: str, status: int = 302) -> CountingRoute:
+    """Redirects to `location` (relative or absolute; its own path makes a loop)."""
+    return _Redirect(location, status)
+
+
+class _Unbounded(CountingRoute):
+    def __init__(self, total: int) -> None:
+        super().__init__()
+        self.total = total
+
+    def respond(self, handler, call):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/jpeg")
+        handler.end_headers()  # no Content-Length: the body ends when the connection closes
+        block = bytes(1 << 14)
+        try:
+            for _ in range(0, self.total, len(block)):
+                handler.wfile.write(block)
+        except (ConnectionError, OSError):
+            pass  # the client stopped reading at its cap
+
+
+def unbounded(total: int) -> CountingRoute:
+    """A body of `total` bytes without Content-Length: only a cap while reading catches it."""
+    return _Unbounded(total)
+
+
+class _Gated(CountingRoute):
+    def __init__(self, body: bytes, content_type: str) -> None:
+        super().__init__()
+        self.body, self.content_type = body, content_type
+        self.gate = threading.Event()
+
+    def respond(self, handler, call):
+        while not self.gate.wait(0.05):
+            if handler.server.closing.is_set():
+                return
+        try:
+            send(handler, 200, self.body, self.content_type)
+        except ConnectionError:
+            pass
+
+
+def gated(body: bytes, content_type: str = "image/jpeg") -> CountingRoute:
+    """Holds every request until `route.gate.set()`, then serves body: a fetch that is in
+    progress for exactly as long as a test wants (`route.calls` says it has started)."""
+    return _Gated(body, content_type)

@@ -10,6 +10,7 @@ picks the newest complete one and ignores debris.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -47,7 +48,23 @@ def save_checkpoint(gan, root: str, epoch: int, config: dict[str, Any],
     final = os.path.join(root, epoch_name(epoch))
     tmp = os.path.join(root, f".{epoch_name(epoch)}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
+    _check_room(root, tmp)
     os.makedirs(tmp)
+    try:
+        _write(gan, tmp, epoch, config, metrics)
+    except BaseException:  # free what the half-written one took
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if os.path.exists(final):  # the same epoch trained again after a resume
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    for _, old in list_checkpoints(root)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    _remove_debris(root)
+    return final
+
+
+def _write(gan, tmp: str, epoch: int, config: dict[str, Any], metrics) -> None:
     gan.save_weights(os.path.join(tmp, WEIGHTS_FILE))
     state = {
         "epoch": int(epoch),
@@ -60,13 +77,21 @@ def save_checkpoint(gan, root: str, epoch: int, config: dict[str, Any],
     }
     with open(os.path.join(tmp, STATE_FILE), "w") as fh:
         json.dump(state, fh, indent=2, sort_keys=True)
-    if os.path.exists(final):  # the same epoch trained again after a resume
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    for _, old in list_checkpoints(root)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    _remove_debris(root)
-    return final
+
+
+def _check_room(root: str, tmp: str) -> None:
+    """Refuse to start a checkpoint that cannot fit: about the size of the newest complete
+    one, plus 1 MiB. (HDF5 fails badly when the disk fills up in the middle of a weights
+    file: h5py's cleanup of the half-written file then crashes the interpreter at exit.)"""
+    found = list_checkpoints(root)
+    if not found:
+        return
+    needed = sum(entry.stat().st_size for entry in os.scandir(found[-1][1]) if entry.is_file())
+    free = shutil.disk_usage(root).free
+    if free < needed + (1 << 20):
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (a checkpoint needs about "
+                                    f"{needed / 2**20:.1f} MiB, {free / 2**20:.1f} MiB free)",
+                      tmp)
 
 
 def restore_checkpoint(gan, path: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from common.errors import ConfigError, StoreError
+from common.locks import exclusive
 from store.contract import ALL_SPLITS, open_store
 from train.checkpoint import latest_checkpoint, restore_checkpoint
 from train.config import TrainConfig
@@ -35,8 +36,15 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
     verbose: fit's progress output; log: where the start and end reports go; callbacks: extra
     Keras callbacks, run after the run's own (so after each epoch's checkpoint).
 
-    Raises ConfigError / StoreError / FileExistsError with one-line messages for user mistakes.
+    Raises ConfigError / StoreError / FileExistsError with one-line messages for user mistakes,
+    and InUseError when another process is training in the same workdir (a lock file).
     """
+    config = dataclasses.replace(config).validate()
+    with exclusive(config.workdir):
+        return _train(config, verbose=verbose, log=log, callbacks=callbacks)
+
+
+def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
     import keras
 
     from train import callbacks as cb
