@@ -6,6 +6,14 @@
 
 Any option the job does not know is a Beam pipeline option. Without --runner it runs on this
 machine with the DirectRunner on all cores (multi-processing).
+
+A run is two Beam jobs between launcher steps, so that no runner holds per-record state:
+
+    launcher   validate the catalogue, drop repeated URLs (on-disk index), write it for workers
+    Beam job   fetch -> decode -> scratch shard + metadata line (one fused stage, no shuffle)
+    launcher   drop repeated contents (on-disk index), write the analysis input
+    Beam job   TFT analysis (vocabulary, channel statistics) -> transform_fn
+    launcher   publish store.h5 in catalogue order, errors, duplicates, manifest
 """
 from __future__ import annotations
 
@@ -15,25 +23,23 @@ import os
 import time
 
 import apache_beam as beam
-import tensorflow_transform.beam as tft_beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
-from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from preprocess import catalog, publish, staging, transform
 from preprocess.config import PreprocessConfig, add_arguments, config_from_args
+from preprocess.dedup import FirstSeen
 from preprocess.fetch import FetchOptions
 from preprocess.progress import ProgressMonitor
-from preprocess.steps import DUPLICATES, ERRORS, DropDuplicates, FetchAndDecodeFn, WriteShardFn
+from preprocess.steps import ERRORS, FetchAndDecodeFn, WriteShardFn
 from store.contract import FEATURE_IMAGE, Manifest
 
 FETCH_BATCH = 64  # records per thread-pool batch inside a worker
 
 
-def to_tft_features(record: dict) -> dict:
-    """A kept record's analysis features; pixels stay out (TFT prunes `image` from analysis)."""
-    return {FEATURE_IMAGE: b"", transform.DESCRIPTION_TEXT: "\n".join(record["descriptions"]),
-            transform.CHANNEL_MEAN: record["channel_mean"],
-            transform.CHANNEL_SQ_MEAN: record["channel_sq_mean"]}
+def to_tft_features(line: str) -> dict:
+    """A line of the analysis input -> TFT features; pixels stay out (TFT prunes `image`
+    from analysis)."""
+    return dict(json.loads(line), **{FEATURE_IMAGE: b""})
 
 
 def decode_threads(cfg: PreprocessConfig, options: PipelineOptions) -> int:
@@ -50,34 +56,77 @@ def decode_threads(cfg: PreprocessConfig, options: PipelineOptions) -> int:
 
 
 def build_pipeline(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths) -> None:
+    """Catalogue records -> image shards + their metadata, and error lines: one fused stage,
+    no shuffle (see preprocess/steps.py)."""
     fetch = FetchOptions(cfg.timeout, cfg.retries, cfg.backoff, cfg.max_bytes, cfg.fetch_threads)
-    records = (p
+    decoded = (p
                | "ReadCatalog" >> beam.io.ReadFromText(paths.records)
-               | "ParseRecords" >> beam.Map(json.loads))
-    by_url = records | "DedupUrls" >> DropDuplicates("source", "url", paths.progress)
-    decoded = (by_url.kept
+               | "ParseRecords" >> beam.Map(json.loads)
                | "BatchForFetch" >> beam.BatchElements(min_batch_size=8, max_batch_size=FETCH_BATCH)
                | "FetchAndDecode" >> beam.ParDo(FetchAndDecodeFn(
                    fetch, cfg.image_size, cfg.fit, cfg.background, cfg.max_pixels,
                    cfg.fetch_threads, paths.progress, decode_threads(cfg, p.options)))
                    .with_outputs(ERRORS, main="images"))
-    written = decoded.images | "WriteShards" >> beam.ParDo(WriteShardFn(paths.shards))
-    by_content = written | "DedupContent" >> DropDuplicates("sha256", "content")
+    _ = (decoded.images
+         | "WriteShards" >> beam.ParDo(WriteShardFn(paths.shards))
+         | "DecodedToJson" >> beam.Map(json.dumps)
+         | "WriteDecoded" >> beam.io.WriteToText(paths.kept_prefix))
+    _ = (decoded[ERRORS] | "ErrorsToJson" >> beam.Map(json.dumps)
+         | "WriteErrors" >> beam.io.WriteToText(paths.errors_prefix))
 
+
+def build_analysis(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths) -> None:
+    """TFT over the records to store (duplicates gone, descriptions merged) -> transform_fn."""
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
     metadata = dataset_metadata.DatasetMetadata(
         schema_utils.schema_from_feature_spec(transform.feature_spec()))
-    transform_fn = ((by_content.kept | "ToTftFeatures" >> beam.Map(to_tft_features), metadata)
+    features = (p | "ReadFeatures" >> beam.io.ReadFromText(paths.features)
+                | "ToTftFeatures" >> beam.Map(to_tft_features))
+    transform_fn = ((features, metadata)
                     | "AnalyzeCatalog" >> tft_beam.AnalyzeDataset(transform.make_preprocessing_fn(
                         cfg.image_size, cfg.vocab_top_k, cfg.vocab_min_frequency)))
     _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(paths.transform)
 
-    _ = (by_content.kept | "KeptToJson" >> beam.Map(json.dumps)
-         | "WriteKept" >> beam.io.WriteToText(paths.kept_prefix))
-    _ = ((by_url[DUPLICATES], by_content[DUPLICATES]) | "AllDuplicates" >> beam.Flatten()
-         | "DuplicatesToJson" >> beam.Map(json.dumps)
-         | "WriteDuplicates" >> beam.io.WriteToText(paths.duplicates_prefix))
-    _ = (decoded[ERRORS] | "ErrorsToJson" >> beam.Map(json.dumps)
-         | "WriteErrors" >> beam.io.WriteToText(paths.errors_prefix))
+
+def analysis_options(options: PipelineOptions) -> PipelineOptions:
+    """The analysis job's options: the user's runner on a cluster; on this machine the
+    DirectRunner in this process (its input is small, and worker processes would each have
+    to import TensorFlow first)."""
+    if options.view_as(StandardOptions).runner in staging.LOCAL_RUNNERS:
+        return PipelineOptions(runner="DirectRunner", direct_running_mode="in_memory",
+                               direct_num_workers=1)
+    return options
+
+
+def stage_catalog(cfg: PreprocessConfig, out: staging.Output) -> tuple[catalog.CatalogSummary, int]:
+    """Validate the catalogue, drop records whose URL an earlier one had (merging their
+    descriptions in) and write the rest for the workers. Returns (summary, URL duplicates)."""
+    normalised = os.path.join(out.paths.local, "catalog.jsonl")
+    summary = catalog.write_normalised(cfg.catalog, normalised, cfg.max_records)
+    urls = FirstSeen(out.paths.url_index, "url")
+    with open(normalised, encoding="utf-8") as fh, \
+            open(out.paths.url_duplicates, "w", encoding="utf-8") as duplicates:
+        for line in fh:
+            duplicate = urls.add((record := json.loads(line))["source"], record)
+            if duplicate is not None:
+                duplicates.write(json.dumps(duplicate) + "\n")
+
+    def firsts():
+        with open(normalised, encoding="utf-8") as fh, open(out.paths.url_duplicates) as dups:
+            skip = (json.loads(d)["index"] for d in dups)
+            next_skip = next(skip, None)
+            for line in fh:
+                record = json.loads(line)
+                if record["index"] == next_skip:
+                    next_skip = next(skip, None)
+                    continue
+                yield record
+
+    out.write_records(urls.merged(firsts()), summary.records - urls.duplicates)
+    urls.close()
+    os.remove(normalised)
+    return summary, urls.duplicates
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -103,24 +152,33 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
     options = pipeline_options(beam_args)
     out = staging.prepare(cfg.output, cfg.overwrite, options)
     try:
-        summary = catalog.write_normalised(cfg.catalog, out.paths.records_local, cfg.max_records)
-        out.upload_records()
-        validated = time.time()
-        print(f"catalogue {cfg.catalog}: {summary.records} records ({summary.format}), "
-              f"sha256 {summary.sha256[:12]}")
         if dry_run:
+            summary = catalog.write_normalised(cfg.catalog, os.devnull, cfg.max_records)
+            print(f"catalogue {cfg.catalog}: {summary.records} records ({summary.format}), "
+                  f"sha256 {summary.sha256[:12]}")
             print(json.dumps({"options": cfg.to_json(),
                               "pipeline_options": options.get_all_options(drop_default=True)},
                              indent=2, default=str))
             out.abandon()
             return None
-        with ProgressMonitor(out.paths.progress, summary.records):
+        summary, url_duplicates = stage_catalog(cfg, out)
+        validated = time.time()
+        print(f"catalogue {cfg.catalog}: {summary.records} records ({summary.format}), "
+              f"sha256 {summary.sha256[:12]}")
+        with ProgressMonitor(out.paths.progress, summary.records, done_before=url_duplicates):
             with beam.Pipeline(options=options) as p:
-                with tft_beam.Context(temp_dir=out.paths.tft_temp):
-                    build_pipeline(p, cfg, out.paths)
+                build_pipeline(p, cfg, out.paths)
         ran = time.time()
-        manifest = publish.publish(out, cfg, summary, beam_args, timings={
-            "validate_s": validated - started, "pipeline_s": ran - validated})
+        staged = publish.deduplicate(out, summary.records)
+        deduplicated = time.time()
+        import tensorflow_transform.beam as tft_beam
+        with beam.Pipeline(options=analysis_options(options)) as p:
+            with tft_beam.Context(temp_dir=out.paths.tft_temp):
+                build_analysis(p, cfg, out.paths)
+        analysed = time.time()
+        manifest = publish.publish(out, cfg, summary, staged, beam_args, timings={
+            "validate_s": validated - started, "pipeline_s": ran - validated,
+            "dedup_s": deduplicated - ran, "analyse_s": analysed - deduplicated})
     except BaseException:
         out.abandon()
         raise
