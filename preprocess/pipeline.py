@@ -94,7 +94,7 @@ def analysis_options(options: PipelineOptions) -> PipelineOptions:
     DirectRunner in this process (its input is small, and worker processes would each have
     to import TensorFlow first)."""
     if options.view_as(StandardOptions).runner in staging.LOCAL_RUNNERS:
-        return PipelineOptions(runner="DirectRunner", direct_running_mode="in_memory",
+        return PipelineOptions([], runner="DirectRunner", direct_running_mode="in_memory",
                                direct_num_workers=1)
     return options
 

@@ -77,10 +77,11 @@ class Paths:
 
 
 def delete_tree(path: str) -> None:
-    """Remove a folder on any Beam filesystem (a trailing "/" makes object stores delete the
-    prefix); missing is fine."""
+    """Remove a folder on any Beam filesystem (on an object store, a trailing "/" deletes
+    everything under the prefix); missing is fine."""
+    path = path.rstrip("/")
     try:
-        FileSystems.delete([path.rstrip("/") + "/"])
+        FileSystems.delete([path + "/" if is_remote(path) else path])
     except Exception:  # BeamIOError when nothing is there; leftovers are named as scratch
         pass
 
