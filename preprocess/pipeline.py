@@ -99,9 +99,11 @@ def analysis_options(options: PipelineOptions) -> PipelineOptions:
     return options
 
 
-def stage_catalog(cfg: PreprocessConfig, out: staging.Output) -> tuple[catalog.CatalogSummary, int]:
+def stage_catalog(cfg: PreprocessConfig, out: staging.Output) -> tuple[catalog.CatalogSummary,
+                                                                      int, int]:
     """Validate the catalogue, drop records whose URL an earlier one had (merging their
-    descriptions in) and write the rest for the workers. Returns (summary, URL duplicates)."""
+    descriptions in) and write the rest for the workers. Returns (summary, URL duplicates,
+    files written for the workers)."""
     normalised = os.path.join(out.paths.local, "catalog.jsonl")
     summary = catalog.write_normalised(cfg.catalog, normalised, cfg.max_records)
     urls = FirstSeen(out.paths.url_index, "url")
@@ -123,14 +125,16 @@ def stage_catalog(cfg: PreprocessConfig, out: staging.Output) -> tuple[catalog.C
                     continue
                 yield record
 
-    out.write_records(urls.merged(firsts()), summary.records - urls.duplicates)
+    files = out.write_records(urls.merged(firsts()), summary.records - urls.duplicates)
     urls.close()
     os.remove(normalised)
-    return summary, urls.duplicates
+    return summary, urls.duplicates, files
 
 
-def pipeline_options(beam_args: list[str]) -> PipelineOptions:
-    """Beam options from the command line; on the DirectRunner default to all cores."""
+def pipeline_options(beam_args: list[str], record_files: int = 2) -> PipelineOptions:
+    """Beam options from the command line; on the DirectRunner default to all cores, with one
+    worker process per core, unless the catalogue is a single file of work: a file is not
+    split between workers, so a second process would only cost its start-up."""
     options = PipelineOptions(beam_args)
     runner = options.view_as(StandardOptions).runner
     if runner in (None, "DirectRunner", "direct"):
@@ -138,7 +142,7 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
         if not any(a.startswith("--direct_num_workers") for a in beam_args):
             direct.direct_num_workers = 0  # 0 = one worker per core
         if not any(a.startswith("--direct_running_mode") for a in beam_args):
-            direct.direct_running_mode = "multi_processing"
+            direct.direct_running_mode = "multi_processing" if record_files > 1 else "in_memory"
     return options
 
 
@@ -161,7 +165,8 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
                              indent=2, default=str))
             out.abandon()
             return None
-        summary, url_duplicates = stage_catalog(cfg, out)
+        summary, url_duplicates, files = stage_catalog(cfg, out)
+        options = pipeline_options(beam_args, files)
         validated = time.time()
         print(f"catalogue {cfg.catalog}: {summary.records} records ({summary.format}), "
               f"sha256 {summary.sha256[:12]}")
