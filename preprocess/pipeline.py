@@ -25,7 +25,7 @@ import time
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from preprocess import catalog, publish, staging, transform
+from preprocess import catalog, publish, staging
 from preprocess.config import PreprocessConfig, add_arguments, config_from_args
 from preprocess.dedup import FirstSeen
 from preprocess.fetch import FetchOptions
@@ -79,6 +79,8 @@ def build_analysis(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths
     """TFT over the records to store (duplicates gone, descriptions merged) -> transform_fn."""
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+    from preprocess import transform
     metadata = dataset_metadata.DatasetMetadata(
         schema_utils.schema_from_feature_spec(transform.feature_spec()))
     features = (p | "ReadFeatures" >> beam.io.ReadFromText(paths.features)

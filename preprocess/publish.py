@@ -27,7 +27,6 @@ from typing import Iterable, Iterator
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from preprocess import transform
 from preprocess.catalog import CatalogSummary
 from preprocess.config import PreprocessConfig
 from preprocess.dedup import FirstSeen
@@ -177,6 +176,7 @@ def deduplicate(out: Output, num_records: int) -> Deduplicated:
                 dups.write(json.dumps(duplicate) + "\n")
                 kept.drop(record["index"])
     result = Deduplicated(kept, contents)
+    from preprocess import transform  # TensorFlow: first needed here, after the Beam job
     with FileSystems.create(out.paths.features) as fh:
         for record in result.records():
             fh.write(json.dumps({transform.DESCRIPTION_TEXT: "\n".join(record["descriptions"]),
@@ -242,6 +242,8 @@ def _analysis_results(store_dir: str, image_size: int) -> dict:
     """What TFT learned, read back from the saved graph: channel statistics and vocabulary."""
     import tensorflow as tf
     import tensorflow_transform as tft
+
+    from preprocess import transform
     output = tft.TFTransformOutput(store_dir)
     raw = {sf.FEATURE_IMAGE: tf.constant([bytes(image_size * image_size * 3)]),
            transform.DESCRIPTION_TEXT: tf.constant([""]),
@@ -270,6 +272,7 @@ def _versions() -> dict:
 def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, staged: Deduplicated,
             beam_args: list[str], timings: dict) -> sf.Manifest:
     """Write the store from the run's staging area and rename it into place; returns the manifest."""
+    from preprocess import transform
     started = time.time()
     n = summary.records
     kept = staged.kept
