@@ -20,6 +20,7 @@ import tensorflow_transform as tft
 
 from pipeline.serve import StaticServer
 from preprocess.pipeline import run
+from store import contract as sf
 from store.contract import DUPLICATES_FILE, ERRORS_FILE, METADATA_COLUMNS, open_store, read_jsonl
 from tests.preprocess.images import colour_of, encode, numbered
 
@@ -102,6 +103,10 @@ def test_portable_runner_store_equals_the_direct_runners(catalog, worker_pool, t
     assert portable.vocabulary == direct.vocabulary
 
     a, b = str(tmp_path / "direct"), str(tmp_path / "portable")
+    for store in (a, b):  # the store's files and nothing else: no scratch left behind
+        assert set(os.listdir(store)) == {sf.STORE_FILE, sf.MANIFEST_FILE, ERRORS_FILE,
+                                          DUPLICATES_FILE, sf.TRANSFORM_DIR,
+                                          sf.TRANSFORMED_METADATA_DIR}
     assert list(read_jsonl(b)) == list(read_jsonl(a))
     assert [e["index"] for e in read_jsonl(b)] == [5]
     for name in (ERRORS_FILE, DUPLICATES_FILE):
