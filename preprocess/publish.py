@@ -276,7 +276,7 @@ def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, staged:
     started = time.time()
     n = summary.records
     kept = staged.kept
-    rejected = LineIndex([out.paths.errors_prefix + "*"], n)
+    rejected = LineIndex([out.paths.errors_prefix + "*", out.paths.catalog_errors], n)
     duplicates = LineIndex([out.paths.url_duplicates, out.paths.content_duplicates], n)
     written = int((kept.file >= 0).sum())
     reasons = rejected.write_jsonl(os.path.join(out.partial, sf.ERRORS_FILE))

@@ -51,6 +51,7 @@ class Paths:
     content_index: str    # sqlite: first record of each content hash
     url_duplicates: str   # duplicates.jsonl lines, as found before and after the pipeline
     content_duplicates: str
+    catalog_errors: str   # errors.jsonl lines of records refused while validating, if any
 
     @property
     def records(self) -> str:
@@ -73,7 +74,8 @@ class Paths:
             url_index=os.path.join(local, "urls.sqlite"),
             content_index=os.path.join(local, "contents.sqlite"),
             url_duplicates=os.path.join(local, "duplicates-url.jsonl"),
-            content_duplicates=os.path.join(local, "duplicates-content.jsonl"))
+            content_duplicates=os.path.join(local, "duplicates-content.jsonl"),
+            catalog_errors=os.path.join(local, "errors-catalog.jsonl"))
 
 
 def delete_tree(path: str) -> None:
