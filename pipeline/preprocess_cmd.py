@@ -49,7 +49,8 @@ def summary_table(manifest) -> str:
                  f"({'closes' if check == c['records'] else 'DOES NOT CLOSE'})")
     rate = c["records"] / t["total_s"] if t.get("total_s") else 0.0
     lines.append(f"time: {t['total_s']:.1f}s ({rate:.0f} records/s; validate {t['validate_s']:.1f}s, "
-                 f"pipeline {t['pipeline_s']:.1f}s, publish {t['publish_s']:.1f}s)")
+                 f"pipeline {t['pipeline_s']:.1f}s, dedup {t.get('dedup_s', 0):.1f}s, "
+                 f"analyse {t.get('analyse_s', 0):.1f}s, publish {t['publish_s']:.1f}s)")
     return "\n".join(lines)
 
 

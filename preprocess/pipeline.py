@@ -6,6 +6,14 @@
 
 Any option the job does not know is a Beam pipeline option. Without --runner it runs on this
 machine with the DirectRunner on all cores (multi-processing).
+
+A run is two Beam jobs between launcher steps, so that no runner holds per-record state:
+
+    launcher   validate the catalogue, drop repeated URLs (on-disk index), write it for workers
+    Beam job   fetch -> decode -> scratch shard + metadata line (one fused stage, no shuffle)
+    launcher   drop repeated contents (on-disk index), write the analysis input
+    Beam job   TFT analysis (vocabulary, channel statistics) -> transform_fn
+    launcher   publish store.h5 in catalogue order, errors, duplicates, manifest
 """
 from __future__ import annotations
 
@@ -15,27 +23,23 @@ import os
 import time
 
 import apache_beam as beam
-import tensorflow_transform.beam as tft_beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
-from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from preprocess import catalog, publish, staging, transform
+from preprocess import catalog, publish, staging
 from preprocess.config import PreprocessConfig, add_arguments, config_from_args
+from preprocess.dedup import FirstSeen
 from preprocess.fetch import options_for
 from preprocess.progress import ProgressMonitor
-from preprocess.steps import DUPLICATES, ERRORS, DropDuplicates, FetchAndDecodeFn, WriteShardFn
-from store.contract import FEATURE_IMAGE, Manifest, field_feature, field_value
+from preprocess.steps import ERRORS, FetchAndDecodeFn, WriteShardFn
+from store.contract import FEATURE_IMAGE, Manifest
 
 FETCH_BATCH = 64  # records per thread-pool batch inside a worker
 
 
-def to_tft_features(record: dict, fields: tuple[str, ...] = ()) -> dict:
-    """A kept record's analysis features; pixels stay out (TFT prunes `image` from analysis)."""
-    return {FEATURE_IMAGE: b"", transform.DESCRIPTION_TEXT: "\n".join(record["descriptions"]),
-            transform.CHANNEL_MEAN: record["channel_mean"],
-            transform.CHANNEL_SQ_MEAN: record["channel_sq_mean"],
-            **{field_feature(f): field_value(record["extra"], f) for f in fields}}
+def to_tft_features(line: str) -> dict:
+    """A line of the analysis input -> TFT features; pixels stay out (TFT prunes `image`
+    from analysis)."""
+    return dict(json.loads(line), **{FEATURE_IMAGE: b""})
 
 
 def decode_threads(cfg: PreprocessConfig, options: PipelineOptions) -> int:
@@ -52,41 +56,92 @@ def decode_threads(cfg: PreprocessConfig, options: PipelineOptions) -> int:
 
 
 def build_pipeline(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths) -> None:
+    """Catalogue records -> image shards + their metadata, and error lines: one fused stage,
+    no shuffle (see preprocess/steps.py)."""
     fetch = options_for(cfg)
-    records = (p
+    decoded = (p
                | "ReadCatalog" >> beam.io.ReadFromText(paths.records)
-               | "ParseRecords" >> beam.Map(json.loads))
-    by_url = records | "DedupUrls" >> DropDuplicates("source", "url", paths.progress)
-    decoded = (by_url.kept
+               | "ParseRecords" >> beam.Map(json.loads)
                | "BatchForFetch" >> beam.BatchElements(min_batch_size=8, max_batch_size=FETCH_BATCH)
                | "FetchAndDecode" >> beam.ParDo(FetchAndDecodeFn(
                    fetch, cfg.image_size, cfg.fit, cfg.background, cfg.max_pixels,
                    cfg.fetch_threads, paths.progress, decode_threads(cfg, p.options),
                    max_aspect=cfg.max_aspect))
                    .with_outputs(ERRORS, main="images"))
-    written = decoded.images | "WriteShards" >> beam.ParDo(WriteShardFn(paths.shards))
-    by_content = written | "DedupContent" >> DropDuplicates("sha256", "content")
+    _ = (decoded.images
+         | "WriteShards" >> beam.ParDo(WriteShardFn(paths.shards))
+         | "DecodedToJson" >> beam.Map(json.dumps)
+         | "WriteDecoded" >> beam.io.WriteToText(paths.kept_prefix))
+    _ = (decoded[ERRORS] | "ErrorsToJson" >> beam.Map(json.dumps)
+         | "WriteErrors" >> beam.io.WriteToText(paths.errors_prefix))
 
+
+def build_analysis(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths) -> None:
+    """TFT over the records to store (duplicates gone, descriptions merged) -> transform_fn."""
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+    from preprocess import transform
     metadata = dataset_metadata.DatasetMetadata(
         schema_utils.schema_from_feature_spec(transform.feature_spec(cfg.condition_fields)))
-    transform_fn = ((by_content.kept
-                     | "ToTftFeatures" >> beam.Map(to_tft_features, cfg.condition_fields), metadata)
+    features = (p | "ReadFeatures" >> beam.io.ReadFromText(paths.features)
+                | "ToTftFeatures" >> beam.Map(to_tft_features))
+    transform_fn = ((features, metadata)
                     | "AnalyzeCatalog" >> tft_beam.AnalyzeDataset(transform.make_preprocessing_fn(
                         cfg.image_size, cfg.vocab_top_k, cfg.vocab_min_frequency,
                         cfg.condition_fields)))
     _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(paths.transform)
 
-    _ = (by_content.kept | "KeptToJson" >> beam.Map(json.dumps)
-         | "WriteKept" >> beam.io.WriteToText(paths.kept_prefix))
-    _ = ((by_url[DUPLICATES], by_content[DUPLICATES]) | "AllDuplicates" >> beam.Flatten()
-         | "DuplicatesToJson" >> beam.Map(json.dumps)
-         | "WriteDuplicates" >> beam.io.WriteToText(paths.duplicates_prefix))
-    _ = (decoded[ERRORS] | "ErrorsToJson" >> beam.Map(json.dumps)
-         | "WriteErrors" >> beam.io.WriteToText(paths.errors_prefix))
+
+def analysis_options(options: PipelineOptions) -> PipelineOptions:
+    """The analysis job's options: the user's runner on a cluster; on this machine the
+    DirectRunner in this process (its input is small, and worker processes would each have
+    to import TensorFlow first)."""
+    if options.view_as(StandardOptions).runner in staging.LOCAL_RUNNERS:
+        return PipelineOptions([], runner="DirectRunner", direct_running_mode="in_memory",
+                               direct_num_workers=1)
+    return options
 
 
-def pipeline_options(beam_args: list[str]) -> PipelineOptions:
-    """Beam options from the command line; on the DirectRunner default to all cores."""
+def stage_catalog(cfg: PreprocessConfig, out: staging.Output) -> tuple[catalog.CatalogSummary,
+                                                                      int, int]:
+    """Validate the catalogue, drop records whose URL an earlier one had (merging their
+    descriptions in) and write the rest for the workers. Returns (summary, URL duplicates,
+    files written for the workers)."""
+    normalised = os.path.join(out.paths.local, "catalog.jsonl")
+    summary = catalog.write_normalised(
+        cfg.catalog, normalised, cfg.max_records, skip_bad=cfg.skip_bad_records,
+        errors_path=out.paths.catalog_errors, allow_local=cfg.allow_local())
+    urls = FirstSeen(out.paths.url_index, "url")
+    with open(normalised, encoding="utf-8") as fh, \
+            open(out.paths.url_duplicates, "w", encoding="utf-8") as duplicates:
+        for line in fh:
+            duplicate = urls.add((record := json.loads(line))["source"], record)
+            if duplicate is not None:
+                duplicates.write(json.dumps(duplicate) + "\n")
+
+    def firsts():
+        with open(normalised, encoding="utf-8") as fh, open(out.paths.url_duplicates) as dups:
+            skip = (json.loads(d)["index"] for d in dups)
+            next_skip = next(skip, None)
+            for line in fh:
+                record = json.loads(line)
+                if record["index"] == next_skip:
+                    next_skip = next(skip, None)
+                    continue
+                yield record
+
+    files = out.write_records(urls.merged(firsts()),
+                              summary.records - summary.bad - urls.duplicates)
+    urls.close()
+    os.remove(normalised)
+    return summary, urls.duplicates, files
+
+
+def pipeline_options(beam_args: list[str], record_files: int = 2) -> PipelineOptions:
+    """Beam options from the command line; on the DirectRunner default to all cores, with one
+    worker process per core, unless the catalogue is a single file of work: a file is not
+    split between workers, so a second process would only cost its start-up."""
     options = PipelineOptions(beam_args)
     runner = options.view_as(StandardOptions).runner
     if runner in (None, "DirectRunner", "direct"):
@@ -94,15 +149,8 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
         if not any(a.startswith("--direct_num_workers") for a in beam_args):
             direct.direct_num_workers = 0  # 0 = one worker per core
         if not any(a.startswith("--direct_running_mode") for a in beam_args):
-            direct.direct_running_mode = "multi_processing"
+            direct.direct_running_mode = "multi_processing" if record_files > 1 else "in_memory"
     return options
-
-
-def catalog_errors_paths(out: staging.Output) -> tuple[str, str]:
-    """(where validation writes the records it skipped, where publish finds them): beside
-    the pipeline's own error shards, so publish counts them with the others."""
-    staged = out.paths.errors_prefix + "-catalog.jsonl"
-    return (os.path.join(out.partial, "catalog-errors.jsonl") if out.remote else staged), staged
 
 
 def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) -> Manifest | None:
@@ -115,31 +163,37 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
     options = pipeline_options(beam_args)
     out = staging.prepare(cfg.output, cfg.overwrite, options)
     try:
-        errors_local, errors_staged = catalog_errors_paths(out)
-        summary = catalog.write_normalised(
-            cfg.catalog, out.paths.records_local, cfg.max_records, skip_bad=cfg.skip_bad_records,
-            errors_path=errors_local, allow_local=cfg.allow_local())
-        out.upload_records()
-        if errors_staged != errors_local:
-            FileSystems.copy([errors_local], [errors_staged])
-        validated = time.time()
-        print(f"catalogue {cfg.catalog}: {summary.records} records ({summary.format}), "
-              f"sha256 {summary.sha256[:12]}"
-              + (f"; {summary.bad} bad records skipped (errors.jsonl, stage catalog)"
-                 if summary.bad else ""))
         if dry_run:
+            summary = catalog.write_normalised(cfg.catalog, os.devnull, cfg.max_records)
+            print(f"catalogue {cfg.catalog}: {summary.records} records ({summary.format}), "
+                  f"sha256 {summary.sha256[:12]}")
             print(json.dumps({"options": cfg.to_json(),
                               "pipeline_options": options.get_all_options(drop_default=True)},
                              indent=2, default=str))
             out.abandon()
             return None
-        with ProgressMonitor(out.paths.progress, summary.records - summary.bad):
+        summary, url_duplicates, files = stage_catalog(cfg, out)
+        options = pipeline_options(beam_args, files)
+        validated = time.time()
+        print(f"catalogue {cfg.catalog}: {summary.records} records ({summary.format}), "
+              f"sha256 {summary.sha256[:12]}"
+              + (f"; {summary.bad} bad records skipped (errors.jsonl, stage catalog)"
+                 if summary.bad else ""))
+        with ProgressMonitor(out.paths.progress, summary.records - summary.bad,
+                             done_before=url_duplicates):
             with beam.Pipeline(options=options) as p:
-                with tft_beam.Context(temp_dir=out.paths.tft_temp):
-                    build_pipeline(p, cfg, out.paths)
+                build_pipeline(p, cfg, out.paths)
         ran = time.time()
-        manifest = publish.publish(out, cfg, summary, beam_args, timings={
-            "validate_s": validated - started, "pipeline_s": ran - validated})
+        staged = publish.deduplicate(out, summary.records, cfg.condition_fields)
+        deduplicated = time.time()
+        import tensorflow_transform.beam as tft_beam
+        with beam.Pipeline(options=analysis_options(options)) as p:
+            with tft_beam.Context(temp_dir=out.paths.tft_temp):
+                build_analysis(p, cfg, out.paths)
+        analysed = time.time()
+        manifest = publish.publish(out, cfg, summary, staged, beam_args, timings={
+            "validate_s": validated - started, "pipeline_s": ran - validated,
+            "dedup_s": deduplicated - ran, "analyse_s": analysed - deduplicated})
     except BaseException:
         out.abandon()
         raise

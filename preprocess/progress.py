@@ -1,21 +1,26 @@
 """Live progress of a running job: counts, rate, failures so far, ETA.
 
 Beam's metrics are only readable once a DirectRunner pipeline has finished, so each worker
-also drops its running counts into a small JSON file in the job's staging folder (at most twice
-a second, replaced atomically), and the launcher sums them into a tqdm progress bar. On a
-cluster runner the runner's own UI shows progress and these files are simply not written.
+also drops its running counts into a small JSON file in the job's staging folder, and the
+launcher sums them into a tqdm progress bar. The files go through Beam's FileSystems, so this
+works on a cluster runner too (staging is then under --temp_location, which workers and
+launcher share): locally a file is replaced at most twice a second (atomically, by rename),
+on an object store at most every 10 s (an object appears whole when it is closed). Progress is
+best effort: a worker that cannot write it carries on without.
 """
 from __future__ import annotations
 
 import collections
-import glob
 import json
+import logging
 import os
 import threading
 import time
 import uuid
 
-from common.files import atomic_path
+from apache_beam.io.filesystems import FileSystems
+
+from common.files import atomic_path, is_remote
 from common.logs import console
 
 FIELDS = ("done", "failed", "duplicates")
@@ -24,12 +29,13 @@ FIELDS = ("done", "failed", "duplicates")
 class ProgressWriter:
     """Counts in one worker; writes them to progress_dir/<uuid>.json every `interval` s."""
 
-    def __init__(self, progress_dir: str | None, interval: float = 0.5):
+    def __init__(self, progress_dir: str | None, interval: float | None = None):
         self._path = None
-        if progress_dir and "://" not in progress_dir and os.path.isdir(progress_dir):
-            self._path = os.path.join(progress_dir, f"{uuid.uuid4().hex}.json")
+        self._remote = bool(progress_dir) and is_remote(progress_dir)
+        if progress_dir and (self._remote or os.path.isdir(progress_dir)):
+            self._path = FileSystems.join(progress_dir, f"{uuid.uuid4().hex}.json")
         self._counts: collections.Counter = collections.Counter()
-        self._interval = interval
+        self._interval = interval if interval is not None else 10.0 if self._remote else 0.5
         self._last = 0.0
 
     def add(self, **counts: int) -> None:
@@ -44,18 +50,33 @@ class ProgressWriter:
     def flush(self) -> None:
         if self._path is None or not self._counts:
             return
-        with atomic_path(self._path) as tmp, open(tmp, "w") as fh:
-            json.dump(dict(self._counts), fh)
+        data = json.dumps(dict(self._counts)).encode()
+        try:
+            if self._remote:
+                with FileSystems.create(self._path) as fh:
+                    fh.write(data)
+            else:
+                with atomic_path(self._path) as tmp, open(tmp, "wb") as fh:
+                    fh.write(data)
+        except Exception as e:  # progress must never fail the job
+            logging.warning("progress file %s not written (%s); carrying on without", self._path, e)
+            self._path = None
 
 
 def read_progress(progress_dir: str) -> dict[str, int]:
     totals = dict.fromkeys(FIELDS, 0)
-    for path in glob.glob(os.path.join(progress_dir, "*.json")):
+    try:
+        found = FileSystems.match([FileSystems.join(progress_dir, "*.json")])[0].metadata_list
+    except Exception:  # nothing written yet
+        return totals
+    for meta in found:
+        if os.path.basename(meta.path).startswith("."):
+            continue  # a local file being written
         try:
-            with open(path) as fh:
-                for key, value in json.load(fh).items():
+            with FileSystems.open(meta.path) as fh:
+                for key, value in json.loads(fh.read()).items():
                     totals[key] = totals.get(key, 0) + int(value)
-        except (OSError, ValueError):
+        except Exception:
             continue  # being replaced right now; the next poll reads it
     return totals
 
@@ -63,9 +84,10 @@ def read_progress(progress_dir: str) -> dict[str, int]:
 class ProgressMonitor:
     """Shows a progress bar over `total` records while a job runs (a context manager)."""
 
-    def __init__(self, progress_dir: str, total: int, interval: float = 1.0):
+    def __init__(self, progress_dir: str, total: int, interval: float = 1.0, done_before: int = 0):
         self.progress_dir = progress_dir
         self.total = total
+        self.done_before = done_before  # records settled before the pipeline (URL duplicates)
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
@@ -79,9 +101,9 @@ class ProgressMonitor:
             while True:
                 stopping = self._stop.wait(self.interval)
                 counts = read_progress(self.progress_dir)
-                done = min(self.total, counts["done"] + counts["duplicates"])
-                bar.set_postfix(failed=counts["failed"], duplicates=counts["duplicates"],
-                                refresh=False)
+                duplicates = counts["duplicates"] + self.done_before
+                done = min(self.total, counts["done"] + duplicates)
+                bar.set_postfix(failed=counts["failed"], duplicates=duplicates, refresh=False)
                 bar.update(done - bar.n)
                 if stopping:
                     return

@@ -1,16 +1,20 @@
-"""The last step of a preprocessing run: scratch shards and metadata -> the published store.
+"""The last steps of a preprocessing run: scratch shards and metadata -> the published store.
 
-The pipeline leaves images in per-worker scratch shards in no particular order, and the kept,
-duplicate and rejected records as unordered JSON Lines. This step writes them out in catalogue
-order: store.h5 (contiguous images, chunked along N, so the trainer reads big slices from one
-file), errors.jsonl and duplicates.jsonl, then manifest.json, and renames the store into place.
+The pipeline leaves images in per-worker scratch shards in no particular order, and the decoded
+and rejected records as unordered JSON Lines. `deduplicate` walks the decoded records in
+catalogue order, drops those whose bytes an earlier record had (an on-disk index, see
+preprocess/dedup.py) and writes the analysis input (one line per image to store, descriptions
+merged). `publish` then writes everything out in catalogue order: store.h5 (contiguous images,
+chunked along N, so the trainer reads big slices from one file), errors.jsonl and
+duplicates.jsonl, then manifest.json, and renames the store into place.
 
-It never holds the records: it keeps, per catalogue position, where that record's line lies
-(12 bytes a record), and walks the lines in order, a block of images at a time.
+Neither holds the records: they keep, per catalogue position, where that record's line lies
+(12 bytes a record), and walk the lines in order, a block of images at a time.
 """
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime
 import json
 import os
@@ -18,13 +22,14 @@ import re
 import shutil
 import time
 from importlib import metadata as importlib_metadata
+from typing import Iterable, Iterator
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from preprocess import transform
 from preprocess.catalog import CatalogSummary
 from preprocess.config import PreprocessConfig
+from preprocess.dedup import FirstSeen
 from preprocess.staging import Output
 from store import contract as sf
 
@@ -38,10 +43,12 @@ def _open(path: str):
 
 
 class LineIndex:
-    """Where the JSON line of each catalogue position lies in a set of JSON Lines files."""
+    """Where the JSON line of each catalogue position lies in a set of JSON Lines files
+    (`patterns`: file names or globs, on any Beam filesystem)."""
 
-    def __init__(self, prefix: str, num_records: int):
-        self.paths = sorted(m.path for m in FileSystems.match([prefix + "*"])[0].metadata_list)
+    def __init__(self, patterns: list[str], num_records: int):
+        self.paths = sorted(m.path for result in FileSystems.match(patterns)
+                            for m in result.metadata_list)
         self.file = np.full(num_records, -1, np.int32)
         self.offset = np.zeros(num_records, np.int64)
         for file_no, path in enumerate(self.paths):
@@ -58,6 +65,15 @@ class LineIndex:
     def indices(self) -> np.ndarray:
         """Catalogue positions present, ascending."""
         return np.flatnonzero(self.file >= 0)
+
+    def drop(self, index: int) -> None:
+        self.file[index] = -1
+
+    def records(self, block: int = 4096) -> Iterator[dict]:
+        """Every line, parsed, in catalogue order."""
+        indices = self.indices()
+        for start in range(0, len(indices), block):
+            yield from self.read(indices[start:start + block])
 
     def read(self, indices) -> list[dict]:
         rows = []
@@ -125,16 +141,63 @@ class ShardReader:
         self._files.clear()
 
 
-def _write_store(out: Output, cfg: PreprocessConfig, kept: LineIndex, h5_path: str) -> dict:
+def _blocks(items: Iterable, size: int) -> Iterator[list]:
+    block = []
+    for item in items:
+        block.append(item)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+@dataclasses.dataclass
+class Deduplicated:
+    """The decoded records to store (content duplicates dropped) and the index that merges
+    the duplicates' descriptions into them."""
+    kept: LineIndex
+    contents: FirstSeen
+
+    def records(self) -> Iterator[dict]:
+        """Records to store, catalogue order, descriptions merged."""
+        return self.contents.merged(self.kept.records())
+
+
+def deduplicate(out: Output, num_records: int, fields: tuple[str, ...] = ()) -> Deduplicated:
+    """Drop decoded records whose bytes an earlier record had (their lines go to the run's
+    content duplicates file) and write the analysis input, `paths.features` (with the values
+    of the categorical `fields`)."""
+    kept = LineIndex([out.paths.kept_prefix + "*"], num_records)
+    contents = FirstSeen(out.paths.content_index, "content")
+    with open(out.paths.content_duplicates, "w", encoding="utf-8") as dups:
+        for record in kept.records():
+            duplicate = contents.add(record["sha256"], record)
+            if duplicate is not None:
+                dups.write(json.dumps(duplicate) + "\n")
+                kept.drop(record["index"])
+    result = Deduplicated(kept, contents)
+    from preprocess import transform  # TensorFlow: first needed here, after the Beam job
+    with FileSystems.create(out.paths.features) as fh:
+        for record in result.records():
+            fh.write(json.dumps({transform.DESCRIPTION_TEXT: "\n".join(record["descriptions"]),
+                                 transform.CHANNEL_MEAN: record["channel_mean"],
+                                 transform.CHANNEL_SQ_MEAN: record["channel_sq_mean"],
+                                 **{sf.field_feature(f): sf.field_value(record["extra"], f)
+                                    for f in fields}},
+                                ensure_ascii=False).encode("utf-8") + b"\n")
+    kept.close()
+    return result
+
+
+def _write_store(out: Output, cfg: PreprocessConfig, staged: Deduplicated, h5_path: str) -> dict:
     """store.h5 in catalogue order; returns counts by split."""
-    indices = kept.indices()
     shards = ShardReader(out.paths.shards, cfg.image_size)
     splits: collections.Counter = collections.Counter()
-    with sf.StoreWriter(h5_path, len(indices), cfg.image_size,
+    with sf.StoreWriter(h5_path, len(staged.kept.indices()), cfg.image_size,
                         compression=cfg.compression) as writer:
         block = writer.chunk_rows * 8
-        for start in range(0, len(indices), block):
-            records = kept.read(indices[start:start + block])
+        for start, records in zip(range(0, 1 << 62, block), _blocks(staged.records(), block)):
             images = np.empty((len(records), cfg.image_size, cfg.image_size, 3), np.uint8)
             by_shard: dict[str, list[int]] = collections.defaultdict(list)
             for i, r in enumerate(records):
@@ -150,7 +213,8 @@ def _write_store(out: Output, cfg: PreprocessConfig, kept: LineIndex, h5_path: s
                      sf.EXTRA: json.dumps(r["extra"], ensure_ascii=False)} for r in records]
             splits.update(r["split"] or "(none)" for r in records)
             writer.write(start, images, rows)
-    kept.close()
+    staged.kept.close()
+    staged.contents.close()
     shards.close()
     return dict(splits)
 
@@ -160,15 +224,29 @@ def _move_transform(out: Output) -> None:
         source = FileSystems.join(out.paths.transform, name)
         target = os.path.join(out.partial, name)
         if out.remote:
-            FileSystems.copy([source], [target])
+            _download_tree(source, target)
         else:
             shutil.move(source, target)
+
+
+def _download_tree(source: str, target: str) -> None:
+    """Copy a folder TFT wrote (with tf.io.gfile, so on any filesystem TensorFlow knows) from
+    the shared staging area to this machine, empty folders included."""
+    import tensorflow as tf
+    for folder, _, files in tf.io.gfile.walk(source):
+        local = os.path.join(target, os.path.relpath(folder, source))
+        os.makedirs(local, exist_ok=True)
+        for name in files:
+            tf.io.gfile.copy(tf.io.gfile.join(folder, name), os.path.join(local, name),
+                             overwrite=True)
 
 
 def _analysis_results(store_dir: str, image_size: int, fields: tuple[str, ...]) -> dict:
     """What TFT learned, read back from the saved graph: channel statistics and vocabularies."""
     import tensorflow as tf
     import tensorflow_transform as tft
+
+    from preprocess import transform
     output = tft.TFTransformOutput(store_dir)
     raw = {sf.FEATURE_IMAGE: tf.constant([bytes(image_size * image_size * 3)]),
            transform.DESCRIPTION_TEXT: tf.constant([""]),
@@ -200,14 +278,15 @@ def _versions() -> dict:
     return versions
 
 
-def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, beam_args: list[str],
-            timings: dict) -> sf.Manifest:
+def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, staged: Deduplicated,
+            beam_args: list[str], timings: dict) -> sf.Manifest:
     """Write the store from the run's staging area and rename it into place; returns the manifest."""
+    from preprocess import transform
     started = time.time()
     n = summary.records
-    kept = LineIndex(out.paths.kept_prefix, n)
-    rejected = LineIndex(out.paths.errors_prefix, n)
-    duplicates = LineIndex(out.paths.duplicates_prefix, n)
+    kept = staged.kept
+    rejected = LineIndex([out.paths.errors_prefix + "*", out.paths.catalog_errors], n)
+    duplicates = LineIndex([out.paths.url_duplicates, out.paths.content_duplicates], n)
     written = int((kept.file >= 0).sum())
     reasons = rejected.write_jsonl(os.path.join(out.partial, sf.ERRORS_FILE))
     kinds = duplicates.write_jsonl(os.path.join(out.partial, sf.DUPLICATES_FILE))
@@ -217,7 +296,7 @@ def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, beam_ar
     if counts["written"] + counts["rejected"] + counts["duplicates"] != n or not (seen == 1).all():
         raise RuntimeError(f"accounting does not close: {counts}; records missing or counted "
                            f"twice at positions {np.flatnonzero(seen != 1)[:10].tolist()}")
-    splits = _write_store(out, cfg, kept, os.path.join(out.partial, sf.STORE_FILE))
+    splits = _write_store(out, cfg, staged, os.path.join(out.partial, sf.STORE_FILE))
     _move_transform(out)
     analysis = _analysis_results(out.partial, cfg.image_size, cfg.condition_fields)
     out.remove_staging()

@@ -2,51 +2,90 @@
 
 A run builds the store in `<output>.partial-<run id>/` beside the output and renames it into
 place only when it is complete, so an interrupted run never leaves anything that looks
-finished; the next run removes such leftovers. Scratch data (the normalised catalogue, image
-shards, TFT's temp files, metadata) lives in `staging/` inside it, or under `--temp_location`
-when a cluster runner's workers cannot see the local disk.
+finished; the next run removes such leftovers. Scratch data the workers read or write (the
+normalised catalogue, image shards, TFT's files, metadata, progress) lives in `staging/` inside
+it on a local runner, or under `--temp_location` with any other runner: cluster workers share
+nothing else with the launcher. Every path there goes through Beam's FileSystems, so it may be
+a local folder that does not exist yet, gs://, s3://, ...
 """
 from __future__ import annotations
 
 import dataclasses
 import glob
+import json
 import os
 import shutil
 import uuid
+from typing import Iterable
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
+from common.files import is_remote
 from store.contract import MANIFEST_FILE, STORE_FILE
 
 LOCAL_RUNNERS = (None, "DirectRunner", "direct", "PrismRunner", "prism")
+# The catalogue goes to the workers as files of at least this many records, and at most this
+# many files (so that a worker's share is a few files, and listing them stays cheap).
+MIN_RECORDS_PER_FILE = 128
+MAX_RECORD_FILES = 4096
 
 
 @dataclasses.dataclass(frozen=True)
 class Paths:
+    """Where a run's scratch data lives. `staging` is what the workers read and write: inside
+    the partial directory on a local runner, under --temp_location on a cluster runner (the
+    only place workers and launcher share). `local` is the launcher's own scratch (sqlite
+    indexes, duplicate lines), always on this machine."""
     staging: str
-    records: str          # normalised catalogue, read by the pipeline
-    records_local: str    # where the launcher writes it first
+    local: str
+    records_dir: str      # the normalised catalogue as several JSON Lines files (read in parallel)
     shards: str
-    progress: str | None  # live progress files (local runs only)
+    progress: str         # live progress files, one per worker
     transform: str        # TFT writes transform_fn/ and transformed_metadata/ here
     tft_temp: str
-    kept_prefix: str
-    duplicates_prefix: str
-    errors_prefix: str
+    kept_prefix: str      # decoded records (where their pixels lie), unordered
+    errors_prefix: str    # rejected records, unordered
+    features: str         # the analysis input: one line per stored image, catalogue order
+    url_index: str        # sqlite: first record of each URL
+    content_index: str    # sqlite: first record of each content hash
+    url_duplicates: str   # duplicates.jsonl lines, as found before and after the pipeline
+    content_duplicates: str
+    catalog_errors: str   # errors.jsonl lines of records refused while validating, if any
+
+    @property
+    def records(self) -> str:
+        """The glob the pipeline reads the catalogue from."""
+        return FileSystems.join(self.records_dir, "records-*.jsonl")
+
+    def records_file(self, number: int) -> str:
+        return FileSystems.join(self.records_dir, f"records-{number:05d}.jsonl")
 
     @staticmethod
-    def under(staging: str, local_dir: str, remote: bool) -> "Paths":
+    def under(staging: str, local: str) -> "Paths":
         join = FileSystems.join
         return Paths(
-            staging=staging, records=join(staging, "records.jsonl"),
-            records_local=(os.path.join(local_dir, "records.jsonl") if remote
-                           else join(staging, "records.jsonl")),
-            shards=join(staging, "shards"), progress=None if remote else join(staging, "progress"),
+            staging=staging, local=local, records_dir=join(staging, "records"),
+            shards=join(staging, "shards"), progress=join(staging, "progress"),
             transform=join(staging, "transform"), tft_temp=join(staging, "tft-temp"),
             kept_prefix=join(staging, "meta", "kept"),
-            duplicates_prefix=join(staging, "meta", "duplicates"),
-            errors_prefix=join(staging, "meta", "errors"))
+            errors_prefix=join(staging, "meta", "errors"),
+            features=join(staging, "features.jsonl"),
+            url_index=os.path.join(local, "urls.sqlite"),
+            content_index=os.path.join(local, "contents.sqlite"),
+            url_duplicates=os.path.join(local, "duplicates-url.jsonl"),
+            content_duplicates=os.path.join(local, "duplicates-content.jsonl"),
+            catalog_errors=os.path.join(local, "errors-catalog.jsonl"))
+
+
+def delete_tree(path: str) -> None:
+    """Remove a folder on any Beam filesystem (on an object store, a trailing "/" deletes
+    everything under the prefix); missing is fine."""
+    path = path.rstrip("/")
+    try:
+        FileSystems.delete([path + "/" if is_remote(path) else path])
+    except Exception:  # BeamIOError when nothing is there; leftovers are named as scratch
+        pass
 
 
 class Output:
@@ -58,25 +97,37 @@ class Output:
         self.paths = paths
         self.remote = remote
 
-    def upload_records(self) -> None:
-        if self.remote:
-            FileSystems.copy([self.paths.records_local], [self.paths.records])
+    def write_records(self, records: Iterable[dict], count: int) -> int:
+        """The normalised catalogue for the pipeline, straight into staging (any filesystem;
+        a local folder is created), as several files so that the runner can hand them to
+        different workers: a file is the smallest unit of work the read is split into.
+        Returns the number of files."""
+        per_file = max(MIN_RECORDS_PER_FILE, -(-count // MAX_RECORD_FILES))
+        files, fh = 0, None
+        for written, record in enumerate(records):
+            if written % per_file == 0:
+                if fh is not None:
+                    fh.close()
+                fh = FileSystems.create(self.paths.records_file(files))
+                files += 1
+            fh.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        if fh is None:  # every record was a duplicate of another: nothing for the workers
+            fh = FileSystems.create(self.paths.records_file(0))
+            files = 1
+        fh.close()
+        return files
 
     def remove_staging(self) -> None:
         if self.remote:
-            FileSystems.delete([self.paths.staging])
-            if os.path.exists(self.paths.records_local):
-                os.remove(self.paths.records_local)
+            delete_tree(self.paths.staging)
         else:
             shutil.rmtree(self.paths.staging, ignore_errors=True)
+        shutil.rmtree(self.paths.local, ignore_errors=True)
 
     def abandon(self) -> None:
         """The run failed, was interrupted or was a dry run: leave nothing behind."""
-        try:
-            if self.remote:
-                FileSystems.delete([self.paths.staging])
-        except Exception:  # best effort: the leftovers' names say they are not a store
-            pass
+        if self.remote:
+            delete_tree(self.paths.staging)
         shutil.rmtree(self.partial, ignore_errors=True)
 
     def commit(self) -> None:
@@ -117,8 +168,10 @@ def prepare(output: str, overwrite: bool, options: PipelineOptions) -> Output:
     remote = runner not in LOCAL_RUNNERS and bool(temp_location)
     staging = (FileSystems.join(temp_location, f"streamgan-{run_id}") if remote
                else os.path.join(partial, "staging"))
-    paths = Paths.under(staging, partial, remote)
-    if not remote:
-        for d in (paths.staging, paths.shards, paths.progress, os.path.dirname(paths.kept_prefix)):
+    paths = Paths.under(staging, os.path.join(partial, "scratch"))
+    os.makedirs(paths.local)
+    if not is_remote(staging):  # a local or shared folder: made here, whoever writes first
+        for d in (paths.staging, paths.records_dir, paths.shards, paths.progress,
+                  os.path.dirname(paths.kept_prefix)):
             os.makedirs(d, exist_ok=True)
     return Output(output, partial, paths, remote)

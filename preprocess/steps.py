@@ -1,9 +1,11 @@
 """The Beam steps of the preprocessing job (the pipeline itself is in preprocess/pipeline.py).
 
-Pixels never pass through a shuffle: `WriteShardFn` writes each decoded image to its worker's
-scratch shard in the same fused stage that fetched and decoded it, and only small metadata
-(where the image lies, its hash, its descriptions) flows on to deduplication, TFT analysis and
-the publishing step. So no step holds all images at once, on any runner.
+Nothing passes through a shuffle: the catalogue is read, fetched, decoded, written to a
+scratch shard and described in one fused stage, so no runner holds the records between stages
+(the DirectRunner would hold all of them in memory). `WriteShardFn` writes each image to its
+bundle's scratch shard, and only small metadata (where the image lies, its hash, its
+descriptions) is written on, for the publishing step, which deduplicates by content and
+orders the store (preprocess/publish.py).
 """
 from __future__ import annotations
 
@@ -132,53 +134,3 @@ class WriteShardFn(beam.DoFn):
         if self._file is not None:
             self._file.close()
             self._file = None
-
-
-def merge_descriptions(records: list[dict]) -> list[str]:
-    """Every distinct description of a group of duplicates, in catalogue order."""
-    seen: dict[str, None] = {}
-    for record in records:
-        for description in record["descriptions"]:
-            seen.setdefault(description, None)
-    return list(seen)
-
-
-class KeepFirstFn(beam.DoFn):
-    """(key, records sharing it) -> the first record in catalogue order, carrying the merged
-    descriptions of all; the others go to DUPLICATES (FEIDEGGER repeats an image under several
-    descriptions: they are merged, not thrown away)."""
-
-    def __init__(self, kind: str, progress_dir: str | None = None):
-        self.kind = kind
-        self.progress_dir = progress_dir
-        self.duplicates = Metrics.counter("streamgan", f"duplicates_{kind}")
-
-    def setup(self):
-        self._progress = ProgressWriter(self.progress_dir)
-
-    def process(self, keyed):
-        _, records = keyed
-        records = sorted(records, key=lambda r: r["index"])
-        first = records[0]
-        if len(records) > 1:
-            first = dict(first, descriptions=merge_descriptions(records))
-        yield first
-        for record in records[1:]:
-            self.duplicates.inc()
-            self._progress.add(duplicates=1)
-            yield beam.pvalue.TaggedOutput(DUPLICATES, {
-                "index": record["index"], "url": record["url"], "kind": self.kind,
-                "duplicate_of": first["index"]})
-
-    def finish_bundle(self):
-        self._progress.flush()
-
-
-@beam.ptransform_fn
-def DropDuplicates(records, key: str, kind: str, progress_dir: str | None = None):
-    """Keep one record per value of record[key]; returns a tuple (kept, DUPLICATES)."""
-    return (records
-            | "KeyBy" >> beam.Map(lambda r: (r[key], r))
-            | "Group" >> beam.GroupByKey()
-            | "KeepFirst" >> beam.ParDo(KeepFirstFn(kind, progress_dir)).with_outputs(
-                DUPLICATES, main="kept"))
