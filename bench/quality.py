@@ -70,6 +70,7 @@ def recipes(store: str, size: int, names: list[str] | None = None) -> dict:
                                                             ema_decay=0.999)),
         "fastgan-r1-0.01": TrainConfig(**base, r1_gamma=0.01),
         "fastgan-no-augment": TrainConfig(**base, augment="none"),
+        "dcgan-ema": TrainConfig(**base, **dict(dcgan, ema_decay=0.999)),
     }
     return {name: known[name] for name in (names or ["dcgan-today", "streamgan", "keras.io"])}
 

@@ -163,7 +163,13 @@ class GAN(keras.Model):
         return strength
 
     def _update_ema(self):
-        """ema = beta * ema + (1 - beta) * online, beta warming up as (1 + t) / (10 + t)."""
+        """ema = beta * ema + (1 - beta) * online, beta warming up as (1 + t) / (10 + t).
+
+        Batch-norm statistics are averaged the same way: the online net's statistics belong to
+        the online weights, and paired with averaged weights they shift every activation (a
+        colour cast in the samples, measured by bench/quality.py). The condition strength is
+        a setting, not a statistic: copied.
+        """
         t = ops.cast(self.g_optimizer.iterations, "float32")
         beta = ops.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
         for ema, online in zip(self.ema_generator.trainable_weights,
@@ -171,7 +177,10 @@ class GAN(keras.Model):
             ema.assign(beta * ema + (1.0 - beta) * online)
         for ema, online in zip(self.ema_generator.non_trainable_weights,
                                self.generator.non_trainable_weights):
-            ema.assign(online)  # batch-norm statistics follow the online generator
+            if ema.name == "strength":
+                ema.assign(online)
+            else:
+                ema.assign(beta * ema + (1.0 - beta) * online)
 
     @staticmethod
     def _descend(optimizer, tape, loss, net: keras.Model) -> None:
