@@ -49,6 +49,17 @@ def write_text(path: str, text: str) -> str:
     return path
 
 
+def require_room(folder: str, needed: int, what: str, path: str, margin: int = 0) -> None:
+    """Raise OSError(ENOSPC) naming `what` (which needs `needed` bytes) and `path` when
+    folder's disk has fewer than needed + margin bytes free: checked before HDF5 writes,
+    which fail badly on a full disk."""
+    import shutil
+    free = shutil.disk_usage(folder).free
+    if free < needed + margin:
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({what} needs about "
+                                    f"{needed / 2**20:.1f} MiB, {free / 2**20:.1f} MiB free)", path)
+
+
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _FULL_TEXT = ("No space left on device", "Disk quota exceeded", "File too large",
               "[Errno 28]", "errno = 28")

@@ -15,7 +15,6 @@ A store is a directory (docs/store-format.md):
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
 import os
 import shutil
@@ -25,7 +24,7 @@ import h5py
 import numpy as np
 
 from common.errors import StoreError
-from common.files import atomic_path
+from common.files import atomic_path, require_room
 
 __all__ = ["StoreError"]  # re-exported: readers catch it from here
 
@@ -84,6 +83,17 @@ def field_ids(field: str) -> str:
 def field_vocabulary(field: str) -> str:
     """The TFT vocabulary file name of a categorical field."""
     return f"field_{field}"
+
+
+def copy_transform(source_dir: str, target_dir: str) -> None:
+    """Copy a store's TFT graph (transform_fn/, transformed_metadata/) into target_dir, where
+    tft.TFTransformOutput(target_dir) reads it; an older copy there is replaced."""
+    os.makedirs(target_dir, exist_ok=True)
+    for name in (TRANSFORM_DIR, TRANSFORMED_METADATA_DIR):
+        destination = os.path.join(target_dir, name)
+        if os.path.exists(destination):
+            shutil.rmtree(destination)
+        shutil.copytree(os.path.join(source_dir, name), destination)
 
 
 def field_value(extra: dict, field: str) -> str:
@@ -145,10 +155,7 @@ def check_room(path: str, num_images: int, image_size: int) -> None:
     each, and 1 MiB. HDF5 fails badly when the disk fills up in the middle of a file (h5py's
     cleanup of it can crash the interpreter), so this is checked before the first byte."""
     needed = num_images * (image_size * image_size * 3 + 512) + (1 << 20)
-    free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
-    if free < needed:
-        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({STORE_FILE} needs about "
-                                    f"{needed / 2**20:.1f} MiB, {free / 2**20:.1f} MiB free)", path)
+    require_room(os.path.dirname(os.path.abspath(path)), needed, STORE_FILE, path)
 
 
 class StoreWriter:

@@ -10,7 +10,6 @@ picks the newest complete one and ignores debris.
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from common.files import require_room
 from train.paths import EPOCH_DIR, epoch_name
 
 WEIGHTS_FILE = "gan.weights.h5"
@@ -87,11 +87,7 @@ def _check_room(root: str, tmp: str) -> None:
     if not found:
         return
     needed = sum(entry.stat().st_size for entry in os.scandir(found[-1][1]) if entry.is_file())
-    free = shutil.disk_usage(root).free
-    if free < needed + (1 << 20):
-        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (a checkpoint needs about "
-                                    f"{needed / 2**20:.1f} MiB, {free / 2**20:.1f} MiB free)",
-                      tmp)
+    require_room(root, needed, "a checkpoint", tmp, margin=1 << 20)
 
 
 def restore_checkpoint(gan, path: str) -> dict[str, Any]:

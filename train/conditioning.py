@@ -26,7 +26,6 @@ import dataclasses
 import difflib
 import json
 import os
-import shutil
 
 import keras
 import numpy as np
@@ -110,16 +109,6 @@ def choose_source(requested: str, manifest: contract.Manifest) -> tuple[str | No
         raise ConfigError(f"--condition {requested}: the catalogue has {size} distinct "
                           f"{requested} value(s); conditioning needs at least 2")
     return requested, f"conditioned on {requested!r} ({size} values)"
-
-
-def copy_graph(store_dir: str, target: str) -> None:
-    """Copy the store's TFT graph into the run (so generate needs no store)."""
-    os.makedirs(target, exist_ok=True)
-    for name in (contract.TRANSFORM_DIR, contract.TRANSFORMED_METADATA_DIR):
-        destination = os.path.join(target, name)
-        if os.path.exists(destination):
-            shutil.rmtree(destination)
-        shutil.copytree(os.path.join(store_dir, name), destination)
 
 
 class ConditionEncoder:
@@ -264,15 +253,17 @@ def conditional_discriminator(base: keras.Model, spec: ConditionSpec,
                        name="conditional_discriminator")
 
 
+def nested_layers(model: keras.Model):
+    """Every layer of a model, those of the models nested in it included."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from nested_layers(layer)
+
+
 def strength_layers(model: keras.Model) -> list[ConditionStrength]:
     """Every ConditionStrength in a model, nested models included."""
-    found = []
-    for layer in model.layers:
-        if isinstance(layer, ConditionStrength):
-            found.append(layer)
-        elif isinstance(layer, keras.Model):
-            found.extend(strength_layers(layer))
-    return found
+    return [layer for layer in nested_layers(model) if isinstance(layer, ConditionStrength)]
 
 
 def ramp(images_seen, start: float, length: float):
@@ -315,7 +306,7 @@ def prepare_conditioning(config, info, paths, reader):
     if config.resume and os.path.exists(paths.conditioning):
         spec = ConditionSpec.load(paths.conditioning)
         return spec, ConditionEncoder(paths.conditioning, source, spec.max_tokens), why
-    copy_graph(info.store_dir, paths.conditioning)
+    contract.copy_transform(info.store_dir, paths.conditioning)  # generate needs no store
     encoder = ConditionEncoder(paths.conditioning, source, config.condition_max_tokens)
     prompts = reader.with_condition(source).frequent_conditions(GRID_ROWS * 4, PROMPT_SCAN_ROWS)
     spec = ConditionSpec(source=source, vocabulary=encoder.vocabulary(),

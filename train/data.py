@@ -145,21 +145,22 @@ class StoreReader:
         images = self.read_chunks(chunks)
         bounds = [self.chunk_bounds(c) for c in sorted(int(c) for c in chunks)]
         rng = np.random.default_rng(np.asarray(seed, np.int64) & 0x7FFFFFFF)
-        texts = [self._texts(start, stop, rng) for start, stop in bounds]
+        texts = [self._texts(np.s_[start:stop], rng) for start, stop in bounds]
         texts = np.concatenate(texts) if texts else np.empty(0, object)
         if self.rows is not None:
             texts = texts[np.concatenate([self.rows[start:stop] for start, stop in bounds])]
         return images, texts
 
-    def _texts(self, start: int, stop: int, rng: np.random.Generator) -> np.ndarray:
-        """The condition text of images start..stop (bytes objects)."""
+    def _texts(self, rows, rng: np.random.Generator) -> np.ndarray:
+        """The condition text of the images at `rows` (a slice or sorted positions), as bytes
+        objects; only those rows are read."""
         f = self._images().file
         if self.condition == contract.DESCRIPTIONS_CONDITION:
-            lists = [json.loads(v) for v in f[contract.DESCRIPTIONS][start:stop]]
+            lists = [json.loads(v) for v in f[contract.DESCRIPTIONS][rows]]
             texts = [d[int(rng.integers(len(d)))] if d else "" for d in lists]
         else:
             texts = [contract.field_value(json.loads(v), self.condition)
-                     for v in f[contract.EXTRA][start:stop]]
+                     for v in f[contract.EXTRA][rows]]
         return np.array([t.encode("utf-8") for t in texts], dtype=object)
 
     def condition_texts(self, num: int, seed: int = 0) -> list[str]:
@@ -169,10 +170,8 @@ class StoreReader:
             wanted = np.sort(np.random.default_rng(seed).choice(wanted, num, replace=False))
         rng = np.random.default_rng(seed)
         texts = []
-        for start in range(0, len(wanted), 4096):
-            block = wanted[start:start + 4096]
-            lo, hi = int(block[0]), int(block[-1]) + 1
-            texts.extend(self._texts(lo, hi, rng)[block - lo])
+        for start in range(0, len(wanted), 4096):  # a sample of a large store: its rows only
+            texts.extend(self._texts(wanted[start:start + 4096], rng))
         return [t.decode("utf-8") for t in texts]
 
     def frequent_conditions(self, top: int, scan: int) -> list[str]:

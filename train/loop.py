@@ -79,13 +79,12 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
     paths.makedirs()
     reader = StoreReader.from_info(info, rows, config.max_images)
     spec, encoder, why = prepare_conditioning(config, info, paths, reader)
-    config.save(paths.config)
 
     gan = build_gan(config, spec)
     if config.warm_start and not config.resume:
         from train.warmstart import warm_start
         config.parent = warm_start(gan, config, spec, log)
-        config.save(paths.config)
+    config.save(paths.config)
     initial_epoch, ckpt = 0, latest_checkpoint(paths.checkpoints) if config.resume else None
     if ckpt:
         try:

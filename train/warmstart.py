@@ -41,7 +41,7 @@ def warm_start(gan, config: TrainConfig, spec, log: Callable[[str], None] = prin
     or None (with one line saying why) when the parent cannot be used: then the run trains
     from scratch, which is never worse than failing a new season's run.
     """
-    from train.conditioning import BagEmbedding, ConditionSpec
+    from train.conditioning import ConditionSpec
     from train.gan import build_gan
 
     parent_dir = os.path.abspath(config.warm_start)
@@ -62,19 +62,11 @@ def warm_start(gan, config: TrainConfig, spec, log: Callable[[str], None] = prin
 
     kept = new = 0
     for new_net, old_net in _nets(gan, old):
-        embedding = {id(w) for layer in _layers(new_net) if isinstance(layer, BagEmbedding)
-                     for w in layer.weights}
-        new_weights = [w for w in new_net.weights if id(w) not in embedding]
-        old_weights = [w for w in old_net.weights
-                       if id(w) not in {id(v) for layer in _layers(old_net)
-                                        if isinstance(layer, BagEmbedding) for v in layer.weights}]
+        (new_weights, new_bags), (old_weights, old_bags) = _split(new_net), _split(old_net)
         for target, source in zip(new_weights, old_weights, strict=True):
             target.assign(source)
-        for target, source in zip([la for la in _layers(new_net) if isinstance(la, BagEmbedding)],
-                                  [la for la in _layers(old_net) if isinstance(la, BagEmbedding)],
-                                  strict=True):
-            k, n = _remap(target, source, parent_spec, spec)
-            kept, new = max(kept, k), max(new, n)
+        for target, source in zip(new_bags, old_bags, strict=True):
+            kept, new = _remap(target, source, parent_spec, spec)
     if spec is not None:  # already conditioned: full strength from the first step
         config.condition_start = config.condition_ramp = 0
         gan.condition_ramp = (0.0, 0.0)
@@ -93,12 +85,13 @@ def _nets(new, old):
     return pairs
 
 
-def _layers(model):
-    import keras
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _layers(layer)
+def _split(net):
+    """(the net's weights outside its condition embeddings, its BagEmbedding layers): the
+    former copy one to one, the latter row by word."""
+    from train.conditioning import BagEmbedding, nested_layers
+    bags = [layer for layer in nested_layers(net) if isinstance(layer, BagEmbedding)]
+    embedded = {id(w) for layer in bags for w in layer.weights}
+    return [w for w in net.weights if id(w) not in embedded], bags
 
 
 def _remap(target, source, old_spec, new_spec) -> tuple[int, int]:

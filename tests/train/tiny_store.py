@@ -162,9 +162,7 @@ def finish_store(store_dir: str, num_images: int, size: int,
     """Complete a store whose store.h5 is written: its transform_fn/ (analysed, or copied from
     transform_from, an existing store of the same size) and its manifest."""
     if transform_from:
-        import shutil
-        for name in (store_format.TRANSFORM_DIR, store_format.TRANSFORMED_METADATA_DIR):
-            shutil.copytree(os.path.join(transform_from, name), os.path.join(store_dir, name))
+        store_format.copy_transform(transform_from, store_dir)
     else:
         write_transform_fn(store_dir, size)
     write_manifest(store_dir, num_images, size, validation_every)
