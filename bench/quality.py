@@ -2,6 +2,7 @@
 
     python bench/quality.py                       # 15 min of training per recipe (~60 min)
     python bench/quality.py --minutes 3 --eval-at 1,2,3   # a quick look
+    python bench/quality.py --recipes streamgan,streamgan:batch_size=32+loss=hinge  # candidates
 
 On ../shared/data/clothing-small (3,409 CC0 photos; the train split trains, the validation
 split is held out), preprocessed by the real job at 64 px, it trains:
@@ -24,6 +25,7 @@ kid_vs_minutes.png and samples.png (the three final grids side by side) into --o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -72,7 +74,25 @@ def recipes(store: str, size: int, names: list[str] | None = None) -> dict:
         "fastgan-no-augment": TrainConfig(**base, augment="none"),
         "dcgan-ema": TrainConfig(**base, **dict(dcgan, ema_decay=0.999)),
     }
-    return {name: known[name] for name in (names or ["dcgan-today", "streamgan", "keras.io"])}
+    chosen = {}
+    for name in names or ["dcgan-today", "streamgan", "keras.io"]:
+        base_name, _, overrides = name.partition(":")
+        config = known[base_name]
+        if overrides:  # e.g. streamgan:batch_size=32+loss=hinge, a candidate measured ad hoc
+            config = dataclasses.replace(config, **dict(
+                (key, _value(value)) for key, value in
+                (item.split("=", 1) for item in overrides.split("+"))))
+        chosen[name] = config
+    return chosen
+
+
+def _value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 class TimeLimit:
@@ -233,12 +253,14 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--recipes", help="comma-separated recipe names (see recipes())")
     parser.add_argument("--out", default=os.path.join(HERE, "out", "quality"))
+    parser.add_argument("--store-cache", help="where the preprocessed store is cached "
+                        "(default: --out)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     if not os.path.exists(DATA):
         print(f"bench/quality.py: {DATA} not found (the shared clothing photos)")
         return 1
-    store = build_store(args.out, args.size)
+    store = build_store(args.store_cache or args.out, args.size)
     print(f"bench/quality.py: store {store}; {args.minutes:g} min per recipe")
     state = train_all(args, store)
     results, grids = score(args, store, state)
