@@ -215,15 +215,14 @@ class ConditionStrength(keras.layers.Layer):
 
 def conditional_generator(base: keras.Model, latent_dim: int, spec: ConditionSpec,
                           seed: int | None = None) -> keras.Model:
-    """(noise, ids) -> images: the condition's embedding, scaled, beside the noise.
-
-    base: the architecture's generator built for latent_dim + spec.dim inputs.
-    """
+    """(noise, ids) -> images: the condition's embedding, scaled by the condition strength,
+    into base (the architecture's generator built with condition_dim = spec.dim, which reads
+    it beside the noise and in every batch norm)."""
     noise = keras.Input((latent_dim,), name="noise")
     ids = keras.Input((spec.max_tokens,), dtype="int32", name="condition")
     condition = BagEmbedding(spec.input_dim, spec.dim, seed=seed, name="condition_embedding")(ids)
     condition = ConditionStrength(name="condition_strength")(condition)
-    image = base(keras.layers.Concatenate()([noise, condition]))
+    image = base([noise, condition])
     return keras.Model([noise, ids], image, name="conditional_generator")
 
 

@@ -24,6 +24,8 @@ import math
 import keras
 from keras import layers
 
+from train.modulation import generator_inputs, modulate
+
 
 def num_doublings(image_size: int) -> int:
     """Upsampling steps from the 4x4 core to image_size (3 for 32 px, 4 for 64, 5 for 128)."""
@@ -44,13 +46,14 @@ def _batch_norm(seed: int | None):
 
 
 def build_generator(image_size: int, latent_dim: int = 100, base_filters: int = 64,
-                    seed: int | None = None) -> keras.Model:
-    """Noise (B, latent_dim) -> images (B, S, S, 3) in [-1, 1]."""
+                    seed: int | None = None, condition_dim: int = 0) -> keras.Model:
+    """Noise (B, latent_dim) -> images (B, S, S, 3) in [-1, 1]; with condition_dim, [noise,
+    condition (B, condition_dim)] -> images, the condition beside the noise and modulating
+    every batch norm (train/modulation.py)."""
     steps = num_doublings(image_size)
     seeds = _seeds(seed)
     filters = base_filters * 2 ** (steps - 1)
-    net = [keras.Input((latent_dim,), name="noise"),
-           layers.Dense(4 * 4 * filters, use_bias=False, kernel_initializer=_init(next(seeds))),
+    net = [layers.Dense(4 * 4 * filters, use_bias=False, kernel_initializer=_init(next(seeds))),
            _batch_norm(next(seeds)), layers.ReLU(), layers.Reshape((4, 4, filters))]
     for _ in range(steps - 1):
         filters //= 2
@@ -60,7 +63,15 @@ def build_generator(image_size: int, latent_dim: int = 100, base_filters: int = 
     net += [layers.Conv2DTranspose(3, 4, strides=2, padding="same",
                                    kernel_initializer=_init(next(seeds))),
             layers.Activation("tanh", name="image")]
-    return keras.Sequential(net, name="generator")
+    if not condition_dim:
+        return keras.Sequential([keras.Input((latent_dim,), name="noise")] + net,
+                                name="generator")
+    inputs, x, condition = generator_inputs(latent_dim, condition_dim)
+    for layer in net:
+        x = layer(x)
+        if isinstance(layer, layers.BatchNormalization):
+            x = modulate(x, condition)
+    return keras.Model(inputs, x, name="generator")
 
 
 def build_discriminator(image_size: int, base_filters: int = 64,

@@ -23,6 +23,7 @@ import keras
 from keras import layers
 
 from train.dcgan import _init, _seeds, num_doublings
+from train.modulation import generator_inputs, modulate
 
 
 def _conv(filters: int, kernel: int, seeds, strides: int = 1, padding: str = "same",
@@ -40,12 +41,16 @@ class GLU(layers.Layer):
         return a * keras.ops.sigmoid(b)
 
 
-def _up_block(x, filters: int, seeds):
-    """2x nearest upsampling, 3x3 conv to 2*filters, batch norm, GLU."""
+def _norm(x, condition):
+    """Batch norm, modulated by the condition when there is one."""
+    return modulate(layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x), condition)
+
+
+def _up_block(x, filters: int, seeds, condition=None):
+    """2x nearest upsampling, 3x3 conv to 2*filters, (conditional) batch norm, GLU."""
     x = layers.UpSampling2D(interpolation="nearest")(x)
     x = _conv(2 * filters, 3, seeds, bias=False)(x)
-    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
-    return GLU()(x)
+    return GLU()(_norm(x, condition))
 
 
 def _excite(coarse, fine, seeds):
@@ -61,8 +66,10 @@ def _excite(coarse, fine, seeds):
 
 
 def build_generator(image_size: int, latent_dim: int = 100, base_filters: int = 64,
-                    seed: int | None = None) -> keras.Model:
-    """Noise (B, latent_dim) -> images (B, S, S, 3) in [-1, 1].
+                    seed: int | None = None, condition_dim: int = 0) -> keras.Model:
+    """Noise (B, latent_dim) -> images (B, S, S, 3) in [-1, 1]; with condition_dim, [noise,
+    condition (B, condition_dim)] -> images, the condition beside the noise and modulating
+    every batch norm (train/modulation.py).
 
     Hidden layers stop at S/2 (as in DCGAN): the last step upsamples and convolves straight to
     RGB, since 3x3 convolutions at full resolution cost most of a CPU's time.
@@ -70,17 +77,16 @@ def build_generator(image_size: int, latent_dim: int = 100, base_filters: int = 
     steps = num_doublings(image_size)
     seeds = _seeds(seed)
     filters = base_filters * 2 ** (steps - 1)
-    noise = keras.Input((latent_dim,), name="noise")
+    inputs, x, condition = generator_inputs(latent_dim, condition_dim)
     x = layers.Dense(4 * 4 * 2 * filters, use_bias=False,
-                     kernel_initializer=_init(next(seeds)))(noise)
+                     kernel_initializer=_init(next(seeds)))(x)
     x = layers.Reshape((4, 4, 2 * filters))(x)
-    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
-    x = GLU()(x)
+    x = GLU()(_norm(x, condition))
     features = {4: x}
     for step in range(steps - 1):
         resolution = 8 << step
         filters //= 2
-        x = _up_block(x, filters, seeds)
+        x = _up_block(x, filters, seeds, condition)
         coarse = features.get(resolution // 4)
         if coarse is not None:
             x = _excite(coarse, x, seeds)
@@ -88,7 +94,7 @@ def build_generator(image_size: int, latent_dim: int = 100, base_filters: int = 
     x = layers.UpSampling2D(interpolation="nearest")(x)
     image = _conv(3, 3, seeds)(x)
     image = layers.Activation("tanh", name="image")(image)
-    return keras.Model(noise, image, name="generator")
+    return keras.Model(inputs, image, name="generator")
 
 
 def build_discriminator(image_size: int, base_filters: int = 64,

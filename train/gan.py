@@ -195,9 +195,9 @@ def build_gan(config, condition=None) -> GAN:
     """
     from train.registry import ARCHITECTURES, AUGMENTATIONS, LOSSES, resolve
 
-    extra = condition.dim if condition is not None else 0
     generator, discriminator = ARCHITECTURES[config.arch].build(
-        config.image_size, config.latent_dim + extra, config.base_filters, seed=config.seed)
+        config.image_size, config.latent_dim, config.base_filters, seed=config.seed,
+        condition_dim=condition.dim if condition is not None else 0)
     if condition is not None:
         from train.conditioning import conditional_discriminator, conditional_generator
         generator = conditional_generator(generator, config.latent_dim, condition,

@@ -17,14 +17,17 @@ POWERS_OF_TWO = (16, 32, 64, 128, 256, 512)
 @dataclasses.dataclass(frozen=True)
 class Architecture:
     """A generator/discriminator pair: `module` defines build_generator(image_size, latent_dim,
-    base_filters, seed) and build_discriminator(image_size, base_filters, seed)."""
+    base_filters, seed, condition_dim) and build_discriminator(image_size, base_filters, seed).
+    A generator built with condition_dim > 0 takes [noise, condition]."""
     module: str
     sizes: tuple[int, ...]  # the image sizes it can be built for
     summary: str
 
-    def build(self, image_size: int, latent_dim: int, base_filters: int, seed: int):
+    def build(self, image_size: int, latent_dim: int, base_filters: int, seed: int,
+              condition_dim: int = 0):
         nets = importlib.import_module(self.module)
-        return (nets.build_generator(image_size, latent_dim, base_filters, seed=seed),
+        return (nets.build_generator(image_size, latent_dim, base_filters, seed=seed,
+                                     condition_dim=condition_dim),
                 nets.build_discriminator(image_size, base_filters, seed=seed + 1))
 
 

@@ -111,6 +111,41 @@ def test_the_condition_has_no_effect_at_strength_zero_and_steers_at_one(describe
     assert values == pytest.approx([0, 0, 0.5, 1, 1])
 
 
+@pytest.mark.parametrize("arch", ["dcgan", "fastgan"])
+def test_the_condition_modulates_every_batch_norm_of_the_generator(arch):
+    """Besides entering with the noise, the condition scales and shifts each norm: with the
+    input path cut, a condition alone still changes the image, at every norm."""
+    from train.gan import build_gan
+    from train.modulation import Modulation
+    spec = conditioning.ConditionSpec("category", CATEGORIES, 4, 8, CATEGORIES)
+    config = TrainConfig(store="s", workdir="w", image_size=32, latent_dim=8, base_filters=4,
+                         ema_decay=0.0, arch=arch)
+    gan = build_gan(config, spec)
+    layers = list(conditioning.nested_layers(gan.generator))
+    norms = [la for la in layers if isinstance(la, keras.layers.BatchNormalization)]
+    modulations = [la for la in layers if isinstance(la, Modulation)]
+    assert len(norms) == len(modulations) >= 3
+    first_dense = next(la for la in layers if isinstance(la, keras.layers.Dense))
+    kernel = first_dense.kernel.numpy()
+    kernel[8:] = 0.0  # the condition's rows of the input layer: cut
+    first_dense.kernel.assign(kernel)
+    for layer in conditioning.strength_layers(gan.generator):
+        layer.strength.assign(1.0)
+    noise = np.repeat(np.random.default_rng(0).normal(size=(1, 8)).astype(np.float32), 2, 0)
+    ids = np.array([[1, 0, 0, 0], [2, 0, 0, 0]], np.int32)
+    before = keras.ops.convert_to_numpy(gan.generator([noise, ids]))
+    np.testing.assert_allclose(before[0], before[1], atol=1e-6)  # modulation starts at zero
+    rng = np.random.default_rng(1)
+    for layer in modulations:
+        layer.scale.assign(rng.normal(0, 0.5, layer.scale.shape))
+        layer.shift.assign(rng.normal(0, 0.5, layer.shift.shape))
+    after = keras.ops.convert_to_numpy(gan.generator([noise, ids]))
+    # (an untrained net's images are all near 0: compare with what other noise changes)
+    other_noise = np.random.default_rng(2).normal(size=(1, 8)).astype(np.float32)
+    other = keras.ops.convert_to_numpy(gan.generator([other_noise, ids[:1]]))
+    assert np.abs(after[0] - after[1]).max() > 0.1 * np.abs(after[0] - other[0]).max()
+
+
 @pytest.mark.slow  # real fit() epochs
 def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_store, tmp_path,
                                                                       capsys):
