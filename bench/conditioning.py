@@ -70,6 +70,8 @@ def make_trainee(store: str, condition: str, workdir: str):
 def train_both(args, store: str) -> dict:
     state = {}
     for name, condition in (("unconditional", "none"), ("conditional", "descriptions")):
+        if name not in args.models.split(","):
+            continue
         gan, dataset, encoder, config = make_trainee(store, condition,
                                                      os.path.join(args.out, name))
         state[name] = {"gan": gan, "dataset": dataset, "encoder": encoder, "config": config,
@@ -175,6 +177,8 @@ def main() -> int:
                         help="generated images classified per category")
     parser.add_argument("--kid-per-prompt", type=int, default=200,
                         help="generated images per category scored by KID")
+    parser.add_argument("--models", default="unconditional,conditional",
+                        help="which to train (the overall KID ratio needs both)")
     parser.add_argument("--out", default=os.path.join(HERE, "out", "conditioning"))
     parser.add_argument("--store-cache", default=os.path.join(HERE, "out", "conditioning"),
                         help="where the preprocessed store is cached")
@@ -244,7 +248,7 @@ def main() -> int:
         print(f"{category:<14}{r['consistency']:12.1%}{r['kid']:9.4f}{r['kid_std']:8.4f}"
               f"{r['validation_photos']:11d}")
     print(f"{'mean':<14}{results['mean_consistency']:12.1%}   (target >= 80%, chance 10%)")
-    unconditional = results["models"]["unconditional"]["kid"]
+    unconditional = results["models"].get("unconditional", {}).get("kid", float("nan"))
     for name, r in results["models"].items():
         print(f"overall KID {name:<14}{r['kid']:.4f} +- {r['kid_std']:.4f}  "
               f"({r['kid'] / unconditional:.2f}x unconditional; {r['images_per_s']:.1f} img/s)")

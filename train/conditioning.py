@@ -180,12 +180,14 @@ def check_prompts(encoder: ConditionEncoder, prompts: list[str]) -> None:
 class BagEmbedding(keras.layers.Layer):
     """int ids (B, T), 0 = nothing -> the mean of their embeddings (B, dim); zeros for none."""
 
-    def __init__(self, input_dim: int, dim: int, seed: int | None = None, **kwargs):
+    def __init__(self, input_dim: int, dim: int, seed: int | None = None, stddev: float = 1.0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.input_dim, self.dim, self.seed = int(input_dim), int(dim), seed
+        self.stddev = float(stddev)
         self.embedding = keras.layers.Embedding(
             self.input_dim, self.dim,
-            embeddings_initializer=keras.initializers.RandomNormal(0.0, 1.0, seed=seed))
+            embeddings_initializer=keras.initializers.RandomNormal(0.0, self.stddev, seed=seed))
 
     def build(self, input_shape):
         self.embedding.build(input_shape)
@@ -198,7 +200,7 @@ class BagEmbedding(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "dim": self.dim,
-                "seed": self.seed}
+                "seed": self.seed, "stddev": self.stddev}
 
 
 @keras.saving.register_keras_serializable(package="streamgan")
@@ -244,7 +246,11 @@ def conditional_discriminator(base: keras.Model, spec: ConditionSpec,
         logit, features = trunk(image)
     pooled = keras.layers.GlobalAveragePooling2D()(features)
     ids = keras.Input((spec.max_tokens,), dtype="int32", name="condition")
-    embedded = BagEmbedding(spec.input_dim, int(pooled.shape[-1]), seed=seed,
+    # Embeddings of unit variance would give the projection a spread of sqrt(channels) times
+    # the features' scale, drowning the unconditional logit once the strength is up; scaled
+    # down, the conditional term starts at the logit's scale (Miyato & Koyama's init).
+    channels = int(pooled.shape[-1])
+    embedded = BagEmbedding(spec.input_dim, channels, seed=seed, stddev=channels ** -0.5,
                             name="projection_embedding")(ids)
     projection = keras.layers.Dot(axes=1)([pooled, embedded])
     projection = ConditionStrength(name="condition_strength")(projection)
