@@ -35,11 +35,12 @@ sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 
-from bench.quality import DATA, TimeLimit, build_store  # noqa: E402
+from bench.quality import DATA, build_store, take_turns  # noqa: E402
 
 
-def make_trainee(store: str, condition: str, workdir: str):
-    """(gan, dataset(seed), encoder or None, config) of the default recipe with `condition`."""
+def make_trainee(store: str, condition: str, workdir: str, warm_start: str | None = None):
+    """(gan, dataset(seed), encoder or None, config) of the default recipe with `condition`,
+    from random weights or warm-started from the run `warm_start`."""
     from store.contract import open_store
     from train.conditioning import prepare_conditioning
     from train.config import TrainConfig
@@ -60,6 +61,12 @@ def make_trainee(store: str, condition: str, workdir: str):
         reader = reader.with_condition(spec.source)
     transform = load_transform(store)
     gan = build_gan(config, spec)
+    if warm_start:
+        from train.warmstart import warm_start as load_parent
+        config.warm_start = warm_start
+        config.condition_source = spec.source if spec is not None else None
+        if load_parent(gan, config, spec) is None:
+            raise SystemExit(f"could not warm-start from {warm_start}")
 
     def dataset(seed: int):
         return stream_dataset(reader, transform, config.batch_size, seed=seed,
@@ -75,22 +82,8 @@ def train_both(args, store: str) -> dict:
         gan, dataset, encoder, config = make_trainee(store, condition,
                                                      os.path.join(args.out, name))
         state[name] = {"gan": gan, "dataset": dataset, "encoder": encoder, "config": config,
-                       "seconds": 0.0, "images": 0, "slices": 0}
-    budget = args.minutes * 60
-    while any(s["seconds"] < budget for s in state.values()):
-        for name, s in state.items():
-            if s["seconds"] >= budget:
-                continue
-            limit = TimeLimit(min(args.slice, budget - s["seconds"]))
-            started = time.perf_counter()
-            s["gan"].fit(s["dataset"](s["slices"]), epochs=1, steps_per_epoch=10**7, verbose=0,
-                         callbacks=[limit])
-            s["seconds"] += time.perf_counter() - started
-            s["images"] += limit.steps * s["config"].batch_size
-            s["slices"] += 1
-            print(f"  {name:<14} {s['seconds'] / 60:5.1f} min  {s['images']:>7} images  "
-                  f"{s['images'] / s['seconds']:6.1f} img/s", flush=True)
-    return state
+                       "batch": config.batch_size}
+    return take_turns(state, args.minutes, args.slice)
 
 
 def real_split(store: str, split: str):

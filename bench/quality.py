@@ -136,22 +136,25 @@ def make_trainee(name: str, config, store: str, size: int):
     return gan, dataset, batch, pixel_range
 
 
-def train_all(args, store: str) -> dict:
+def take_turns(state: dict, minutes: float, slice_seconds: float, marks_minutes=()) -> dict:
+    """Train each trainee for `minutes` of wall-clock time, taking turns in slices, so that
+    load from other work on the machine hits all alike.
+
+    state: name -> {"gan", "dataset": seed -> tf.data, "batch", optionally "minutes" of its
+    own}; each entry gains "seconds",
+    "images" and "snapshots" ([(minute mark, the sampling generator's weights)]).
+    """
     import keras
-    state = {}
-    names = args.recipes.split(",") if args.recipes else None
-    for name, config in recipes(store, args.size, names).items():
-        gan, dataset, batch, pixel_range = make_trainee(name, config, store, args.size)
-        state[name] = {"gan": gan, "dataset": dataset, "batch": batch, "range": pixel_range,
-                       "seconds": 0.0, "images": 0, "snapshots": [], "slices": 0}
-    budget = args.minutes * 60
-    marks = [float(m) * 60 for m in args.eval_at.split(",")]
-    while any(s["seconds"] < budget for s in state.values()):
+    for s in state.values():
+        s.update(seconds=0.0, images=0, snapshots=[], slices=0)
+    def budget(s):  # a trainee may set its own "minutes"
+        return s.get("minutes", minutes) * 60
+    marks = [float(m) * 60 for m in marks_minutes]
+    while any(s["seconds"] < budget(s) for s in state.values()):
         for name, s in state.items():
-            if s["seconds"] >= budget:
+            if s["seconds"] >= budget(s):
                 continue
-            slice_s = min(args.slice, budget - s["seconds"])
-            limit = TimeLimit(slice_s)
+            limit = TimeLimit(min(slice_seconds, budget(s) - s["seconds"]))
             started = time.perf_counter()
             s["gan"].fit(s["dataset"](s["slices"]), epochs=1, steps_per_epoch=10**7, verbose=0,
                          callbacks=[limit])
@@ -159,12 +162,22 @@ def train_all(args, store: str) -> dict:
             s["images"] += limit.steps * s["batch"]
             s["slices"] += 1
             for mark in marks:
-                if s["seconds"] >= mark and mark not in [m for m, _ in s["snapshots"]]:
+                if mark <= budget(s) and s["seconds"] >= mark \
+                        and mark not in [m for m, _ in s["snapshots"]]:
                     weights = [keras.ops.convert_to_numpy(w) for w in s["gan"].sampler.weights]
                     s["snapshots"].append((mark, weights))
-            print(f"  {name:<12} {s['seconds'] / 60:5.1f} min  {s['images']:>7} images  "
+            print(f"  {name:<14} {s['seconds'] / 60:5.1f} min  {s['images']:>7} images  "
                   f"{s['images'] / s['seconds']:6.1f} img/s", flush=True)
     return state
+
+
+def train_all(args, store: str) -> dict:
+    state = {}
+    names = args.recipes.split(",") if args.recipes else None
+    for name, config in recipes(store, args.size, names).items():
+        gan, dataset, batch, pixel_range = make_trainee(name, config, store, args.size)
+        state[name] = {"gan": gan, "dataset": dataset, "batch": batch, "range": pixel_range}
+    return take_turns(state, args.minutes, args.slice, args.eval_at.split(","))
 
 
 def score(args, store: str, state: dict) -> dict:
