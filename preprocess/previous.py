@@ -196,7 +196,7 @@ def summary_line(previous: dict) -> str:
     p = previous
     tokens, fields = p["new_tokens"], p["new_categories"]
     text = (f"against the previous store {p['store']}: records {p['records_new']} new, "
-            f"{p['records_kept']} in both ({p['changed']} of the stored ones changed), "
+            f"{p['records_kept']} kept ({p['unchanged']} unchanged, {p['changed']} changed), "
             f"{p['records_gone']} gone; images {p['reused']} reused, {p['fetched']} fetched"
             + (" (--refetch)" if p["refetch"] else "")
             + f"; {tokens['count']} new description tokens"
