@@ -32,7 +32,7 @@ from common.errors import StoreError
 from common.files import is_remote
 from store import contract as sf
 
-BLOCK = 1 << 15                 # rows of the previous store's columns read at a time
+BLOCK = 1 << 12                 # rows of the previous store's columns read at a time
 CHUNK_CACHE = 16 << 20          # bytes of HDF5 chunk cache per worker for the previous images
 EXAMPLES = 10                   # new tokens / categories named in the summary
 
