@@ -168,10 +168,13 @@ def _upload(h5_path: str, staging: str) -> str:
 
 
 def _vocabulary(store_dir: str, name: str) -> list[str] | None:
+    """A store's TFT vocabulary, or None when it has none of that name (another
+    --condition-fields) or its graph cannot be read: the summary then counts every entry as
+    new rather than failing a finished job."""
     import tensorflow_transform as tft
     try:
         words = tft.TFTransformOutput(store_dir).vocabulary_by_name(name)
-    except (ValueError, OSError, KeyError):  # no such vocabulary (another --condition-fields)
+    except Exception:  # ValueError for a missing one; TensorFlow's own errors for a damaged one
         return None
     return [w.decode("utf-8", "replace") if isinstance(w, bytes) else w for w in words]
 
