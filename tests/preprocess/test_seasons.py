@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
+from pipeline.inspect_cmd import render, summarise
 from preprocess.config import PreprocessConfig
 from preprocess.fetch import Fetcher, FetchOptions
 from preprocess.pipeline import run
@@ -136,7 +137,7 @@ def test_content_dedup_holds_across_reused_and_fetched_images(seasons, second):
 
 
 @pytest.mark.slow
-def test_change_summary_names_new_gone_and_new_vocabulary(second, capsys):
+def test_change_summary_names_new_gone_and_new_vocabulary(second):
     summary = second[1].previous
     assert (summary["records_new"], summary["records_kept"], summary["records_gone"]) == (3, 5, 2)
     assert (summary["unchanged"], summary["changed"]) == (4, 1)
@@ -144,6 +145,9 @@ def test_change_summary_names_new_gone_and_new_vocabulary(second, capsys):
     assert summary["new_categories"]["category"]["examples"] == ["coat"]
     info = open_store(second[0])
     assert info.manifest.previous == summary
+    shown = render(summarise(second[0]))
+    assert "7 written (4 reused from the previous store)" in shown
+    assert "3 new, 5 kept (4 unchanged, 1 changed), 2 gone" in shown
 
 
 @pytest.mark.slow
