@@ -4,6 +4,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 
 import h5py
 import numpy as np
@@ -175,16 +176,23 @@ def test_refetch_fetches_every_image(seasons, capsys):
 
 
 @pytest.mark.slow
-def test_previous_store_of_other_image_options_is_one_line_and_ignored(seasons, tmp_path, capsys):
+def test_unusable_previous_store_is_one_line_and_ignored(seasons, tmp_path, capsys):
     paths = Paths.under(str(tmp_path / "staging"), str(tmp_path))
-    for change, flag in (({"image_size": 16}, "--image-size 32"),
-                         ({"fit": "crop"}, "--fit pad"),
-                         ({"background": (0, 0, 0)}, "--background 255,255,255")):
+    older = tmp_path / "schema-3"
+    shutil.copytree(seasons["first"], older)
+    manifest = json.loads((older / "manifest.json").read_text())
+    (older / "manifest.json").write_text(json.dumps(dict(manifest, schema_version=3)))
+    cases = [({"image_size": 16}, seasons["first"], "--image-size 32, this run uses 16"),
+             ({"fit": "crop"}, seasons["first"], "--fit pad"),
+             ({"background": (0, 0, 0)}, seasons["first"], "--background 255,255,255"),
+             ({}, str(older), "schema version 3"),
+             ({}, str(tmp_path / "nothing-here"), "no store at")]
+    for change, previous, expected in cases:
         cfg = PreprocessConfig(catalog=seasons["autumn"], output=str(tmp_path / "x"),
-                               previous=seasons["first"], **{"image_size": 32, **change})
+                               previous=previous, **{"image_size": 32, **change})
         assert PreviousStore.open(cfg, paths, cluster=False) is None
         out = capsys.readouterr().out
-        assert len(out.splitlines()) == 1 and flag in out and "every image is fetched" in out
+        assert len(out.splitlines()) == 1 and expected in out and "every image is fetched" in out
 
 
 def test_file_validator_skips_reading_an_unchanged_file_and_notices_a_rewrite(tmp_path):
