@@ -11,7 +11,9 @@ are derived from it.
 
 Marks on an option, read by the code that cares instead of hand-kept lists:
 - store=True: the option changes what a store holds, so `streamgan run` keys stores by it;
-- fixed=True: the option defines a training run's model, so a resume must not change it.
+- fixed=True: the option defines a training run's model, so a resume must not change it;
+- pixels=True: the option decides a record's stored pixels (or whether it has any), so a
+  previous store's images are reused only when it made them with the same values.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ _MISSING = dataclasses.MISSING
 
 def option(default: Any = _MISSING, *, help: str, flag: str | None = None,
            parse: Callable[[str], Any] | None = None, choices: Iterable[Any] | None = None,
-           store: bool = False, fixed: bool = False, cli: bool = True,
+           store: bool = False, fixed: bool = False, pixels: bool = False, cli: bool = True,
            group: str | None = None, default_text: str | None = None,
            metavar: str | None = None) -> Any:
     """A dataclass field that is also a command-line option (see the module docstring).
@@ -38,7 +40,7 @@ def option(default: Any = _MISSING, *, help: str, flag: str | None = None,
     """
     metadata = {"help": help, "flag": flag, "parse": parse,
                 "choices": tuple(choices) if choices is not None else None,
-                "store": store, "fixed": fixed, "cli": cli, "group": group,
+                "store": store, "fixed": fixed, "pixels": pixels, "cli": cli, "group": group,
                 "default_text": default_text, "metavar": metavar}
     return dataclasses.field(default=default, metadata=metadata)
 
@@ -49,7 +51,8 @@ def fields(cls, *, cli_only: bool = True) -> list[dataclasses.Field]:
 
 
 def marked(cls, mark: str) -> tuple[str, ...]:
-    """Names of the options carrying a mark ("store" or "fixed"), in declaration order."""
+    """Names of the options carrying a mark ("store", "fixed" or "pixels"), in declaration
+    order."""
     return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get(mark))
 
 

@@ -42,6 +42,7 @@ def summarise(store_dir: str, show_errors: int = 5) -> dict:
         "first_errors": list(itertools.islice(read_jsonl(store_dir), show_errors)),
         "created": m.created,
         "timings": m.timings,
+        "previous": m.previous,
     }
 
 
@@ -51,7 +52,9 @@ def render(s: dict) -> str:
     lines = [
         f"store       {s['store']}  (created {s['created']})",
         f"catalogue   {s['catalog']['path']}  sha256 {s['catalog']['sha256'][:16]}",
-        f"records     {c['records']}: {c['written']} written, {c['rejected']} rejected, "
+        f"records     {c['records']}: {c['written']} written"
+        + (f" ({c['reused']} reused from the previous store)" if c.get("reused") else "")
+        + f", {c['rejected']} rejected, "
         f"{c['duplicates']} duplicates "
         f"({', '.join(f'{k} {v}' for k, v in c.get('duplicates_by_kind', {}).items()) or 'none'})",
         f"splits      {', '.join(f'{k} {v}' for k, v in c.get('splits', {}).items()) or '-'}",
@@ -64,6 +67,9 @@ def render(s: dict) -> str:
     for field, vocab in s["vocabulary"].get("fields", {}).items():
         lines.append(f"field       {field}: {vocab['size']} values; top: "
                      f"{', '.join(vocab['top'][:10]) or '-'}  (streamgan train --condition {field})")
+    if s["previous"]:
+        from preprocess.previous import summary_line
+        lines.append("previous    " + summary_line(s["previous"]))
     if s["rejected_by_reason"]:
         lines.append("rejected    " + ", ".join(f"{k} {v}" for k, v in s["rejected_by_reason"].items()))
         for e in s["first_errors"]:

@@ -7,6 +7,9 @@ examples:
   # a quick look at the first 200 records, cropped instead of padded
   streamgan preprocess --catalog catalog.json --output try/ --max-records 200 --fit crop
 
+  # a new season's catalogue: images last season's store holds (unchanged) are not fetched
+  streamgan preprocess --catalog autumn.json --output autumn/ --previous summer/
+
   # any Beam pipeline option passes through, e.g. two worker processes, or a cluster runner
   streamgan preprocess --catalog catalog.json --output store/ --direct_num_workers 2
   streamgan preprocess --catalog gs://bucket/catalog.json --output store/ \\
@@ -39,6 +42,8 @@ def summary_table(manifest) -> str:
     c, t = manifest.counts, manifest.timings
     lines = [f"{'records read':<22}{c['records']:>10}",
              f"{'written':<22}{c['written']:>10}",
+             f"  {'reused':<20}{c['reused']:>10}",
+             f"  {'fetched':<20}{c['fetched']:>10}",
              f"{'rejected':<22}{c['rejected']:>10}"]
     lines += [f"  {reason:<20}{n:>10}" for reason, n in manifest.rejected_by_reason.items()]
     lines.append(f"{'duplicates':<22}{c['duplicates']:>10}")

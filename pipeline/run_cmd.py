@@ -11,7 +11,9 @@ examples:
   streamgan run --catalog catalog.json --workdir work/
   streamgan run --catalog catalog.json --workdir work/ --image-size 64 --epochs 30 --batch-size 64
   streamgan run --catalog new-season.json --workdir work/   # new store, new run, old ones kept;
-                                                            # it warm-starts from the last run
+                                                            # unchanged images are taken from
+                                                            # the last store, and training
+                                                            # warm-starts from the last run
   streamgan run --catalog new-season.json --workdir work/ --from-scratch
 
 workdir layout:
@@ -108,6 +110,17 @@ def reusable(store_dir: str, catalog_sha256: str, cfg) -> bool:
             and all(same(name) for name in marked(type(cfg), "store")))
 
 
+def previous_store(layout: Workdir, pre) -> str | None:
+    """The store a new store takes unchanged images from: --previous, else the workdir's
+    latest store (the last season's). With --refetch it is still compared against, for the
+    change summary, but nothing is taken from it."""
+    if pre.previous:
+        return pre.previous if "://" in pre.previous else os.path.abspath(pre.previous)
+    if os.path.islink(layout.latest_store) and os.path.isdir(layout.latest_store):
+        return os.path.realpath(layout.latest_store)
+    return None
+
+
 def point_latest(link: str, target: str) -> None:
     """work/store -> the store this run used (a relative symlink, replaced atomically)."""
     tmp = f"{link}.tmp-{os.getpid()}"
@@ -154,8 +167,11 @@ def _run_all(layout: Workdir, pre, train_config, beam_args: list[str],
         print(f"[1/3] reusing store {store}: catalogue sha256 {catalog_sha[:12]} and "
               "preprocessing options unchanged")
     else:
-        print(f"[1/3] preprocessing {pre.catalog} (sha256 {catalog_sha[:12]}) into {store}")
-        run_job(dataclasses.replace(pre, output=store, overwrite=True), beam_args)
+        last = previous_store(layout, pre)
+        print(f"[1/3] preprocessing {pre.catalog} (sha256 {catalog_sha[:12]}) into {store}"
+              + (f", taking unchanged images from {last}" if last and not pre.refetch else ""))
+        run_job(dataclasses.replace(pre, output=store, overwrite=True, previous=last),
+                beam_args)
     point_latest(layout.latest_store, store)
 
     print(f"[2/3] {'resuming' if resume else 'training'} in {run_dir}"

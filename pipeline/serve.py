@@ -35,6 +35,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     # HTTP/1.1 keeps connections alive, as a real image CDN does, so the fetcher's connection
     # pool is exercised; static files always carry Content-Length, which 1.1 requires.
     protocol_version = "HTTP/1.1"
+    # The handler writes headers and body separately; with Nagle's algorithm the body waits
+    # for the client's delayed ACK, ~40 ms a request on Linux loopback (measured: 370 -> 1,300+
+    # requests/s with 16 client threads).
+    disable_nagle_algorithm = True
     timeout = 60  # seconds an idle keep-alive connection may hold its thread
     _in_route = False
 

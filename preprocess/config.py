@@ -46,6 +46,7 @@ def parse_compression(text: str) -> str | None:
 STORE_GROUP = "store content (a change makes a new store)"
 FETCH_GROUP = "fetching and decoding"
 SAFETY_GROUP = "bad records and safety"
+SEASON_GROUP = "reusing a previous store (a new season's catalogue)"
 PRIVATE_ADDRESS_CHOICES = ("auto", "deny", "allow")
 
 
@@ -54,23 +55,23 @@ class PreprocessConfig:
     catalog: str = option(help="catalogue: a JSON array or JSON Lines of {url, description} "
                                "records")
     output: str = option(help="store directory to create")
-    image_size: int = option(64, parse=parse_image_size, store=True, group=STORE_GROUP,
+    image_size: int = option(64, parse=parse_image_size, store=True, pixels=True, group=STORE_GROUP,
                              help="side of the square stored images in pixels")
-    fit: str = option("pad", choices=("pad", "crop"), store=True, group=STORE_GROUP,
+    fit: str = option("pad", choices=("pad", "crop"), store=True, pixels=True, group=STORE_GROUP,
                       help="pad: keep the whole garment, pad with --background; "
                            "crop: centre crop")
     background: tuple[int, int, int] = option(
-        (255, 255, 255), parse=parse_colour, store=True, group=STORE_GROUP,
+        (255, 255, 255), parse=parse_colour, store=True, pixels=True, group=STORE_GROUP,
         default_text="white", help="padding and transparency colour")
     max_records: int | None = option(None, store=True, group=STORE_GROUP,
                                      default_text="all",
                                      help="only the first N records of the catalogue")
-    max_bytes: int = option(30 * 1024 * 1024, store=True, group=STORE_GROUP,
+    max_bytes: int = option(30 * 1024 * 1024, store=True, pixels=True, group=STORE_GROUP,
                             default_text="30 MiB", help="largest accepted download in bytes")
-    max_pixels: int = option(64 * 1024 * 1024, store=True, group=STORE_GROUP,
+    max_pixels: int = option(64 * 1024 * 1024, store=True, pixels=True, group=STORE_GROUP,
                              default_text="64M",
                              help="refuse images with more pixels (decompression bombs)")
-    max_aspect: float = option(10.0, store=True, group=STORE_GROUP,
+    max_aspect: float = option(10.0, store=True, pixels=True, group=STORE_GROUP,
                                help="reject images whose long side is more than this many "
                                     "times the short side (banners, broken strips)")
     vocab_top_k: int = option(20000, store=True, group=STORE_GROUP,
@@ -102,6 +103,15 @@ class PreprocessConfig:
     decode_threads: int | None = option(None, group=FETCH_GROUP,
                                         default_text="cores / workers",
                                         help="concurrent decodes per worker process")
+
+    previous: str | None = option(None, group=SEASON_GROUP, metavar="STORE",
+                                  help="a store made earlier (last season's): images whose "
+                                       "source, and ETag / Last-Modified where the server sent "
+                                       "them, are unchanged are taken from it instead of "
+                                       "fetched (a conditional GET answered 304 is a reuse); "
+                                       "`streamgan run` passes the workdir's latest store")
+    refetch: bool = option(False, group=SEASON_GROUP,
+                           help="fetch every image, even those the previous store has")
 
     skip_bad_records: bool = option(False, group=SAFETY_GROUP,
                                     help="report a malformed catalogue record as one line in "
@@ -162,6 +172,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> PreprocessConfig:
-    return from_args(PreprocessConfig, args,
-                     output=os.path.abspath(args.output)).validate()
+    cfg = from_args(PreprocessConfig, args, output=os.path.abspath(args.output))
+    if cfg.previous and "://" not in cfg.previous:
+        cfg = dataclasses.replace(cfg, previous=os.path.abspath(cfg.previous))
+    return cfg.validate()
 

@@ -13,6 +13,11 @@ Redirects are followed here, not by urllib3, so that each hop is checked: at mos
 an internal address is caught, and so is a redirect to one) must be a public one: loopback,
 link-local (cloud metadata at 169.254.169.254), private, shared and reserved ranges are
 refused, so a partner's catalogue cannot make the workers fetch internal endpoints.
+
+`fetch_validated` also returns the validators that let the next season's run ask whether an
+image changed (preprocess/previous.py): an HTTP server's ETag and Last-Modified, sent back as
+If-None-Match / If-Modified-Since (a 304 means unchanged, nothing is downloaded); for a file
+(local or on a Beam filesystem) its size and modification time, compared without reading it.
 """
 from __future__ import annotations
 
@@ -49,6 +54,15 @@ class FetchOptions:
     max_redirects: int = 5
     deny_private: bool = False   # refuse non-public peer addresses
     allow_local: bool = True     # local paths and file:// may be read
+
+
+@dataclasses.dataclass(frozen=True)
+class Fetched:
+    """One fetch: the bytes (None when the validators given still hold: unchanged) and the
+    validators to store with them ("" when the source gave none)."""
+    data: bytes | None
+    etag: str = ""
+    last_modified: str = ""
 
 
 def options_for(cfg) -> FetchOptions:
@@ -158,18 +172,36 @@ class Fetcher:
                                                  "https": _CheckedHTTPSPool}
 
     def fetch(self, source: str) -> bytes:
+        return self.fetch_validated(source).data
+
+    def fetch_validated(self, source: str, etag: str = "", last_modified: str = "") -> Fetched:
+        """The bytes of source with their validators; with the validators of an earlier
+        fetch, data is None when the source is unchanged (HTTP 304, or the same file size and
+        modification time)."""
         if source.startswith(("http://", "https://")):
-            return self._fetch_http(source)
+            return self._fetch_http(source, etag, last_modified)
         if is_remote(source):
-            return self._fetch_filesystem(source)
+            return self._fetch_filesystem(source, etag)
         if not self.options.allow_local:
             raise RecordError("local_file", f"local file refused for this catalogue "
                                             f"(--allow-local-files to permit): {source}")
-        return self._fetch_local(local_path(source))
+        return self._fetch_local(local_path(source), etag)
 
-    def _fetch_http(self, url: str) -> bytes:
+    def _fetch_http(self, url: str, etag: str = "", last_modified: str = "") -> Fetched:
         deadline = time.monotonic() + self.options.deadline
-        return self._read_body(self._follow(url), deadline)
+        conditions = {}
+        if etag:
+            conditions["If-None-Match"] = etag
+        if last_modified:
+            conditions["If-Modified-Since"] = last_modified
+        response = self._follow(url, conditions)
+        if response.status == 304 and conditions:
+            response.drain_conn()
+            response.release_conn()
+            return Fetched(None, response.headers.get("ETag") or etag,
+                           response.headers.get("Last-Modified") or last_modified)
+        validators = (response.headers.get("ETag") or "", response.headers.get("Last-Modified") or "")
+        return Fetched(self._read_body(response, deadline), *validators)
 
     def open(self, url: str):
         """An http(s) URL as a streamed binary file (for a catalogue; the caller closes it)."""
@@ -179,10 +211,10 @@ class Fetcher:
             raise RecordError("http_status", _status_text(response, self.options.retries))
         return response
 
-    def _follow(self, url: str):
+    def _follow(self, url: str, headers: dict | None = None):
         """The response to GET url after the allowed redirects (not yet read)."""
         for _ in range(self.options.max_redirects + 1):
-            response = self._request(url)
+            response = self._request(url, headers)
             if response.status not in REDIRECT_STATUSES:
                 return response
             location = response.headers.get("Location")
@@ -198,9 +230,11 @@ class Fetcher:
         raise RecordError("redirect", f"more than {self.options.max_redirects} redirects "
                                       f"(a loop?), last to {url[:100]}")
 
-    def _request(self, url: str):
+    def _request(self, url: str, headers: dict | None = None):
         try:
-            return self._http.request("GET", url, preload_content=False, redirect=False)
+            return self._http.request("GET", url, preload_content=False, redirect=False,
+                                      headers=dict(self._http.headers, **headers) if headers
+                                      else None)
         except PrivateAddressError as e:
             raise RecordError("private_address", f"{e} (--private-addresses allow to fetch "
                                                  "from internal hosts)") from None
@@ -251,13 +285,17 @@ class Fetcher:
         finally:
             response.release_conn()
 
-    def _fetch_local(self, path: str) -> bytes:
+    def _fetch_local(self, path: str, etag: str = "") -> Fetched:
         try:
-            size = os.path.getsize(path)
-            if size > self.options.max_bytes:
-                raise RecordError("too_large", f"{size} bytes > --max-bytes {self.options.max_bytes}")
+            stat = os.stat(path)
+            validator = file_validator(stat.st_size, stat.st_mtime_ns)
+            if etag and etag == validator:
+                return Fetched(None, validator)
+            if stat.st_size > self.options.max_bytes:
+                raise RecordError("too_large", f"{stat.st_size} bytes > --max-bytes "
+                                               f"{self.options.max_bytes}")
             with open(path, "rb") as fh:
-                return fh.read()
+                return Fetched(fh.read(), validator)
         except FileNotFoundError:
             raise RecordError("not_found", f"no such file: {path}") from None
         except IsADirectoryError:
@@ -265,13 +303,23 @@ class Fetcher:
         except OSError as e:
             raise RecordError("read_error", f"{e.strerror or e}: {path}") from None
 
-    def _fetch_filesystem(self, url: str) -> bytes:
+    def _fetch_filesystem(self, url: str, etag: str = "") -> Fetched:
         from apache_beam.io.filesystems import FileSystems
         try:
+            found = FileSystems.match([url])[0].metadata_list
+            validator = (file_validator(found[0].size_in_bytes, found[0].last_updated_in_seconds)
+                         if len(found) == 1 else "")
+            if etag and etag == validator:
+                return Fetched(None, validator)
             with FileSystems.open(url) as fh:
                 data = fh.read(self.options.max_bytes + 1)
         except Exception as e:  # each filesystem raises its own types; all mean "not fetched"
             raise RecordError("read_error", f"{type(e).__name__}: {e}") from None
         if len(data) > self.options.max_bytes:
             raise RecordError("too_large", f"more than --max-bytes {self.options.max_bytes} bytes")
-        return data
+        return Fetched(data, validator)
+
+
+def file_validator(size: int, modified) -> str:
+    """A file's stand-in for an ETag: it changes when the file is rewritten."""
+    return f"file:{size}:{modified}"

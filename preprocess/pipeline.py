@@ -9,8 +9,11 @@ machine with the DirectRunner on all cores (multi-processing).
 
 A run is two Beam jobs between launcher steps, so that no runner holds per-record state:
 
-    launcher   validate the catalogue, drop repeated URLs (on-disk index), write it for workers
-    Beam job   fetch -> decode -> scratch shard + metadata line (one fused stage, no shuffle)
+    launcher   validate the catalogue, drop repeated URLs (on-disk index), find each record in
+               the previous store if any (on-disk index, preprocess/previous.py), write it for
+               workers
+    Beam job   fetch (or reuse the previous store's row) -> decode -> scratch shard +
+               metadata line (one fused stage, no shuffle)
     launcher   drop repeated contents (on-disk index), write the analysis input
     Beam job   TFT analysis (vocabulary, channel statistics) -> transform_fn
     launcher   publish store.h5 in catalogue order, errors, duplicates, manifest
@@ -29,6 +32,7 @@ from preprocess import catalog, publish, staging
 from preprocess.config import PreprocessConfig, add_arguments, config_from_args
 from preprocess.dedup import FirstSeen
 from preprocess.fetch import options_for
+from preprocess.previous import PreviousStore, summary_line
 from preprocess.progress import ProgressMonitor
 from preprocess.steps import ERRORS, FetchAndDecodeFn, WriteShardFn
 from store.contract import FEATURE_IMAGE, Manifest
@@ -55,9 +59,11 @@ def decode_threads(cfg: PreprocessConfig, options: PipelineOptions) -> int:
     return cores
 
 
-def build_pipeline(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths) -> None:
+def build_pipeline(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths,
+                   previous_h5: str | None = None) -> None:
     """Catalogue records -> image shards + their metadata, and error lines: one fused stage,
-    no shuffle (see preprocess/steps.py)."""
+    no shuffle (see preprocess/steps.py). previous_h5: the previous store's images, which
+    records found there are taken from."""
     fetch = options_for(cfg)
     decoded = (p
                | "ReadCatalog" >> beam.io.ReadFromText(paths.records)
@@ -66,7 +72,7 @@ def build_pipeline(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths
                | "FetchAndDecode" >> beam.ParDo(FetchAndDecodeFn(
                    fetch, cfg.image_size, cfg.fit, cfg.background, cfg.max_pixels,
                    cfg.fetch_threads, paths.progress, decode_threads(cfg, p.options),
-                   max_aspect=cfg.max_aspect))
+                   max_aspect=cfg.max_aspect, previous_h5=previous_h5))
                    .with_outputs(ERRORS, main="images"))
     _ = (decoded.images
          | "WriteShards" >> beam.ParDo(WriteShardFn(paths.shards))
@@ -103,11 +109,12 @@ def analysis_options(options: PipelineOptions) -> PipelineOptions:
     return options
 
 
-def stage_catalog(cfg: PreprocessConfig, out: staging.Output) -> tuple[catalog.CatalogSummary,
-                                                                      int, int]:
+def stage_catalog(cfg: PreprocessConfig, out: staging.Output,
+                  previous: PreviousStore | None = None) -> tuple[catalog.CatalogSummary,
+                                                                  int, int]:
     """Validate the catalogue, drop records whose URL an earlier one had (merging their
-    descriptions in) and write the rest for the workers. Returns (summary, URL duplicates,
-    files written for the workers)."""
+    descriptions in), mark those the previous store holds, and write the rest for the
+    workers. Returns (summary, URL duplicates, files written for the workers)."""
     normalised = os.path.join(out.paths.local, "catalog.jsonl")
     summary = catalog.write_normalised(
         cfg.catalog, normalised, cfg.max_records, skip_bad=cfg.skip_bad_records,
@@ -131,8 +138,10 @@ def stage_catalog(cfg: PreprocessConfig, out: staging.Output) -> tuple[catalog.C
                     continue
                 yield record
 
-    files = out.write_records(urls.merged(firsts()),
-                              summary.records - summary.bad - urls.duplicates)
+    records = urls.merged(firsts())
+    if previous is not None:
+        records = previous.attach(records, reuse=not cfg.refetch)
+    files = out.write_records(records, summary.records - summary.bad - urls.duplicates)
     urls.close()
     os.remove(normalised)
     return summary, urls.duplicates, files
@@ -172,7 +181,9 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
                              indent=2, default=str))
             out.abandon()
             return None
-        summary, url_duplicates, files = stage_catalog(cfg, out)
+        cluster = options.view_as(StandardOptions).runner not in staging.LOCAL_RUNNERS
+        previous = PreviousStore.open(cfg, out.paths, cluster)
+        summary, url_duplicates, files = stage_catalog(cfg, out, previous)
         options = pipeline_options(beam_args, files)
         validated = time.time()
         print(f"catalogue {cfg.catalog}: {summary.records} records ({summary.format}), "
@@ -182,7 +193,7 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
         with ProgressMonitor(out.paths.progress, summary.records - summary.bad,
                              done_before=url_duplicates):
             with beam.Pipeline(options=options) as p:
-                build_pipeline(p, cfg, out.paths)
+                build_pipeline(p, cfg, out.paths, previous.worker_h5 if previous else None)
         ran = time.time()
         staged = publish.deduplicate(out, summary.records, cfg.condition_fields)
         deduplicated = time.time()
@@ -193,10 +204,15 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
         analysed = time.time()
         manifest = publish.publish(out, cfg, summary, staged, beam_args, timings={
             "validate_s": validated - started, "pipeline_s": ran - validated,
-            "dedup_s": deduplicated - ran, "analyse_s": analysed - deduplicated})
+            "dedup_s": deduplicated - ran, "analyse_s": analysed - deduplicated},
+            previous=previous)
     except BaseException:
+        if previous is not None:
+            previous.close()
         out.abandon()
         raise
+    if manifest.previous:
+        print(summary_line(manifest.previous))
     return manifest
 
 

@@ -190,10 +190,13 @@ def deduplicate(out: Output, num_records: int, fields: tuple[str, ...] = ()) -> 
     return result
 
 
-def _write_store(out: Output, cfg: PreprocessConfig, staged: Deduplicated, h5_path: str) -> dict:
-    """store.h5 in catalogue order; returns counts by split."""
+def _write_store(out: Output, cfg: PreprocessConfig, staged: Deduplicated,
+                 h5_path: str) -> tuple[dict, collections.Counter]:
+    """store.h5 in catalogue order; returns counts by split, and of images reused from the
+    previous store, fetched, and fetched because they changed since it."""
     shards = ShardReader(out.paths.shards, cfg.image_size)
     splits: collections.Counter = collections.Counter()
+    origins: collections.Counter = collections.Counter(reused=0, fetched=0, changed=0)
     with sf.StoreWriter(h5_path, len(staged.kept.indices()), cfg.image_size,
                         compression=cfg.compression) as writer:
         block = writer.chunk_rows * 8
@@ -210,13 +213,17 @@ def _write_store(out: Output, cfg: PreprocessConfig, staged: Deduplicated, h5_pa
                      sf.DESCRIPTION: r["descriptions"][0] if r["descriptions"] else "",
                      sf.DESCRIPTIONS: json.dumps(r["descriptions"], ensure_ascii=False),
                      sf.SHA256: r["sha256"], sf.SPLIT: r["split"],
-                     sf.EXTRA: json.dumps(r["extra"], ensure_ascii=False)} for r in records]
+                     sf.EXTRA: json.dumps(r["extra"], ensure_ascii=False),
+                     sf.SOURCE: r["source"], sf.ETAG: r["etag"],
+                     sf.LAST_MODIFIED: r["last_modified"]} for r in records]
             splits.update(r["split"] or "(none)" for r in records)
+            origins.update(r["origin"] for r in records)
+            origins.update("changed" for r in records if r["changed"])
             writer.write(start, images, rows)
     staged.kept.close()
     staged.contents.close()
     shards.close()
-    return dict(splits)
+    return dict(splits), origins
 
 
 def _move_transform(out: Output) -> None:
@@ -279,8 +286,10 @@ def _versions() -> dict:
 
 
 def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, staged: Deduplicated,
-            beam_args: list[str], timings: dict) -> sf.Manifest:
-    """Write the store from the run's staging area and rename it into place; returns the manifest."""
+            beam_args: list[str], timings: dict, previous=None) -> sf.Manifest:
+    """Write the store from the run's staging area and rename it into place; returns the
+    manifest. previous: the PreviousStore the run reused images of (closed here), whose
+    change summary goes into the manifest."""
     from preprocess import transform
     started = time.time()
     n = summary.records
@@ -296,9 +305,18 @@ def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, staged:
     if counts["written"] + counts["rejected"] + counts["duplicates"] != n or not (seen == 1).all():
         raise RuntimeError(f"accounting does not close: {counts}; records missing or counted "
                            f"twice at positions {np.flatnonzero(seen != 1)[:10].tolist()}")
-    splits = _write_store(out, cfg, staged, os.path.join(out.partial, sf.STORE_FILE))
+    splits, origins = _write_store(out, cfg, staged, os.path.join(out.partial, sf.STORE_FILE))
+    counts.update(reused=origins["reused"], fetched=origins["fetched"])
+    if counts["reused"] + counts["fetched"] != written:
+        raise RuntimeError(f"accounting does not close: {written} written, {counts['reused']} "
+                           f"reused + {counts['fetched']} fetched")
     _move_transform(out)
     analysis = _analysis_results(out.partial, cfg.image_size, cfg.condition_fields)
+    changes = {}
+    if previous is not None:
+        changes = previous.summary(dict(counts, changed=origins["changed"]), out.partial,
+                                   cfg.condition_fields, cfg.refetch)
+        previous.close()
     out.remove_staging()
     timings = dict(timings, publish_s=time.time() - started)
     timings["total_s"] = sum(timings.values())
@@ -315,6 +333,7 @@ def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, staged:
         pipeline_args=list(beam_args),
         versions=_versions(),
         timings={k: round(v, 3) for k, v in timings.items()},
+        previous=changes,
     )
     manifest.write(out.partial)
     out.commit()

@@ -6,11 +6,18 @@ scratch shard and described in one fused stage, so no runner holds the records b
 bundle's scratch shard, and only small metadata (where the image lies, its hash, its
 descriptions) is written on, for the publishing step, which deduplicates by content and
 orders the store (preprocess/publish.py).
+
+A record that the previous store holds (preprocess/previous.py) comes with its `previous` row
+and validators: FetchAndDecodeFn asks the source whether it changed and, when it did not, takes
+the pixels of that row instead of downloading and decoding the image; the record then goes on
+exactly as a fetched one (`origin` says which it was), so content dedup and the store's order
+treat both alike.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import logging
 import threading
 import uuid
 
@@ -22,6 +29,7 @@ from common.errors import RecordError
 from common.files import is_remote
 from preprocess.decode import MAX_ASPECT, channel_moments, decode_image
 from preprocess.fetch import Fetcher, FetchOptions
+from preprocess.previous import PreviousImages
 from preprocess.progress import ProgressWriter
 
 ERRORS = "errors"
@@ -48,7 +56,7 @@ class FetchAndDecodeFn(beam.DoFn):
     def __init__(self, fetch: FetchOptions, image_size: int, fit: str,
                  background: tuple[int, int, int], max_pixels: int, threads: int,
                  progress_dir: str | None, decode_threads: int = 2,
-                 max_aspect: float = MAX_ASPECT):
+                 max_aspect: float = MAX_ASPECT, previous_h5: str | None = None):
         self.fetch_options = fetch
         self.image_size = image_size
         self.fit = fit
@@ -58,7 +66,9 @@ class FetchAndDecodeFn(beam.DoFn):
         self.threads = threads
         self.decode_threads = decode_threads
         self.progress_dir = progress_dir
+        self.previous_h5 = previous_h5
         self.decoded = Metrics.counter("streamgan", "decoded")
+        self.reused = Metrics.counter("streamgan", "reused")
         self.rejected = Metrics.counter("streamgan", "rejected")
         self.bytes_fetched = Metrics.counter("streamgan", "bytes_fetched")
 
@@ -68,12 +78,52 @@ class FetchAndDecodeFn(beam.DoFn):
         self._cpu_pool = concurrent.futures.ThreadPoolExecutor(self.decode_threads, "decode")
         self._decode_slots = threading.BoundedSemaphore(self.decode_threads)
         self._progress = ProgressWriter(self.progress_dir)
+        self._previous = None
+        if self.previous_h5:
+            try:
+                self._previous = PreviousImages(self.previous_h5)
+            except Exception as e:  # h5py / filesystem errors of all kinds: fetch instead
+                logging.warning("previous store %s unreadable (%s): fetching its images",
+                                self.previous_h5, e)
+
+    def _reuse(self, record: dict, previous: dict, etag: str, last_modified: str) -> dict | None:
+        """The record with the previous store's pixels of its row, or None if that row cannot
+        be read (the image is then fetched)."""
+        try:
+            pixels = self._previous.row(previous["row"])
+        except Exception as e:  # a damaged previous store must never fail the job
+            logging.warning("row %s of the previous store unreadable (%s): fetching %s",
+                            previous["row"], e, record["url"])
+            return None
+        if pixels.shape != (self.image_size, self.image_size, 3):
+            return None
+        mean, sq_mean = channel_moments(pixels)
+        return dict(record, pixels=pixels, sha256=previous["sha256"], num_bytes=0,
+                    channel_mean=mean, channel_sq_mean=sq_mean, etag=etag,
+                    last_modified=last_modified, origin="reused", changed=False)
 
     def _one(self, record: dict) -> dict:
+        attached = record.pop("previous", None)
+        previous = attached if self._previous is not None else None
         try:
-            data = self._fetcher.fetch(record["source"])
+            if previous is None:
+                fetched = self._fetcher.fetch_validated(record["source"])
+            elif not (previous["etag"] or previous["last_modified"]):  # nothing to ask with
+                reused = self._reuse(record, previous, "", "")
+                if reused is not None:
+                    return reused
+                fetched = self._fetcher.fetch_validated(record["source"])
+            else:
+                fetched = self._fetcher.fetch_validated(record["source"], previous["etag"],
+                                                        previous["last_modified"])
+                if fetched.data is None:  # unchanged
+                    reused = self._reuse(record, previous, fetched.etag, fetched.last_modified)
+                    if reused is not None:
+                        return reused
+                    fetched = self._fetcher.fetch_validated(record["source"])
         except RecordError as e:
             return error_record(record, "fetch", e.reason, e.message)
+        data = fetched.data
         try:
             with self._decode_slots:
                 pixels = decode_image(data, self.image_size, self.fit, self.background,
@@ -81,8 +131,11 @@ class FetchAndDecodeFn(beam.DoFn):
                 mean, sq_mean = channel_moments(pixels)
         except RecordError as e:
             return error_record(record, "decode", e.reason, e.message)
-        return dict(record, pixels=pixels, sha256=hashlib.sha256(data).hexdigest(),
-                    num_bytes=len(data), channel_mean=mean, channel_sq_mean=sq_mean)
+        sha256 = hashlib.sha256(data).hexdigest()
+        return dict(record, pixels=pixels, sha256=sha256, num_bytes=len(data),
+                    channel_mean=mean, channel_sq_mean=sq_mean, etag=fetched.etag,
+                    last_modified=fetched.last_modified, origin="fetched",
+                    changed=attached is not None and attached["sha256"] != sha256)
 
     def process(self, batch: list[dict]):
         futures = [(self._io_pool if is_remote(r["source"]) else self._cpu_pool).submit(self._one, r)
@@ -90,7 +143,7 @@ class FetchAndDecodeFn(beam.DoFn):
         for future in futures:
             result = future.result()
             if "pixels" in result:
-                self.decoded.inc()
+                (self.reused if result["origin"] == "reused" else self.decoded).inc()
                 self.bytes_fetched.inc(result.pop("num_bytes"))
                 self._progress.add(done=1)
                 yield result
@@ -106,6 +159,8 @@ class FetchAndDecodeFn(beam.DoFn):
         self._io_pool.shutdown(wait=False, cancel_futures=True)
         self._cpu_pool.shutdown(wait=False, cancel_futures=True)
         self._progress.flush()
+        if self._previous is not None:
+            self._previous.close()
 
 
 class WriteShardFn(beam.DoFn):

@@ -28,8 +28,9 @@ from common.files import atomic_path, require_room
 
 __all__ = ["StoreError"]  # re-exported: readers catch it from here
 
-SCHEMA_VERSION = 3  # 2: manifest carries image.pixel_range and counts.splits; 3: conditioning
-#                     fields (vocabularies of catalogue fields, description tokens)
+SCHEMA_VERSION = 4  # 2: manifest carries image.pixel_range and counts.splits; 3: conditioning
+#                     fields (vocabularies of catalogue fields, description tokens); 4: per-row
+#                     source and HTTP validators (reuse by the next season), counts.reused
 
 STORE_FILE = "store.h5"
 MANIFEST_FILE = "manifest.json"
@@ -47,7 +48,15 @@ DESCRIPTIONS = "descriptions"  # str: JSON list of every description (duplicates
 SHA256 = "sha256"              # str: hex digest of the fetched bytes
 SPLIT = "split"                # str: the record's `split` field, "" when absent
 EXTRA = "extra"                # str: JSON object of the record's other fields
-METADATA_COLUMNS = (INDEX, URL, DESCRIPTION, DESCRIPTIONS, SHA256, SPLIT, EXTRA)
+SOURCE = "source"              # str: what was fetched (the URL resolved against the catalogue)
+ETAG = "etag"                  # str: the server's ETag for it ("" when it sent none); for a
+#                                file, "file:<size>:<mtime>" (preprocess/fetch.py)
+LAST_MODIFIED = "last_modified"  # str: the server's Last-Modified header ("" when none)
+METADATA_COLUMNS = (INDEX, URL, DESCRIPTION, DESCRIPTIONS, SHA256, SPLIT, EXTRA, SOURCE, ETAG,
+                    LAST_MODIFIED)
+# What the next season's run needs of a store to reuse its images (preprocess/previous.py).
+REUSE_COLUMNS = (SOURCE, ETAG, LAST_MODIFIED, SHA256)
+_OPTIONAL = (SOURCE, ETAG, LAST_MODIFIED)
 
 # HDF5 file attributes.
 ATTR_SCHEMA_VERSION = "schema_version"
@@ -195,7 +204,9 @@ class StoreWriter:
         f[IMAGES][start:stop] = images
         f[INDEX][start:stop] = [r[INDEX] for r in rows]
         for name in METADATA_COLUMNS[1:]:
-            f[name][start:stop] = [r[name] for r in rows]
+            # a store not made from fetches (tests, benchmarks) has no sources or validators
+            f[name][start:stop] = [r.get(name, "") if name in _OPTIONAL else r[name]
+                                   for r in rows]
 
     def close(self) -> None:
         self._file.close()
@@ -211,8 +222,8 @@ class StoreWriter:
 class Manifest:
     """manifest.json: what a store holds and how it was made (docs/store-format.md)."""
     catalog: dict[str, Any]          # path, sha256, format, records
-    counts: dict[str, Any]           # records, written, rejected, duplicates,
-    #                                  duplicates_by_kind, splits
+    counts: dict[str, Any]           # records, written (= reused + fetched), reused, fetched,
+    #                                  rejected, duplicates, duplicates_by_kind, splits
     image: dict[str, Any]            # size, channels, dtype, fit, background, pixel_range
     rejected_by_reason: dict[str, int] = dataclasses.field(default_factory=dict)
     statistics: dict[str, Any] = dataclasses.field(default_factory=dict)  # channel mean/std
@@ -222,6 +233,8 @@ class Manifest:
     pipeline_args: list[str] = dataclasses.field(default_factory=list)
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    previous: dict[str, Any] = dataclasses.field(default_factory=dict)    # the change summary
+    #                                  against the previous store ({} when none was used)
     created: str = ""
     schema_version: int = SCHEMA_VERSION
 

@@ -4,7 +4,7 @@ Real image hosts fail in many ways the fetcher must survive: transient 5xx, rate
 Retry-After, responses slower than the client's timeout, bytes trickling in, an HTML error page
 where an image should be, a connection that drops or is reset mid-body, redirect loops and
 redirects elsewhere, bodies without Content-Length. Each function here returns a route handler
-that does one of these:
+that does one of these (and `versioned` is a well-behaved CDN that answers conditional GETs):
 
     flaky = fail_then_serve(2, 503, jpeg_bytes, "image/jpeg")
     with StaticServer(root, routes={"/flaky.jpg": flaky, "/slow.jpg": slow(5, jpeg_bytes),
@@ -16,6 +16,8 @@ Routes are called from the server's request threads at the same time, so counter
 """
 from __future__ import annotations
 
+import collections
+import hashlib
 import socket
 import struct
 import threading
@@ -290,3 +292,41 @@ def gated(body: bytes, content_type: str = "image/jpeg") -> CountingRoute:
     """Holds every request until `route.gate.set()`, then serves body: a fetch that is in
     progress for exactly as long as a test wants (`route.calls` says it has started)."""
     return _Gated(body, content_type)
+
+
+class _Versioned(CountingRoute):
+    def __init__(self, body: bytes, content_type: str) -> None:
+        super().__init__()
+        self.content_type = content_type
+        self.statuses: collections.Counter = collections.Counter()
+        self.update(body)
+
+    def update(self, body: bytes) -> None:
+        self.body, self.etag = body, f'"{hashlib.sha256(body).hexdigest()[:16]}"'
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self.statuses.clear()
+
+    def respond(self, handler, call):
+        body, etag = self.body, self.etag
+        unchanged = handler.headers.get("If-None-Match") == etag
+        with self._lock:
+            self.statuses[304 if unchanged else 200] += 1
+        handler.send_response(304 if unchanged else 200)
+        handler.send_header("ETag", etag)
+        if unchanged:
+            handler.end_headers()
+            return
+        handler.send_header("Content-Type", self.content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+
+def versioned(body: bytes, content_type: str = "image/jpeg") -> CountingRoute:
+    """Serves body with an ETag (a hash of it) and answers a request whose If-None-Match is
+    that ETag with 304 Not Modified, as an image CDN does; `route.update(new_body)` changes
+    the image behind the URL, `route.statuses` counts the 200s and 304s sent."""
+    return _Versioned(body, content_type)

@@ -43,6 +43,10 @@ def test_run_builds_trains_reuses_and_rebuilds_for_a_new_catalogue(served_catalo
     assert len(glob.glob(str(work / "store-*"))) == 2 and len(glob.glob(str(work / "train-*"))) == 2
     manifest = json.load(open(work / "store" / "manifest.json"))
     assert manifest["counts"]["records"] == 10
+    # its images were all in the first store, unchanged (the server answered 304): none fetched
+    assert f"taking unchanged images from {os.path.realpath(stores[0])}" in out
+    assert manifest["counts"]["reused"] == manifest["counts"]["written"] > 0
+    assert manifest["previous"]["records_gone"] == 24 - 10  # the first store had 24 images
     # it warm-started from the first run's last checkpoint (epoch 2), and says so in its config
     parent = json.load(open(work / "train" / "config.json"))["parent"]
     assert parent["run"] == os.path.realpath(run_dir) and parent["epoch"] == 2

@@ -124,6 +124,18 @@ def test_portable_runner_store_equals_the_direct_runners(catalog, worker_pool, t
     assert vocabulary == tft.TFTransformOutput(a).vocabulary_by_name("description")
     assert not os.listdir(temp)  # the run's staging area is cleaned up
 
+    # Reuse on a cluster runner: the workers read the previous store's rows from the copy the
+    # launcher put in the shared staging area (they cannot read the launcher's disk).
+    again = job(catalog, str(tmp_path / "again"), "--runner", "PortableRunner",
+                "--job_endpoint", "embed", "--environment_type", "EXTERNAL",
+                "--environment_config", f"localhost:{worker_pool}",
+                "--temp_location", str(temp), "--previous", a)
+    assert (again.counts["reused"], again.counts["fetched"]) == (GOOD, 0)
+    with h5py.File(open_store(a).h5_path) as fa, \
+            h5py.File(open_store(str(tmp_path / "again")).h5_path) as fc:
+        np.testing.assert_array_equal(fc["images"][:], fa["images"][:])
+    assert not os.listdir(temp)
+
 
 def test_sdist_holds_every_module_the_workers_import(tmp_path):
     """The workers unpickle the job's steps; every project module reachable by import from the
