@@ -3,7 +3,8 @@
     python bench/warmstart.py                     # ~30 min of training, ~40 min in all
     python bench/warmstart.py --parent-minutes 2 --minutes 3 --warm-minutes 1   # a quick look
 
-Two seasons from ../shared/data/clothing-small (seasons() says how), each preprocessed at 64 px
+Two seasons from ../shared/data/clothing-small (bench/seasons.py's: season 2 keeps 60% of season
+1's photos, adds the other 20% and two categories season 1 lacks), each preprocessed at 64 px
 by the real job. Season 1 trains `--parent-minutes` with `streamgan train`'s defaults (so
 conditioned on the descriptions, here the category names). On season 2, taking turns in slices
 (bench/quality.py's take_turns, so load from other work hits both alike), it trains
@@ -29,37 +30,26 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-import numpy as np  # noqa: E402
 
 from bench.quality import DATA, take_turns  # noqa: E402
 
-NEW_CATEGORIES = ("hat", "shoes")
+NEW_CATEGORIES = ("hat", "skirt")  # as in bench/seasons.py
 
 
 def seasons(catalog: str, new_categories=NEW_CATEGORIES, seed: int = 0) -> tuple[list, list]:
-    """(season 1, season 2) records with absolute URLs.
-
-    Season 1: 80% of the training photos of every category but `new_categories`. Season 2: 60%
-    of season 1's, the other 20%, and all of `new_categories`. Each season also carries the
-    validation photos of its own categories (what its KID is measured against).
-    """
+    """(season 1, season 2) records with absolute URLs: bench/seasons.py's two seasons of
+    training photos, each with the validation photos of its own categories (what its KID is
+    measured against)."""
+    from bench.seasons import seasons as training_seasons
+    source = os.path.dirname(os.path.abspath(catalog))
+    first, second = training_seasons(source, tuple(new_categories), seed)
     with open(catalog) as fh:
-        records = json.load(fh)
-    base = os.path.dirname(os.path.abspath(catalog))
-    for r in records:
-        r["url"] = os.path.join(base, r["url"])
-    rng = np.random.default_rng(seed)
-    old = [r for r in records if r["split"] == "train" and r["description"] not in new_categories]
-    new = [r for r in records if r["split"] == "train" and r["description"] in new_categories]
-    order = rng.permutation(len(old))
-    first = [old[i] for i in order[:int(0.8 * len(old))]]
-    rest = [old[i] for i in order[int(0.8 * len(old)):]]
-    kept = [first[i] for i in sorted(rng.choice(len(first), int(0.6 * len(first)),
-                                                replace=False))]
-    validation = [r for r in records if r["split"] == "validation"]
+        validation = [r for r in json.load(fh) if r.get("split") == "validation"]
+
+    def absolute(records):
+        return [dict(r, url=os.path.join(source, r["url"])) for r in records]
     season1 = first + [r for r in validation if r["description"] not in new_categories]
-    season2 = kept + rest + new + validation
-    return season1, season2
+    return absolute(season1), absolute(second + validation)
 
 
 def build_season_store(records: list, out: str, name: str) -> str:
