@@ -35,10 +35,11 @@ sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 
-from bench.quality import DATA, build_store, take_turns  # noqa: E402
+from bench.quality import DATA, _value, build_store, take_turns  # noqa: E402
 
 
-def make_trainee(store: str, condition: str, workdir: str, warm_start: str | None = None):
+def make_trainee(store: str, condition: str, workdir: str, warm_start: str | None = None,
+                 **options):
     """(gan, dataset(seed), encoder or None, config) of the default recipe with `condition`,
     from random weights or warm-started from the run `warm_start`."""
     from store.contract import open_store
@@ -50,7 +51,7 @@ def make_trainee(store: str, condition: str, workdir: str, warm_start: str | Non
 
     info = open_store(store)
     config = TrainConfig(store=store, workdir=workdir, image_size=info.image_size,
-                         split="train", eval_every=0, condition=condition)
+                         split="train", eval_every=0, condition=condition, **options)
     config.pixel_range = info.manifest.pixel_range
     paths = RunPaths(workdir)
     paths.makedirs()
@@ -80,7 +81,8 @@ def train_both(args, store: str) -> dict:
         if name not in args.models.split(","):
             continue
         gan, dataset, encoder, config = make_trainee(store, condition,
-                                                     os.path.join(args.out, name))
+                                                     os.path.join(args.out, name),
+                                                     **dict(args.set))
         state[name] = {"gan": gan, "dataset": dataset, "encoder": encoder, "config": config,
                        "batch": config.batch_size}
     return take_turns(state, args.minutes, args.slice)
@@ -170,6 +172,9 @@ def main() -> int:
                         help="generated images classified per category")
     parser.add_argument("--kid-per-prompt", type=int, default=200,
                         help="generated images per category scored by KID")
+    parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
+                        type=lambda text: (text.split("=", 1)[0], _value(text.split("=", 1)[1])),
+                        help="a training option for both models, e.g. condition_ramp=6000")
     parser.add_argument("--models", default="unconditional,conditional",
                         help="which to train (the overall KID ratio needs both)")
     parser.add_argument("--out", default=os.path.join(HERE, "out", "conditioning"))
