@@ -164,7 +164,8 @@ def report(args, results: dict) -> None:
              f"warm does not reach it in {warm[-1]['minutes']:g} min "
              f"(best {min(p['kid'] for p in warm):.4f})"))
     figure, axes = plt.subplots(figsize=(6, 4))
-    for name, curve in results["runs"].items():
+    for name, run in results["runs"].items():
+        curve = run["curve"]
         axes.plot([p["minutes"] for p in curve], [p["kid"] for p in curve], "o-", label=name)
     axes.set_xlabel("minutes of training on season 2")
     axes.set_ylabel("KID vs season 2 validation photos")
