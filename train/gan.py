@@ -37,7 +37,7 @@ class GAN(keras.Model):
                  loss: AdversarialLoss, augment=None, r1_gamma: float = 0.0, r1_every: int = 16,
                  ema_decay: float = 0.0, seed: int = 0,
                  condition_ramp: tuple[float, float] | None = None, images_per_step: int = 1,
-                 **kwargs):
+                 mode_seeking: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -51,12 +51,14 @@ class GAN(keras.Model):
         self.conditional = len(generator.inputs) > 1
         self.condition_ramp = condition_ramp or (0.0, 0.0)
         self.images_per_step = images_per_step
+        self.mode_seeking = float(mode_seeking) if self.conditional else 0.0
         if self.ema_decay > 0:
             self.ema_generator = keras.models.clone_model(generator)
             self.ema_generator.set_weights(generator.get_weights())
         self.seed_generator = keras.random.SeedGenerator(seed)
         names = (("d_loss", "g_loss", "d_real", "d_fake") + (("r1",) if self.r1_gamma > 0 else ())
-                 + (("condition",) if self.conditional else ()))
+                 + (("condition",) if self.conditional else ())
+                 + (("mode_seeking",) if self.mode_seeking > 0 else ()))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         # Both nets are built (they start from keras.Input); so is the GAN that holds them.
         self.built = True
@@ -94,6 +96,26 @@ class GAN(keras.Model):
         noise = self.sample_noise(batch_size)
         return self.generator(noise if condition is None else [noise, condition], training=True)
 
+    def _g_for_step(self, batch_size, condition):
+        """(conditions, images, mode-seeking term) of the generator's step.
+
+        With the mode-seeking term (Mao et al., CVPR 2019, "Mode seeking GANs"), the second
+        half of the batch repeats the first half's conditions with other noise, and the term is
+        the mean of 1 / (image distance / noise distance) over those pairs: it grows without
+        bound as a condition's images stop depending on the noise, which is how small
+        conditional GANs were measured to collapse (bench/conditioning.py).
+        """
+        if self.mode_seeking <= 0:
+            return condition, self._g(batch_size, condition), ops.convert_to_tensor(0.0)
+        half = batch_size // 2
+        condition = ops.concatenate([condition[:batch_size - half], condition[:half]], axis=0)
+        noise = self.sample_noise(batch_size)
+        images = self.generator([noise, condition], training=True)
+        first, second = slice(0, half), slice(batch_size - half, batch_size)
+        image_distance = ops.mean(ops.abs(images[first] - images[second]), axis=[1, 2, 3])
+        noise_distance = ops.mean(ops.abs(noise[first] - noise[second]), axis=1)
+        return condition, images, ops.mean(1.0 / (image_distance / noise_distance + 1e-5))
+
     def _d(self, images, condition=None):
         """D's logits for images, augmented (the augmentation draws from the run's seeds)."""
         if self.augment is not None:
@@ -117,20 +139,22 @@ class GAN(keras.Model):
             d_total = d_loss + r1
         self._descend(self.d_optimizer, tape, d_total, self.discriminator)
 
-        # Generator: make the discriminator call fresh generated images real.
+        # Generator: make the discriminator call fresh generated images real (and, conditional,
+        # make images of one condition differ as their noise does).
         with tf.GradientTape() as tape:
-            fake_images = self._g(batch_size, condition)
+            g_condition, fake_images, seeking = self._g_for_step(batch_size, condition)
             real_for_g = (self._d(real_images, condition)
                           if self.loss_pair.uses_real_for_generator else None)
-            g_loss = self.loss_pair.generator(self._d(fake_images, condition), real_for_g)
-        self._descend(self.g_optimizer, tape, g_loss, self.generator)
+            g_loss = self.loss_pair.generator(self._d(fake_images, g_condition), real_for_g)
+            g_total = g_loss + self.mode_seeking * seeking
+        self._descend(self.g_optimizer, tape, g_total, self.generator)
         if self.ema_generator is not None:
             self._update_ema()
 
         for name, value in (("d_loss", d_loss), ("g_loss", g_loss), ("r1", r1),
                             ("d_real", ops.mean(ops.sigmoid(real_logits))),
                             ("d_fake", ops.mean(ops.sigmoid(fake_logits))),
-                            ("condition", strength)):
+                            ("condition", strength), ("mode_seeking", seeking)):
             if name in self.trackers:
                 self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
@@ -208,7 +232,7 @@ def build_gan(config, condition=None) -> GAN:
               augment=augment, r1_gamma=config.r1_gamma,
               r1_every=config.r1_every, ema_decay=config.ema_decay, seed=config.seed,
               condition_ramp=(config.condition_start, config.condition_ramp),
-              images_per_step=config.batch_size)
+              images_per_step=config.batch_size, mode_seeking=config.mode_seeking)
     adam = dict(learning_rate=config.learning_rate, beta_1=config.beta_1,
                 beta_2=config.beta_2)
     gan.compile(d_optimizer=keras.optimizers.Adam(name="d_optimizer", **adam),

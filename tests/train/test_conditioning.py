@@ -146,6 +146,29 @@ def test_the_condition_modulates_every_batch_norm_of_the_generator(arch):
     assert np.abs(after[0] - after[1]).max() > 0.1 * np.abs(after[0] - other[0]).max()
 
 
+def test_mode_seeking_pairs_share_a_condition_and_punish_ignoring_the_noise():
+    from train.gan import build_gan
+    spec = conditioning.ConditionSpec("category", CATEGORIES, 4, 8, CATEGORIES)
+    config = TrainConfig(store="s", workdir="w", image_size=32, latent_dim=8, base_filters=4,
+                         ema_decay=0.0)
+    gan = build_gan(config, spec)
+    for layer in conditioning.strength_layers(gan.generator):
+        layer.strength.assign(1.0)
+    ids = np.array([[1, 0, 0, 0], [2, 0, 0, 0], [3, 0, 0, 0], [1, 2, 0, 0], [3, 0, 0, 0]],
+                   np.int32)
+    paired, images, uses_noise = gan._g_for_step(5, ids)
+    paired = keras.ops.convert_to_numpy(paired)
+    np.testing.assert_array_equal(paired[3:], ids[:2])  # the last two repeat the first two
+    assert images.shape[0] == 5
+    first_dense = next(la for la in conditioning.nested_layers(gan.generator)
+                       if isinstance(la, keras.layers.Dense))
+    kernel = first_dense.kernel.numpy()
+    kernel[:8] = 0.0  # the noise's rows: now a condition makes one image, whatever the noise
+    first_dense.kernel.assign(kernel)
+    _, _, ignores_noise = gan._g_for_step(5, ids)
+    assert float(ignores_noise) > 100 * float(uses_noise)
+
+
 @pytest.mark.slow  # real fit() epochs
 def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_store, tmp_path,
                                                                       capsys):
