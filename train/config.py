@@ -79,7 +79,7 @@ class TrainConfig:
                                 help="size of the condition's embedding")
     condition_max_tokens: int = option(16, fixed=True, group="conditioning",
                                        help="words of a description the model reads")
-    mode_seeking: float = option(1.0, group="conditioning",
+    mode_seeking: float = option(0.1, group="conditioning",
                                  help="weight of the mode-seeking term of a conditional run's "
                                       "generator: images of one condition must differ as their "
                                       "noise does (0: off)")
