@@ -28,7 +28,7 @@ from apache_beam.metrics import Metrics
 from common.errors import RecordError
 from common.files import is_remote
 from preprocess.decode import MAX_ASPECT, channel_moments, decode_image
-from preprocess.fetch import Fetcher, FetchOptions
+from preprocess.fetch import Fetched, Fetcher, FetchOptions
 from preprocess.previous import PreviousImages
 from preprocess.progress import ProgressWriter
 
@@ -108,15 +108,12 @@ class FetchAndDecodeFn(beam.DoFn):
         try:
             if previous is None:
                 fetched = self._fetcher.fetch_validated(record["source"])
-            elif not (previous["etag"] or previous["last_modified"]):  # nothing to ask with
-                reused = self._reuse(record, previous, "", "")
-                if reused is not None:
-                    return reused
-                fetched = self._fetcher.fetch_validated(record["source"])
-            else:
-                fetched = self._fetcher.fetch_validated(record["source"], previous["etag"],
-                                                        previous["last_modified"])
-                if fetched.data is None:  # unchanged
+            else:  # unchanged (or no validators to ask with): the previous row, if readable
+                asks = previous["etag"] or previous["last_modified"]
+                fetched = (self._fetcher.fetch_validated(record["source"], previous["etag"],
+                                                         previous["last_modified"])
+                           if asks else Fetched(None))
+                if fetched.data is None:
                     reused = self._reuse(record, previous, fetched.etag, fetched.last_modified)
                     if reused is not None:
                         return reused

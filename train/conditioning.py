@@ -180,14 +180,12 @@ def check_prompts(encoder: ConditionEncoder, prompts: list[str]) -> None:
 class BagEmbedding(keras.layers.Layer):
     """int ids (B, T), 0 = nothing -> the mean of their embeddings (B, dim); zeros for none."""
 
-    def __init__(self, input_dim: int, dim: int, seed: int | None = None, stddev: float = 1.0,
-                 **kwargs):
+    def __init__(self, input_dim: int, dim: int, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.input_dim, self.dim, self.seed = int(input_dim), int(dim), seed
-        self.stddev = float(stddev)
         self.embedding = keras.layers.Embedding(
             self.input_dim, self.dim,
-            embeddings_initializer=keras.initializers.RandomNormal(0.0, self.stddev, seed=seed))
+            embeddings_initializer=keras.initializers.RandomNormal(0.0, 1.0, seed=seed))
 
     def build(self, input_shape):
         self.embedding.build(input_shape)
@@ -200,7 +198,7 @@ class BagEmbedding(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "dim": self.dim,
-                "seed": self.seed, "stddev": self.stddev}
+                "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="streamgan")
