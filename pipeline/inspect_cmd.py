@@ -65,8 +65,11 @@ def render(s: dict) -> str:
         f"vocabulary  {s['vocabulary']['size']} tokens; top: {' '.join(s['vocabulary']['top'][:15])}",
     ]
     for field, vocab in s["vocabulary"].get("fields", {}).items():
+        if not vocab["size"]:
+            lines.append(f"field       {field}: no record has it")
+            continue
         lines.append(f"field       {field}: {vocab['size']} values; top: "
-                     f"{', '.join(vocab['top'][:10]) or '-'}  (streamgan train --condition {field})")
+                     f"{', '.join(vocab['top'][:10])}  (streamgan train --condition {field})")
     if s["previous"]:
         from preprocess.previous import summary_line
         lines.append("previous    " + summary_line(s["previous"]))

@@ -172,11 +172,12 @@ def _vocabulary(store_dir: str, name: str) -> list[str] | None:
     --condition-fields) or its graph cannot be read: the summary then counts every entry as
     new rather than failing a finished job."""
     import tensorflow_transform as tft
+
+    from preprocess.transform import vocabulary_entries
     try:
-        words = tft.TFTransformOutput(store_dir).vocabulary_by_name(name)
+        return vocabulary_entries(tft.TFTransformOutput(store_dir), name)
     except Exception:  # ValueError for a missing one; TensorFlow's own errors for a damaged one
         return None
-    return [w.decode("utf-8", "replace") if isinstance(w, bytes) else w for w in words]
 
 
 def new_vocabulary(previous_dir: str, new_dir: str, fields: Iterable[str]) -> dict:

@@ -261,11 +261,8 @@ def _analysis_results(store_dir: str, image_size: int, fields: tuple[str, ...]) 
            **{sf.field_feature(f): tf.constant([""]) for f in fields}}
     features = output.transform_raw_features(raw)
 
-    def words(name):
-        return [t.decode("utf-8", "replace") if isinstance(t, bytes) else t
-                for t in output.vocabulary_by_name(name)]
-    vocabulary = words(transform.VOCABULARY_NAME)
-    by_field = {f: words(sf.field_vocabulary(f)) for f in fields}
+    vocabulary = transform.vocabulary_entries(output, transform.VOCABULARY_NAME)
+    by_field = {f: transform.vocabulary_entries(output, sf.field_vocabulary(f)) for f in fields}
     return {
         "statistics": {
             "channel_mean": [round(float(v), 4) for v in features[transform.OUT_CHANNEL_MEAN][0]],

@@ -55,6 +55,27 @@ OUT_CHANNEL_STD = "image_channel_std"    # float32 [3]: the catalogue's std of e
 VOCABULARY_NAME = DESCRIPTION_VOCABULARY
 
 
+def vocabulary_entries(output: tft.TFTransformOutput, name: str) -> list[str]:
+    """The entries of a TFT vocabulary of the store, most frequent first, as text.
+
+    TFT stores an empty vocabulary (e.g. of a field no record has) as one placeholder entry so
+    its lookup tables can initialise; that placeholder is no value of the catalogue, so it is
+    left out here and such a vocabulary has no entries."""
+    words = [w.decode("utf-8", "replace") if isinstance(w, bytes) else w
+             for w in output.vocabulary_by_name(name)]
+    return [] if words == [EMPTY_VOCABULARY_ENTRY] else words
+
+
+def _empty_vocabulary_entry() -> str:
+    dummy = getattr(tft.analyzers, "get_empy_vocabulary_dummy_value", None)
+    if dummy is None:  # the TFT 1.x value, should the helper be renamed
+        return "49d0cd50-04bb-48c0-bc6f-5b575dce351a"
+    return dummy(tf.string)[1].decode()
+
+
+EMPTY_VOCABULARY_ENTRY = _empty_vocabulary_entry()
+
+
 def feature_spec(fields: tuple[str, ...] = ()) -> dict:
     """The raw features the transform graph takes (fields: the categorical catalogue fields)."""
     return {

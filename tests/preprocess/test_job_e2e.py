@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from pipeline.inspect_cmd import render, summarise
 from pipeline.serve import StaticServer
 from preprocess.pipeline import run
 from store.contract import open_store, read_jsonl
@@ -119,6 +120,9 @@ def test_transform_graph_loads_and_transforms_a_batch_of_the_store(store):
     vocab = {t.decode() for t in output.vocabulary_by_name("description")}
     assert {"item", "red", "dress", "crimson", "frock", "flaky"} <= vocab
     assert "gone" not in vocab  # rejected records do not shape the vocabulary
+    # no record has a category: its vocabulary is empty, not TFT's placeholder entry
+    assert manifest.vocabulary["fields"]["category"] == {"size": 0, "top": []}
+    assert "field       category: no record has it" in render(summarise(out))
     mean = np.array(manifest.statistics["channel_mean"])
     with h5py.File(os.path.join(out, "store.h5")) as f:
         np.testing.assert_allclose(mean, f["images"][:].reshape(-1, 3).mean(0), atol=0.05)
