@@ -156,8 +156,8 @@ def take_turns(state: dict, minutes: float, slice_seconds: float, marks_minutes=
                 continue
             limit = TimeLimit(min(slice_seconds, budget(s) - s["seconds"]))
             started = time.perf_counter()
-            s["gan"].fit(s["dataset"](s["slices"]), epochs=1, steps_per_epoch=10**7, verbose=0,
-                         callbacks=[limit])
+            history = s["gan"].fit(s["dataset"](s["slices"]), epochs=1, steps_per_epoch=10**7,
+                                   verbose=0, callbacks=[limit])
             s["seconds"] += time.perf_counter() - started
             s["images"] += limit.steps * s["batch"]
             s["slices"] += 1
@@ -166,8 +166,10 @@ def take_turns(state: dict, minutes: float, slice_seconds: float, marks_minutes=
                         and mark not in [m for m, _ in s["snapshots"]]:
                     weights = [keras.ops.convert_to_numpy(w) for w in s["gan"].sampler.weights]
                     s["snapshots"].append((mark, weights))
+            seen = {k: v[-1] for k, v in history.history.items() if k in ("d_real", "d_fake")}
             print(f"  {name:<14} {s['seconds'] / 60:5.1f} min  {s['images']:>7} images  "
-                  f"{s['images'] / s['seconds']:6.1f} img/s", flush=True)
+                  f"{s['images'] / s['seconds']:6.1f} img/s"
+                  + "".join(f"  {k} {v:.2f}" for k, v in seen.items()), flush=True)
     return state
 
 

@@ -8,7 +8,8 @@ long-range path that lets shape information reach the fine layers early in train
 
 Discriminator: residual downsampling blocks (a strided 4x4 convolution beside an average-pooled
 1x1 shortcut, summed and scaled by 1/sqrt(2)), LeakyReLU, no batch norm, so it pairs with the
-R1 gradient penalty and scores every image on its own. FastGAN's self-supervised reconstruction
+R1 gradient penalty and scores every image on its own; He-initialised, since without
+normalisation nothing else keeps its activations at scale. FastGAN's self-supervised reconstruction
 decoders are left out: on 2 CPU cores they cost more time than DiffAugment + R1, which already
 stop D memorising.
 
@@ -27,9 +28,17 @@ from train.modulation import generator_inputs, modulate
 
 
 def _conv(filters: int, kernel: int, seeds, strides: int = 1, padding: str = "same",
-          bias: bool = True):
+          bias: bool = True, init=_init):
     return layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=bias,
-                         kernel_initializer=_init(next(seeds)))
+                         kernel_initializer=init(next(seeds)))
+
+
+def _he(seed: int | None):
+    """Variance-preserving (He) initial weights, for the discriminator: it has no
+    normalisation, and with DCGAN's N(0, 0.02) each layer shrank its input about threefold, so
+    the untrained D scored every image ~0.001 and stayed at chance (D(x) = D(G(z)) = 0.5) for
+    whole runs (bench/quality.py)."""
+    return keras.initializers.HeNormal(seed=seed)
 
 
 @keras.saving.register_keras_serializable(package="streamgan")
@@ -103,13 +112,13 @@ def build_discriminator(image_size: int, base_filters: int = 64,
     steps = num_doublings(image_size)
     seeds = _seeds(seed)
     image = keras.Input((image_size, image_size, 3), name="image")
-    x = layers.LeakyReLU(0.2)(_conv(base_filters, 4, seeds, strides=2)(image))
+    x = layers.LeakyReLU(0.2)(_conv(base_filters, 4, seeds, strides=2, init=_he)(image))
     filters = base_filters
     for _ in range(steps - 1):
         filters *= 2
-        main = layers.LeakyReLU(0.2)(_conv(filters, 4, seeds, strides=2)(x))
-        skip = _conv(filters, 1, seeds, bias=False)(layers.AveragePooling2D(2)(x))
+        main = layers.LeakyReLU(0.2)(_conv(filters, 4, seeds, strides=2, init=_he)(x))
+        skip = _conv(filters, 1, seeds, bias=False, init=_he)(layers.AveragePooling2D(2)(x))
         x = layers.Rescaling(1 / math.sqrt(2))(layers.Add()([main, skip]))
     x = layers.Identity(name="features")(x)  # what a projection discriminator pools
-    logit = _conv(1, 4, seeds, padding="valid")(x)
+    logit = _conv(1, 4, seeds, padding="valid", init=_he)(x)
     return keras.Model(image, layers.Flatten(name="logit")(logit), name="discriminator")

@@ -123,3 +123,17 @@ def test_fit_trains_every_architecture_with_every_loss(store32, tmp_path, arch, 
     assert all(np.isfinite(v) for v in summary["metrics"].values()), summary["metrics"]
     generator = keras.models.load_model(summary["generator"])
     assert generator(np.zeros((2, 8), np.float32)).shape == (2, 32, 32, 3)
+
+
+def test_the_untrained_fastgan_discriminator_keeps_its_signal_at_scale():
+    """Without normalisation, its initial weights alone decide whether images reach the logit:
+    layer by layer the activations keep their size, so D can tell images apart from step one
+    (with DCGAN's N(0, 0.02) they shrank to logits of ~0.001 and D sat at chance)."""
+    from train import fastgan
+    d = fastgan.build_discriminator(64, 32, seed=1)
+    taps = [layer.output for layer in d.layers if isinstance(layer, keras.layers.Rescaling)]
+    probe = keras.Model(d.inputs, taps + [d.output])
+    images = keras.random.uniform((32, 64, 64, 3), -1.0, 1.0, seed=3)
+    scales = [float(np.std(keras.ops.convert_to_numpy(a))) for a in probe(images)]
+    assert min(scales) > 0.1, scales
+    assert max(scales) / min(scales) < 5, scales
