@@ -18,6 +18,8 @@ Then it reports:
 - KID of each category's generated images against that category's validation photos, and the
   overall KID of both models against all validation photos (the conditional one generating
   with the validation photos' own descriptions);
+- judged.png: what the classifier calls each prompt's images, and the unconditional model's
+  (so a judge that files every blurry image under one category is seen as such);
 - rows.png: one row per category, prompted; results.json.
 """
 from __future__ import annotations
@@ -163,6 +165,27 @@ def generate(gan, encoder, prompts: list[str], per_prompt: int, pixel_range, see
         for i, prompt in enumerate(prompts)])
 
 
+def plot_judged(judged: np.ndarray, categories: list[str], prior, path: str) -> None:
+    """What the judge calls each prompt's images (rows sum to 1), and under them what it calls
+    the unconditional model's: a prompt followed is a bright diagonal cell in a dim column."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    table = judged if prior is None else np.vstack([judged, prior])
+    labels = categories + ([] if prior is None else ["(no prompt)"])
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    ax.imshow(table, cmap="viridis", vmin=0, vmax=1)
+    for (row, col), value in np.ndenumerate(table):
+        ax.text(col, row, f"{value:.0%}", ha="center", va="center", fontsize=7,
+                color="black" if value > 0.5 else "white")
+    ax.set_xticks(range(len(categories)), categories, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set(xlabel="judged as", ylabel="prompted", title="What the judge calls generated images")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -213,15 +236,29 @@ def main() -> int:
                          pixel_range, seed=11)
     generated_features = features(generated)
     predicted = classifier.predict(generated_features)
+    judged = np.stack([np.bincount(predicted[i * args.per_prompt:(i + 1) * args.per_prompt],
+                                   minlength=len(categories)) / args.per_prompt
+                       for i in range(len(categories))])  # prompt x verdict shares
+    prior = None
+    if "unconditional" in state:  # what the judge calls images drawn with no prompt at all
+        s = state["unconditional"]
+        plain = quality.generated_images(s["gan"].sampler, args.per_prompt * len(categories),
+                                         s["config"].pixel_range, seed=13)
+        prior = np.bincount(classifier.predict(features(plain)),
+                            minlength=len(categories)) / len(plain)
     per_category = {}
     for i, category in enumerate(categories):
-        share = float((predicted[i * args.per_prompt:(i + 1) * args.per_prompt] == i).mean())
+        share = float(judged[i, i])
         own = generated_features[i * args.per_prompt:i * args.per_prompt + args.kid_per_prompt]
         real = val_features[[n == category for n in val_names]]
         kid, kid_std = quality.kid(own, real)
         per_category[category] = {"consistency": share, "kid": kid, "kid_std": kid_std,
                                   "validation_photos": int(len(real))}
+        if prior is not None:
+            per_category[category]["unconditional_share"] = float(prior[i])
     results["per_category"] = per_category
+    results["judged"] = {"categories": categories, "shares": judged.round(4).tolist()}
+    plot_judged(judged, categories, prior, os.path.join(args.out, "judged.png"))
     results["mean_consistency"] = float(np.mean([v["consistency"]
                                                  for v in per_category.values()]))
     for name, s in state.items():
@@ -241,16 +278,19 @@ def main() -> int:
         json.dump(results, fh, indent=2)
 
     print(f"\n{args.minutes:g} min of training each, 64 px; classifier ceiling {ceiling:.1%}")
-    print(f"{'category':<14}{'consistency':>12}{'KID':>9}{'+-':>8}{'val photos':>11}")
+    print(f"{'category':<14}{'consistency':>12}{'uncond.':>9}{'KID':>9}{'+-':>8}"
+          f"{'val photos':>11}")
     for category, r in per_category.items():
-        print(f"{category:<14}{r['consistency']:12.1%}{r['kid']:9.4f}{r['kid_std']:8.4f}"
-              f"{r['validation_photos']:11d}")
+        print(f"{category:<14}{r['consistency']:12.1%}{r.get('unconditional_share', np.nan):9.1%}"
+              f"{r['kid']:9.4f}{r['kid_std']:8.4f}{r['validation_photos']:11d}")
+    print("  (uncond.: the share of the unconditional model's images the judge gives that "
+          "category: what consistency is without a prompt)")
     print(f"{'mean':<14}{results['mean_consistency']:12.1%}   (target >= 80%, chance 10%)")
     unconditional = results["models"].get("unconditional", {}).get("kid", float("nan"))
     for name, r in results["models"].items():
         print(f"overall KID {name:<14}{r['kid']:.4f} +- {r['kid_std']:.4f}  "
               f"({r['kid'] / unconditional:.2f}x unconditional; {r['images_per_s']:.1f} img/s)")
-    print(f"wrote {args.out}/results.json, rows.png")
+    print(f"wrote {args.out}/results.json, rows.png, judged.png")
     return 0
 
 
