@@ -190,8 +190,14 @@ class BagEmbedding(keras.layers.Layer):
     def build(self, input_shape):
         self.embedding.build(input_shape)
 
-    def call(self, ids):
+    def call(self, ids, scores_of=None):
+        """The bag's mean embedding; with scores_of (features (B, dim)), instead the features'
+        inner product with every vocabulary entry's embedding (B, input_dim - 1): the class
+        scores implied by a projection discriminator's embedding."""
         from keras import ops
+        if scores_of is not None:
+            table = self.embedding.embeddings[1:]
+            return ops.matmul(scores_of, ops.transpose(table))
         present = ops.cast(ops.expand_dims(ids > 0, -1), "float32")
         total = ops.sum(self.embedding(ids) * present, axis=1)
         return total / ops.maximum(ops.sum(present, axis=1), 1.0)
@@ -228,9 +234,14 @@ def conditional_generator(base: keras.Model, latent_dim: int, spec: ConditionSpe
 
 def conditional_discriminator(base: keras.Model, spec: ConditionSpec,
                               seed: int | None = None) -> keras.Model:
-    """(images, ids) -> logits: base's logit + strength * <embed(ids), pooled features>.
+    """(images, ids) -> [logits (B, 1), condition scores (B, V)].
 
-    base names its last feature map "features" (every registered architecture does).
+    The logit is base's logit + strength * <embed(ids), pooled features> (the projection);
+    the scores are the pooled features' inner products with every vocabulary entry's
+    embedding, what the GAN's auxiliary classification term (`condition_classify`) trains:
+    the same embedding, so telling conditions apart and judging an image against its own
+    condition are one skill. base names its last feature map "features" (every registered
+    architecture does).
     """
     image = keras.Input(base.inputs[0].shape[1:], name="image")
     if isinstance(base, keras.Sequential):  # no symbolic outputs to tap: chain its layers
@@ -246,12 +257,27 @@ def conditional_discriminator(base: keras.Model, spec: ConditionSpec,
     ids = keras.Input((spec.max_tokens,), dtype="int32", name="condition")
     # Unit-variance embeddings: a projection scaled down to the logit's size (1/sqrt(channels))
     # was tried and made the generator follow its prompts visibly less (the demo's rows).
-    embedded = BagEmbedding(spec.input_dim, int(pooled.shape[-1]), seed=seed,
-                            name="projection_embedding")(ids)
-    projection = keras.layers.Dot(axes=1)([pooled, embedded])
+    table = BagEmbedding(spec.input_dim, int(pooled.shape[-1]), seed=seed,
+                         name="projection_embedding")
+    projection = keras.layers.Dot(axes=1)([pooled, table(ids)])
     projection = ConditionStrength(name="condition_strength")(projection)
-    return keras.Model([image, ids], keras.layers.Add(name="conditional_logit")([logit, projection]),
+    logit = keras.layers.Add(name="conditional_logit")([logit, projection])
+    return keras.Model([image, ids], [logit, table(ids, scores_of=pooled)],
                        name="conditional_discriminator")
+
+
+def classification_loss(scores, ids):
+    """Mean cross-entropy of condition scores (B, V) against each bag's words (ids (B, T),
+    0 = nothing, as the model reads them): one class for a field, the bag's words in equal
+    shares for a description. Rows with no known word do not count."""
+    from keras import ops
+    vocabulary = ops.shape(scores)[-1]
+    counts = ops.sum(ops.one_hot(ids - 1, vocabulary), axis=1)  # id 0 -> a row of zeros
+    words = ops.sum(counts, axis=-1)
+    targets = counts / ops.maximum(ops.expand_dims(words, -1), 1.0)
+    per_row = -ops.sum(targets * ops.log_softmax(scores, axis=-1), axis=-1)
+    known = ops.cast(words > 0, "float32")
+    return ops.sum(per_row * known) / ops.maximum(ops.sum(known), 1.0)
 
 
 def nested_layers(model: keras.Model):

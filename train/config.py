@@ -83,6 +83,11 @@ class TrainConfig:
                                  help="weight of the mode-seeking term of a conditional run's "
                                       "generator: images of one condition must differ as their "
                                       "noise does (0: off)")
+    condition_classify: float = option(0.0, group="conditioning",
+                                       help="weight of the auxiliary classification term of a "
+                                            "conditional run: D tells real images' conditions "
+                                            "apart, G makes images D files under their own "
+                                            "(0: off)")
     condition_start: int = option(6000, group="conditioning",
                                   help="images trained on unconditionally before the "
                                        "condition comes in (Shahbazi et al. 2022)")
@@ -152,8 +157,10 @@ class TrainConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0 <= value < 1):
                 raise ConfigError(f"{flag_of(TrainConfig, name)} must be in [0, 1), got {value!r}")
-        if not (isinstance(self.r1_gamma, (int, float)) and self.r1_gamma >= 0):
-            raise ConfigError(f"--r1-gamma must be >= 0, got {self.r1_gamma!r}")
+        for name in ("r1_gamma", "mode_seeking", "condition_classify"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value >= 0):
+                raise ConfigError(f"{flag_of(TrainConfig, name)} must be >= 0, got {value!r}")
         if not self.store:
             raise ConfigError("no store given: pass --store DIR "
                               "(the output of `streamgan preprocess`)")

@@ -13,7 +13,10 @@ train/registry.py, so the step itself never changes when one is added:
   averaged generator is what samples, evaluation, export and `generate` use;
 - `condition_ramp` (start, length), in images: a conditional GAN (train/conditioning.py) is
   fed (images, condition ids) batches; both nets take the ids as a second input, generated
-  images get the real batch's conditions, and the condition's strength ramps from 0 to 1.
+  images get the real batch's conditions, and the condition's strength ramps from 0 to 1;
+- `condition_classify`: the weight of an auxiliary classification term of a conditional GAN
+  (after AC-GAN, Odena et al. 2017, on the projection's own embedding): D learns to tell the
+  conditions of real images apart, and G to make images D files under their own condition.
 
 The discriminator sees real and generated images in separate batches, as in the DCGAN paper:
 with batch normalisation, one mixed batch would let it tell them apart by batch statistics.
@@ -37,7 +40,7 @@ class GAN(keras.Model):
                  loss: AdversarialLoss, augment=None, r1_gamma: float = 0.0, r1_every: int = 16,
                  ema_decay: float = 0.0, seed: int = 0,
                  condition_ramp: tuple[float, float] | None = None, images_per_step: int = 1,
-                 mode_seeking: float = 0.0, **kwargs):
+                 mode_seeking: float = 0.0, condition_classify: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -52,13 +55,15 @@ class GAN(keras.Model):
         self.condition_ramp = condition_ramp or (0.0, 0.0)
         self.images_per_step = images_per_step
         self.mode_seeking = float(mode_seeking) if self.conditional else 0.0
+        self.condition_classify = float(condition_classify) if self.conditional else 0.0
         if self.ema_decay > 0:
             self.ema_generator = keras.models.clone_model(generator)
             self.ema_generator.set_weights(generator.get_weights())
         self.seed_generator = keras.random.SeedGenerator(seed)
         names = (("d_loss", "g_loss", "d_real", "d_fake") + (("r1",) if self.r1_gamma > 0 else ())
                  + (("condition",) if self.conditional else ())
-                 + (("mode_seeking",) if self.mode_seeking > 0 else ()))
+                 + (("mode_seeking",) if self.mode_seeking > 0 else ())
+                 + (("classify_real", "classify_fake") if self.condition_classify > 0 else ()))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         # Both nets are built (they start from keras.Input); so is the GAN that holds them.
         self.built = True
@@ -117,11 +122,22 @@ class GAN(keras.Model):
         return condition, images, ops.mean(1.0 / (image_distance / noise_distance + 1e-5))
 
     def _d(self, images, condition=None):
-        """D's logits for images, augmented (the augmentation draws from the run's seeds)."""
+        """(D's logits, its condition scores or None) for images, augmented (the augmentation
+        draws from the run's seeds)."""
         if self.augment is not None:
             images = self.augment(images, self.seed_generator)
-        return self.discriminator(images if condition is None else [images, condition],
-                                  training=True)
+        if condition is None:
+            return self.discriminator(images, training=True), None
+        logits, scores = self.discriminator([images, condition], training=True)
+        return logits, scores
+
+    def _classify(self, scores, condition, strength):
+        """The auxiliary classification term, at the condition's current strength."""
+        if self.condition_classify <= 0:
+            return ops.convert_to_tensor(0.0), ops.convert_to_tensor(0.0)
+        from train.conditioning import classification_loss
+        loss = classification_loss(scores, condition)
+        return loss, self.condition_classify * strength * loss
 
     def train_step(self, data):
         real_images, condition = data if isinstance(data, tuple) else (data, None)
@@ -132,21 +148,24 @@ class GAN(keras.Model):
         # Discriminator: real images are real, generated ones fake; plus the lazy R1 penalty.
         fake_images = self._g(batch_size, condition)
         with tf.GradientTape() as tape:
-            real_logits = self._d(real_images, condition)
-            fake_logits = self._d(fake_images, condition)
+            real_logits, real_scores = self._d(real_images, condition)
+            fake_logits, _ = self._d(fake_images, condition)
             d_loss = self.loss_pair.discriminator(real_logits, fake_logits)
             r1 = self._lazy_r1(real_images, condition, step)
-            d_total = d_loss + r1
+            classify_real, classify_term = self._classify(real_scores, condition, strength)
+            d_total = d_loss + r1 + classify_term
         self._descend(self.d_optimizer, tape, d_total, self.discriminator)
 
         # Generator: make the discriminator call fresh generated images real (and, conditional,
         # make images of one condition differ as their noise does).
         with tf.GradientTape() as tape:
             g_condition, fake_images, seeking = self._g_for_step(batch_size, condition)
-            real_for_g = (self._d(real_images, condition)
+            real_for_g = (self._d(real_images, condition)[0]
                           if self.loss_pair.uses_real_for_generator else None)
-            g_loss = self.loss_pair.generator(self._d(fake_images, g_condition), real_for_g)
-            g_total = g_loss + self.mode_seeking * seeking
+            fake_logits_g, fake_scores = self._d(fake_images, g_condition)
+            g_loss = self.loss_pair.generator(fake_logits_g, real_for_g)
+            classify_fake, classify_term = self._classify(fake_scores, g_condition, strength)
+            g_total = g_loss + self.mode_seeking * seeking + classify_term
         self._descend(self.g_optimizer, tape, g_total, self.generator)
         if self.ema_generator is not None:
             self._update_ema()
@@ -154,7 +173,8 @@ class GAN(keras.Model):
         for name, value in (("d_loss", d_loss), ("g_loss", g_loss), ("r1", r1),
                             ("d_real", ops.mean(ops.sigmoid(real_logits))),
                             ("d_fake", ops.mean(ops.sigmoid(fake_logits))),
-                            ("condition", strength), ("mode_seeking", seeking)):
+                            ("condition", strength), ("mode_seeking", seeking),
+                            ("classify_real", classify_real), ("classify_fake", classify_fake)):
             if name in self.trackers:
                 self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
@@ -163,7 +183,7 @@ class GAN(keras.Model):
         """Mean squared norm of D's gradient with respect to (augmented) real images."""
         with tf.GradientTape() as tape:
             tape.watch(real_images)
-            total = ops.sum(self._d(real_images, condition))
+            total = ops.sum(self._d(real_images, condition)[0])
         grads = tape.gradient(total, real_images)
         return ops.mean(ops.sum(ops.square(grads), axis=[1, 2, 3]))
 
@@ -232,7 +252,8 @@ def build_gan(config, condition=None) -> GAN:
               augment=augment, r1_gamma=config.r1_gamma,
               r1_every=config.r1_every, ema_decay=config.ema_decay, seed=config.seed,
               condition_ramp=(config.condition_start, config.condition_ramp),
-              images_per_step=config.batch_size, mode_seeking=config.mode_seeking)
+              images_per_step=config.batch_size, mode_seeking=config.mode_seeking,
+              condition_classify=config.condition_classify)
     adam = dict(learning_rate=config.learning_rate, beta_1=config.beta_1,
                 beta_2=config.beta_2)
     gan.compile(d_optimizer=keras.optimizers.Adam(name="d_optimizer", **adam),

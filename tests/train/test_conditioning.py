@@ -170,6 +170,39 @@ def test_mode_seeking_pairs_share_a_condition_and_punish_ignoring_the_noise():
 
 
 @pytest.mark.slow  # real fit() epochs
+def test_the_classification_loss_reads_every_word_of_a_bag_and_skips_empty_bags():
+    ids = np.array([[2, 0, 0], [1, 3, 0], [0, 0, 0]], np.int32)  # model ids: word + 1
+    right = np.array([[0, 9, 0], [9, 0, 9], [9, 9, 9]], np.float32)  # row 2 has no words
+    loss = float(conditioning.classification_loss(right, ids))
+    # row 0: one word, certain; row 1: two words in equal shares, so log 2 at best
+    assert loss == pytest.approx((0.0 + np.log(2.0)) / 2, abs=1e-3)
+    wrong = np.array([[9, 0, 0], [0, 9, 0], [0, 0, 0]], np.float32)
+    assert float(conditioning.classification_loss(wrong, ids)) > 4.0
+    assert float(conditioning.classification_loss(wrong[2:], ids[2:])) == 0.0
+
+
+def test_the_classification_term_teaches_the_discriminator_the_conditions():
+    """Three conditions drawn in three colours: with the term on (and the condition at full
+    strength), D's condition scores come to file each real image under its own condition."""
+    from train.gan import build_gan
+    spec = conditioning.ConditionSpec("category", CATEGORIES, 4, 8, CATEGORIES)
+    config = TrainConfig(store="s", workdir="w", image_size=32, latent_dim=8, base_filters=8,
+                         batch_size=24, augment="none", ema_decay=0.0, condition_start=0,
+                         condition_ramp=0, condition_classify=1.0)
+    gan = build_gan(config, spec)
+    rng = np.random.default_rng(0)
+    labels = np.arange(96) % 3
+    images = np.full((96, 32, 32, 3), -0.8, np.float32)
+    images[np.arange(96), :, :, labels] = 0.8  # red, green, blue
+    images += rng.normal(0, 0.1, images.shape).astype(np.float32)
+    ids = np.zeros((96, 4), np.int32)
+    ids[:, 0] = labels + 1
+    history = gan.fit(images, ids, batch_size=24, epochs=8, verbose=0, shuffle=True).history
+    assert history["classify_real"][-1] < 0.5 * history["classify_real"][0]
+    _, scores = gan.discriminator([images, ids], training=False)
+    assert (np.argmax(keras.ops.convert_to_numpy(scores), axis=1) == labels).mean() >= 0.9
+
+
 def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_store, tmp_path,
                                                                       capsys):
     from pipeline.cli import main
@@ -177,9 +210,11 @@ def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_
     run = str(tmp_path / "run")
     config = TrainConfig(store=described_store, workdir=run, epochs=1, batch_size=16,
                          latent_dim=8, base_filters=4, num_samples=6, eval_every=0,
-                         condition="category", condition_start=0, condition_ramp=64)
+                         condition="category", condition_start=0, condition_ramp=64,
+                         condition_classify=1.0)
     summary = train(config, verbose=0, log=lambda _: None)
     assert summary["epoch"] == 1 and np.isfinite(summary["metrics"]["d_loss"])
+    assert np.isfinite(summary["metrics"]["classify_fake"])
     assert summary["metrics"]["condition"] > 0  # the strength ramped up during the epoch
     spec = conditioning.ConditionSpec.load(os.path.join(run, "conditioning"))
     assert spec.source == "category" and set(spec.vocabulary) == set(CATEGORIES)
