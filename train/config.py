@@ -38,14 +38,15 @@ class TrainConfig:
 
     The defaults are the small-data recipe measured by bench/quality.py on a 3,000-photo
     catalogue on 2 CPU cores: the FastGAN-style nets at base width 32, DiffAugment on real and
-    generated images, a lazy R1 penalty, and an EMA of the generator's weights. `--arch dcgan
-    --base-filters 64 --augment none --r1-gamma 0 --ema-decay 0` is the DCGAN paper's recipe.
+    generated images, a lazy R1 penalty, an EMA of the generator's weights, and batches of 32.
+    `--arch dcgan --base-filters 64 --batch-size 64 --augment none --r1-gamma 0 --ema-decay 0`
+    is the DCGAN paper's recipe (batch 128 in the paper).
     """
     store: str = option(help="store directory made by `streamgan preprocess` (with --resume: "
                              "default, the run's store)")
     workdir: str = option(help="run directory (created if missing)")
     epochs: int = option(30, help="train until this many epochs")
-    batch_size: int = option(64, help="images per step")
+    batch_size: int = option(32, help="images per step")
     arch: str = option("fastgan", choices=tuple(ARCHITECTURES), fixed=True, group=MODEL,
                        help="generator/discriminator architecture")
     image_size: int | None = option(None, parse=parse_image_size, fixed=True, group=MODEL,
