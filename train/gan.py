@@ -128,8 +128,7 @@ class GAN(keras.Model):
             images = self.augment(images, self.seed_generator)
         if condition is None:
             return self.discriminator(images, training=True), None
-        logits, scores = self.discriminator([images, condition], training=True)
-        return logits, scores
+        return tuple(self.discriminator([images, condition], training=True))
 
     def _classify(self, scores, condition, strength):
         """The auxiliary classification term, at the condition's current strength."""

@@ -169,7 +169,6 @@ def test_mode_seeking_pairs_share_a_condition_and_punish_ignoring_the_noise():
     assert float(ignores_noise) > 100 * float(uses_noise)
 
 
-@pytest.mark.slow  # real fit() epochs
 def test_the_classification_loss_reads_every_word_of_a_bag_and_skips_empty_bags():
     ids = np.array([[2, 0, 0], [1, 3, 0], [0, 0, 0]], np.int32)  # model ids: word + 1
     right = np.array([[0, 9, 0], [9, 0, 9], [9, 9, 9]], np.float32)  # row 2 has no words
@@ -181,6 +180,7 @@ def test_the_classification_loss_reads_every_word_of_a_bag_and_skips_empty_bags(
     assert float(conditioning.classification_loss(wrong[2:], ids[2:])) == 0.0
 
 
+@pytest.mark.slow  # real fit() epochs
 def test_the_classification_term_teaches_the_discriminator_the_conditions():
     """Three conditions drawn in three colours: with the term on (and the condition at full
     strength), D's condition scores come to file each real image under its own condition."""
@@ -203,6 +203,7 @@ def test_the_classification_term_teaches_the_discriminator_the_conditions():
     assert (np.argmax(keras.ops.convert_to_numpy(scores), axis=1) == labels).mean() >= 0.9
 
 
+@pytest.mark.slow  # real fit() epochs
 def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_store, tmp_path,
                                                                       capsys):
     from pipeline.cli import main
