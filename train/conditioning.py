@@ -196,10 +196,11 @@ class BagEmbedding(keras.layers.Layer):
         scores implied by a projection discriminator's embedding."""
         from keras import ops
         if scores_of is not None:
-            table = self.embedding.embeddings[1:]
-            return ops.matmul(scores_of, ops.transpose(table))
-        present = ops.cast(ops.expand_dims(ids > 0, -1), "float32")
-        total = ops.sum(self.embedding(ids) * present, axis=1)
+            table = ops.cast(self.embedding.embeddings[1:], scores_of.dtype)
+            return ops.cast(ops.matmul(scores_of, ops.transpose(table)), "float32")
+        vectors = self.embedding(ids)
+        present = ops.cast(ops.expand_dims(ids > 0, -1), vectors.dtype)
+        total = ops.sum(vectors * present, axis=1)
         return total / ops.maximum(ops.sum(present, axis=1), 1.0)
 
     def get_config(self):
@@ -261,7 +262,7 @@ def conditional_discriminator(base: keras.Model, spec: ConditionSpec,
                          name="projection_embedding")
     projection = keras.layers.Dot(axes=1)([pooled, table(ids)])
     projection = ConditionStrength(name="condition_strength")(projection)
-    logit = keras.layers.Add(name="conditional_logit")([logit, projection])
+    logit = keras.layers.Add(name="conditional_logit", dtype="float32")([logit, projection])
     return keras.Model([image, ids], [logit, table(ids, scores_of=pooled)],
                        name="conditional_discriminator")
 

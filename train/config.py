@@ -24,6 +24,7 @@ from store.contract import (
     image_size_problem,
     parse_image_size,
 )
+from train.precision import CHOICES as PRECISIONS
 from train.registry import ARCHITECTURES, AUGMENTATIONS, LOSSES
 
 SHUFFLE_WINDOW_MIB = 16  # default shuffle buffer: images permuted together, in whole chunks
@@ -95,6 +96,10 @@ class TrainConfig:
     condition_ramp: int = option(12000, group="conditioning",
                                  help="images over which the condition's strength ramps "
                                       "from 0 to 1")
+    precision: str = option("auto", choices=PRECISIONS, group=OPTIMISATION,
+                            help="what the nets compute in: float32, mixed_bfloat16 (weights "
+                                 "stay float32), or auto (mixed_bfloat16 where the CPU does "
+                                 "bfloat16 natively, else float32)")
     seed: int = option(0, group=OPTIMISATION, help="seed of weights, noise and data order")
     split: str | None = option(None, group=OPTIMISATION,
                                default_text="train when the store has splits, else all",
@@ -144,7 +149,7 @@ class TrainConfig:
         for name in ("shuffle_buffer", "max_images"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), minimum=1)
-        for name in ("arch", "loss", "augment"):
+        for name in ("arch", "loss", "augment", "precision"):
             check_choice(TrainConfig, name, getattr(self, name), ConfigError)
         if self.image_size is not None:
             problem = image_size_problem(self.image_size)

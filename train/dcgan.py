@@ -62,7 +62,7 @@ def build_generator(image_size: int, latent_dim: int = 100, base_filters: int = 
                 _batch_norm(next(seeds)), layers.ReLU()]
     net += [layers.Conv2DTranspose(3, 4, strides=2, padding="same",
                                    kernel_initializer=_init(next(seeds))),
-            layers.Activation("tanh", name="image")]
+            layers.Activation("tanh", name="image", dtype="float32")]
     if not condition_dim:
         return keras.Sequential([keras.Input((latent_dim,), name="noise")] + net,
                                 name="generator")
@@ -92,7 +92,7 @@ def build_discriminator(image_size: int, base_filters: int = 64,
     # The 4x4 map -> one logit: a 4x4 "valid" convolution, as in the paper.
     net += [layers.Identity(name="features"),  # what a projection discriminator pools
             layers.Conv2D(1, 4, padding="valid", kernel_initializer=_init(next(seeds))),
-            layers.Flatten(name="logit")]
+            layers.Flatten(name="logit", dtype="float32")]
     return keras.Sequential(net, name="discriminator")
 
 

@@ -102,7 +102,7 @@ def build_generator(image_size: int, latent_dim: int = 100, base_filters: int = 
         features[resolution] = x
     x = layers.UpSampling2D(interpolation="nearest")(x)
     image = _conv(3, 3, seeds)(x)
-    image = layers.Activation("tanh", name="image")(image)
+    image = layers.Activation("tanh", name="image", dtype="float32")(image)
     return keras.Model(inputs, image, name="generator")
 
 
@@ -121,4 +121,4 @@ def build_discriminator(image_size: int, base_filters: int = 64,
         x = layers.Rescaling(1 / math.sqrt(2))(layers.Add()([main, skip]))
     x = layers.Identity(name="features")(x)  # what a projection discriminator pools
     logit = _conv(1, 4, seeds, padding="valid", init=_he)(x)
-    return keras.Model(image, layers.Flatten(name="logit")(logit), name="discriminator")
+    return keras.Model(image, layers.Flatten(name="logit", dtype="float32")(logit), name="discriminator")

@@ -236,16 +236,19 @@ def build_gan(config, condition=None) -> GAN:
 
     condition: a conditioning.ConditionSpec for a conditional GAN, None for an unconditional one.
     """
+    from train import precision
     from train.registry import ARCHITECTURES, AUGMENTATIONS, LOSSES, resolve
 
-    generator, discriminator = ARCHITECTURES[config.arch].build(
-        config.image_size, config.latent_dim, config.base_filters, seed=config.seed,
-        condition_dim=condition.dim if condition is not None else 0)
-    if condition is not None:
-        from train.conditioning import conditional_discriminator, conditional_generator
-        generator = conditional_generator(generator, config.latent_dim, condition,
-                                          seed=config.seed + 7)
-        discriminator = conditional_discriminator(discriminator, condition, seed=config.seed + 8)
+    with precision.policy(precision.resolve(config.precision)[0]):
+        generator, discriminator = ARCHITECTURES[config.arch].build(
+            config.image_size, config.latent_dim, config.base_filters, seed=config.seed,
+            condition_dim=condition.dim if condition is not None else 0)
+        if condition is not None:
+            from train.conditioning import conditional_discriminator, conditional_generator
+            generator = conditional_generator(generator, config.latent_dim, condition,
+                                              seed=config.seed + 7)
+            discriminator = conditional_discriminator(discriminator, condition,
+                                                      seed=config.seed + 8)
     augment = None if config.augment == "none" else resolve(AUGMENTATIONS[config.augment])
     gan = GAN(generator, discriminator, config.latent_dim, loss=resolve(LOSSES[config.loss]),
               augment=augment, r1_gamma=config.r1_gamma,

@@ -50,6 +50,7 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
     from train import callbacks as cb
     from train.conditioning import GRID_ROWS, grid_conditions, prepare_conditioning
     from train.data import StoreReader, bound_malloc_arenas, load_transform, num_batches, stream_dataset
+    from train import precision
     from train.gan import build_gan
 
     bound_malloc_arenas()  # flat peak memory however long the run (see its docstring)
@@ -111,6 +112,7 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
         f"{gan.discriminator.count_params():,} params, latent {config.latent_dim}, "
         f"base filters {config.base_filters}; loss {config.loss}, augment {config.augment}, "
         f"R1 {config.r1_gamma:g}, EMA {config.ema_decay:g}")
+    log(f"  computing in {precision.resolve(config.precision)[1]}")
     log(f"  {why}" + (f"; strength 0 -> 1 from image {config.condition_start:,} over "
                       f"{config.condition_ramp:,} images; grid rows: "
                       f"{', '.join(repr(p) for p in spec.prompts[:GRID_ROWS])}" if spec else ""))
