@@ -48,9 +48,9 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
     import keras
 
     from train import callbacks as cb
+    from train import precision
     from train.conditioning import GRID_ROWS, grid_conditions, prepare_conditioning
     from train.data import StoreReader, bound_malloc_arenas, load_transform, num_batches, stream_dataset
-    from train import precision
     from train.gan import build_gan
 
     bound_malloc_arenas()  # flat peak memory however long the run (see its docstring)
