@@ -126,9 +126,11 @@ class Checkpoint(keras.callbacks.Callback):
 
 
 def export_generator(generator: keras.Model, path: str) -> str:
-    """Save a generator as a .keras file atomically: generate never loads half a model."""
+    """Save a generator as a float32 .keras file atomically: generate never loads half a
+    model, and a model trained in mixed bfloat16 runs anywhere (train/precision.py)."""
+    from train.precision import float32_copy
     with atomic_path(path, suffix=".keras") as tmp:  # Keras insists on the suffix
-        generator.save(tmp)
+        float32_copy(generator).save(tmp)
     return path
 
 

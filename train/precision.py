@@ -55,3 +55,20 @@ def policy(name: str):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def float32_copy(model):
+    """`model` computing in float32, with its weights: what a run exports, so a generator
+    trained in mixed bfloat16 runs at full speed on a machine without bfloat16 units and
+    loads as a plain float32 Keras model. A float32 model is returned as it is."""
+    import keras
+
+    from train.conditioning import nested_layers
+    if all(layer.dtype_policy.name == FLOAT32 for layer in nested_layers(model)):
+        return model
+
+    def in_float32(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": FLOAT32})
+    copy = keras.models.clone_model(model, clone_function=in_float32, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy

@@ -80,3 +80,28 @@ def test_auto_picks_bfloat16_only_where_the_cpu_has_a_native_unit(monkeypatch):
 def test_an_unknown_precision_is_a_clear_error():
     with pytest.raises(ConfigError, match="precision"):
         tiny(precision="float16").validate()
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_an_exported_bfloat16_generator_is_a_float32_model_of_the_same_images(tmp_path,
+                                                                               conditional):
+    from train.callbacks import export_generator
+    from train.conditioning import ConditionSpec, nested_layers
+    spec = ConditionSpec(source="descriptions", vocabulary=("red", "dress", "shoes"),
+                         max_tokens=4, dim=8, prompts=("red dress",)) if conditional else None
+    gan = build_gan(tiny(precision="mixed_bfloat16"), spec)
+    for layer in nested_layers(gan.sampler):  # a non-zero condition path, so it is compared
+        if hasattr(layer, "strength"):
+            layer.strength.assign(1.0)
+    path = export_generator(gan.sampler, str(tmp_path / "generator.keras"))
+    loaded = keras.models.load_model(path)
+    assert {layer.dtype_policy.name for layer in nested_layers(loaded)} == {"float32"}
+    noise = np.random.default_rng(1).normal(size=(8, 8)).astype(np.float32)
+    inputs = [noise, np.array([[1, 2, 0, 0], [3, 0, 0, 0]] * 4, np.int32)] if conditional \
+        else noise
+    a = gan.sampler(inputs, training=True).numpy()
+    b = loaded(inputs, training=True).numpy()
+    assert np.abs(a - b).mean() < 0.05 * a.std()
+    if conditional:  # the condition is still read: other ids, other images
+        other = [noise, np.zeros((8, 4), np.int32)]
+        assert np.abs(loaded(other, training=True).numpy() - b).mean() > 0.05 * a.std()
