@@ -121,4 +121,5 @@ def build_discriminator(image_size: int, base_filters: int = 64,
         x = layers.Rescaling(1 / math.sqrt(2))(layers.Add()([main, skip]))
     x = layers.Identity(name="features")(x)  # what a projection discriminator pools
     logit = _conv(1, 4, seeds, padding="valid", init=_he)(x)
-    return keras.Model(image, layers.Flatten(name="logit", dtype="float32")(logit), name="discriminator")
+    logit = layers.Flatten(name="logit", dtype="float32")(logit)
+    return keras.Model(image, logit, name="discriminator")

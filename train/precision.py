@@ -4,11 +4,12 @@ bfloat16 arithmetic natively.
 Mixed bfloat16 (Keras' `mixed_bfloat16` policy) keeps every weight, optimizer slot, EMA and
 checkpoint in float32 and runs the convolutions and matmuls in bfloat16. bfloat16 has float32's
 exponent range, so, unlike float16, no loss scaling is needed. On a CPU with AMX or AVX-512
-bfloat16 units (Intel Sapphire Rapids and later, AMD Zen 4 and later) oneDNN runs it at
-1.6-2x the images per second of float32 for the default nets (bench/quality.py measures both);
-on a CPU without them it is emulated and slower, so `auto` picks it only where it is native.
-The nets' outputs (images, logits, condition scores) are float32 whatever the policy, so
-losses, penalties and exported generators see float32.
+bfloat16 units (Intel Sapphire Rapids and later, AMD Zen 4 and later) oneDNN runs the default
+nets at about 1.6x the images per second of float32 (docs/training.md; bench/quality.py with
+`streamgan:precision=float32` beside `streamgan` measures both); on a CPU without them it is
+emulated and slower, so `auto` picks it only where it is native. The nets' outputs (images,
+logits, condition scores) are float32 whatever the policy, so losses, penalties and exported
+generators see float32.
 """
 from __future__ import annotations
 
