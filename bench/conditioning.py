@@ -22,7 +22,10 @@ Then it reports:
   with the validation photos' own descriptions);
 - judged.png: what the classifier calls each prompt's images, and the unconditional model's
   (so a judge that files every blurry image under one category is seen as such);
-- rows.png: one row per category, prompted; results.json.
+- rows.png: one row per category, prompted; results.json;
+- with `--select K` (default 4), the same consistency, overall KID and rows
+  (rows-selected.png, judged-selected.png) for images picked as `streamgan generate --select
+  K` picks them: each prompt's discriminator favourites among K times as many candidates.
 """
 from __future__ import annotations
 
@@ -181,6 +184,34 @@ def generate(gan, encoder, prompts: list[str], per_prompt: int, pixel_range, see
         for i, prompt in enumerate(prompts)])
 
 
+def selected(gan, ids: np.ndarray, select: int, groups: int, pixel_range, seed: int,
+             batch_size: int = 100) -> np.ndarray:
+    """uint8 images, one per row of ids: in each of `groups` equal, consecutive groups of
+    rows, the discriminator's favourites among `select` times as many candidates drawn with
+    the same conditions (what `streamgan generate --select` keeps)."""
+    import keras
+
+    from train.generate import best_of, discriminator_scores
+    from train.images import to_uint8
+    candidates = np.repeat(ids, select, axis=0)
+    noise = np.random.default_rng(seed).standard_normal(
+        (len(candidates), int(gan.sampler.inputs[0].shape[-1]))).astype(np.float32)
+    fakes = np.concatenate([keras.ops.convert_to_numpy(gan.sampler(
+        [noise[i:i + batch_size], candidates[i:i + batch_size]], training=False))
+        for i in range(0, len(candidates), batch_size)])
+    scores = discriminator_scores(gan.discriminator, fakes, candidates, batch_size)
+    return to_uint8(fakes[best_of(scores, groups, len(ids) // groups)], pixel_range)
+
+
+def judge_prompts(classifier, features, images: np.ndarray, per_prompt: int, classes: int):
+    """(prompt x verdict shares, the images' features) of per_prompt images per prompt."""
+    extracted = features(images)
+    predicted = classifier.predict(extracted)
+    return np.stack([np.bincount(predicted[i * per_prompt:(i + 1) * per_prompt],
+                                 minlength=classes) / per_prompt
+                     for i in range(classes)]), extracted
+
+
 def plot_judged(judged: np.ndarray, categories: list[str], prior, path: str) -> None:
     """What the judge calls each prompt's images (rows sum to 1), and under them what it calls
     the unconditional model's: a prompt followed is a bright diagonal cell in a dim column."""
@@ -218,6 +249,9 @@ def main() -> int:
                         help=f"teach the judge blurred copies of the photos too (down to "
                              f"{BLUR_SIZE} px and back), so it reads a blurry generated "
                              "garment by its shape and colour")
+    parser.add_argument("--select", type=int, default=4, metavar="K",
+                        help="also judge the conditional model's images picked as "
+                             "`streamgan generate --select K` picks them (1: not)")
     parser.add_argument("--models", default="unconditional,conditional",
                         help="which to train (the overall KID ratio needs both)")
     parser.add_argument("--out", default=os.path.join(HERE, "out", "conditioning"))
@@ -267,11 +301,8 @@ def main() -> int:
     pixel_range = cond["config"].pixel_range
     generated = generate(cond["gan"], cond["encoder"], categories, args.per_prompt,
                          pixel_range, seed=11)
-    generated_features = features(generated)
-    predicted = classifier.predict(generated_features)
-    judged = np.stack([np.bincount(predicted[i * args.per_prompt:(i + 1) * args.per_prompt],
-                                   minlength=len(categories)) / args.per_prompt
-                       for i in range(len(categories))])  # prompt x verdict shares
+    judged, generated_features = judge_prompts(classifier, features, generated,
+                                               args.per_prompt, len(categories))
     prior = None
     if "unconditional" in state:  # what the judge calls images drawn with no prompt at all
         s = state["unconditional"]
@@ -307,23 +338,48 @@ def main() -> int:
                                    "images_per_s": s["images"] / s["seconds"]}
     rows = generate(cond["gan"], cond["encoder"], categories, 10, pixel_range, seed=21)
     save_png(make_grid(rows, 10), os.path.join(args.out, "rows.png"))
+    if args.select > 1:  # the same, each prompt's images the discriminator's favourites
+        prompt_ids = cond["encoder"].encode(categories)
+        picked = selected(cond["gan"], np.repeat(prompt_ids, args.per_prompt, axis=0),
+                          args.select, len(categories), pixel_range, seed=17)
+        judged_picked, _ = judge_prompts(classifier, features, picked, args.per_prompt,
+                                         len(categories))
+        for i, category in enumerate(categories):
+            per_category[category]["consistency_selected"] = float(judged_picked[i, i])
+        results["select"] = args.select
+        results["mean_consistency_selected"] = float(np.mean(np.diag(judged_picked)))
+        plot_judged(judged_picked, categories, None, os.path.join(args.out, "judged-selected.png"))
+        picked = selected(cond["gan"], cond["encoder"].encode(val_names), args.select,
+                          len(val_names), pixel_range, seed=3)
+        kid, kid_std = quality.kid(features(picked), val_features)
+        results["models"]["conditional"].update(kid_selected=kid, kid_selected_std=kid_std)
+        rows = selected(cond["gan"], np.repeat(prompt_ids, 10, axis=0), args.select,
+                        len(categories), pixel_range, seed=21)
+        save_png(make_grid(rows, 10), os.path.join(args.out, "rows-selected.png"))
     with open(os.path.join(args.out, "results.json"), "w") as fh:
         json.dump(results, fh, indent=2)
 
     print(f"\n{args.minutes:g} min of training each, 64 px; classifier ceiling {ceiling:.1%}")
     print(f"{'category':<14}{'consistency':>12}{'uncond.':>9}{'KID':>9}{'+-':>8}"
-          f"{'val photos':>11}")
+          f"{'val photos':>11}" + (f"{f'best of {args.select}':>12}" if args.select > 1 else ""))
     for category, r in per_category.items():
         print(f"{category:<14}{r['consistency']:12.1%}{r.get('unconditional_share', np.nan):9.1%}"
-              f"{r['kid']:9.4f}{r['kid_std']:8.4f}{r['validation_photos']:11d}")
+              f"{r['kid']:9.4f}{r['kid_std']:8.4f}{r['validation_photos']:11d}"
+              + (f"{r['consistency_selected']:12.1%}" if args.select > 1 else ""))
     print("  (uncond.: the share of the unconditional model's images the judge gives that "
           "category: what consistency is without a prompt)")
     print(f"{'mean':<14}{results['mean_consistency']:12.1%}   (target >= 80%, chance 10%)")
+    if args.select > 1:
+        c = results["models"]["conditional"]
+        print(f"best of {args.select} (generate --select {args.select}): mean consistency "
+              f"{results['mean_consistency_selected']:.1%}, overall KID {c['kid_selected']:.4f}"
+              f" +- {c['kid_selected_std']:.4f}")
     unconditional = results["models"].get("unconditional", {}).get("kid", float("nan"))
     for name, r in results["models"].items():
         print(f"overall KID {name:<14}{r['kid']:.4f} +- {r['kid_std']:.4f}  "
               f"({r['kid'] / unconditional:.2f}x unconditional; {r['images_per_s']:.1f} img/s)")
-    print(f"wrote {args.out}/results.json, rows.png, judged.png")
+    print(f"wrote {args.out}/results.json, rows.png, judged.png"
+          + (", rows-selected.png, judged-selected.png" if args.select > 1 else ""))
     return 0
 
 

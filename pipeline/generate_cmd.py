@@ -13,6 +13,9 @@ examples:
   # a conditional run (streamgan train --condition descriptions): what you ask for,
   # one row of 8 per prompt
   streamgan generate --workdir runs/c1 --prompt "red dress" --prompt "shoes" --num 8 --out grid.png
+
+  # each image the discriminator's favourite of 4 candidates (drops the generator's misses)
+  streamgan generate --workdir runs/c1 --prompt "shoes" --num 8 --select 4 --out shoes.png
 """
 from __future__ import annotations
 
@@ -34,6 +37,10 @@ def register(subparsers) -> None:
     parser.add_argument("--prompt", action="append", dest="prompts", metavar="TEXT",
                         help="what to generate, for a conditional run (repeat it: one grid row "
                              "per prompt, --num images each)")
+    parser.add_argument("--select", type=int, default=1, metavar="K",
+                        help="draw K candidates per image and keep those the run's "
+                             "discriminator scores as most real (for a prompt: most like it); "
+                             "default 1, no selection")
     parser.set_defaults(func=main)
 
 
@@ -47,9 +54,11 @@ def main(args: argparse.Namespace, extra: list[str]) -> int:
 
     out = args.out or (None if args.out_dir else "samples.png")
     result = generate(args.workdir, num=args.num, out=out, out_dir=args.out_dir,
-                      seed=args.seed, cols=args.cols, model=args.model, prompts=args.prompts)
+                      seed=args.seed, cols=args.cols, model=args.model, prompts=args.prompts,
+                      select=args.select)
     print(f"streamgan generate: {result['num']} images from {result['generator']}"
-          + (f" (seed {result['seed']})" if result["seed"] is not None else ""))
+          + (f" (seed {result['seed']})" if result["seed"] is not None else "")
+          + (f", each the discriminator's pick of {args.select}" if args.select > 1 else ""))
     if result["prompts"]:
         print(f"  prompts {', '.join(repr(p) for p in result['prompts'][:8])}"
               + (" (one row each)" if args.prompts else " (the run's frequent conditions)"))

@@ -95,7 +95,7 @@ class KIDEvaluation(keras.callbacks.Callback):
         better = kid < self.best
         if better:
             self.best = kid
-            export_generator(self.model.sampler, self.paths.best_generator)
+            export_model(self.model.sampler, self.paths.best_generator)
         self.log(f"  epoch {finished}: KID {kid:.4f} +- {kid_std:.4f}"
                  + ("  (best so far: generator_best.keras)" if better else ""))
         if self._writer is None:
@@ -125,25 +125,29 @@ class Checkpoint(keras.callbacks.Callback):
                                                     self.config, logs, keep=self.keep)
 
 
-def export_generator(generator: keras.Model, path: str) -> str:
-    """Save a generator as a float32 .keras file atomically: generate never loads half a
-    model, and a model trained in mixed bfloat16 runs anywhere (train/precision.py)."""
+def export_model(net: keras.Model, path: str) -> str:
+    """Save a net as a float32 .keras file atomically: generate never loads half a model, and
+    a model trained in mixed bfloat16 runs anywhere (train/precision.py)."""
     from train.precision import float32_copy
     with atomic_path(path, suffix=".keras") as tmp:  # Keras insists on the suffix
-        float32_copy(generator).save(tmp)
+        float32_copy(net).save(tmp)
     return path
 
 
 class ExportGenerator(keras.callbacks.Callback):
     """Keeps `generator.keras` (what `streamgan generate` loads) at the latest epoch: the
-    weight-averaged generator when the run keeps one."""
+    weight-averaged generator when the run keeps one; and beside it `discriminator.keras`,
+    which `generate --select` ranks candidates with."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, discriminator_path: str | None = None):
         super().__init__()
         self.path = path
+        self.discriminator_path = discriminator_path
 
     def on_epoch_end(self, epoch, logs=None):
-        export_generator(self.model.sampler, self.path)
+        export_model(self.model.sampler, self.path)
+        if self.discriminator_path:
+            export_model(self.model.discriminator, self.discriminator_path)
 
 
 class LossCurve(keras.callbacks.Callback):

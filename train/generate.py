@@ -5,6 +5,14 @@ neither the store nor the checkpoints. With a seed the noise, and so the images,
 on every call. A conditional run's generator takes prompts, tokenised by the copy of the
 store's TFT graph the run keeps (`conditioning/`): one grid row per prompt, the same noise
 down each column, so the rows differ only by what was asked for.
+
+`select` > 1 draws that many candidates per image and keeps the ones the run's discriminator
+(`discriminator.keras`, exported beside the generator) scores highest: for a conditional run,
+its conditional logit, how real an image looks *as that prompt*. Keeping the discriminator's
+favourites is top-k discriminator rejection sampling (after Azadi et al., ICLR 2019, whose
+acceptance test keeps images in proportion to the density ratio D estimates): the generator's
+misses, images that do not look like their prompt or like a photo at all, are dropped
+instead of shown. The columns then no longer share their noise.
 """
 from __future__ import annotations
 
@@ -40,33 +48,67 @@ def pixel_range_of(generator_path: str) -> tuple[float, float]:
     return config.pixel_range
 
 
+def discriminator_scores(discriminator, images: np.ndarray, ids: np.ndarray | None = None,
+                         batch_size: int = 64) -> np.ndarray:
+    """D's logit (N,) for each image, with its condition ids for a conditional D."""
+    import keras
+    out = []
+    for i in range(0, len(images), batch_size):
+        inputs = images[i:i + batch_size] if ids is None else [images[i:i + batch_size],
+                                                                 ids[i:i + batch_size]]
+        logits = discriminator(inputs, training=False)
+        logits = logits[0] if isinstance(logits, (list, tuple)) else logits
+        out.append(keras.ops.convert_to_numpy(logits).reshape(-1))
+    return np.concatenate(out)
+
+
+def best_of(scores: np.ndarray, groups: int, keep: int) -> np.ndarray:
+    """Indices of the `keep` best-scored candidates of each of `groups` equal, consecutive
+    groups, in their original order."""
+    per = len(scores) // groups
+    return np.concatenate([g * per + np.sort(np.argsort(-scores[g * per:(g + 1) * per],
+                                                        kind="stable")[:keep])
+                           for g in range(groups)])
+
+
 def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
              out_dir: str | None = None, seed: int | None = None, cols: int | None = None,
              model: str | None = None, batch_size: int = 64,
-             prompts: list[str] | None = None) -> dict[str, Any]:
+             prompts: list[str] | None = None, select: int = 1) -> dict[str, Any]:
     """Generate `num` images (per prompt); write a grid to `out` and/or PNGs into `out_dir`.
 
     prompts: for a conditional generator, what to generate (one grid row each); without them
     a conditional generator draws from the run's frequent conditions in turn.
+    select: candidates drawn per image, the discriminator's favourites kept (1: no selection).
     Returns {"generator", "num", "seed", "grid", "files", "prompts"}.
     """
     import keras
 
     if num < 1:
         raise ConfigError(f"--num must be >= 1, got {num}")
+    if select < 1:
+        raise ConfigError(f"--select must be >= 1, got {select}")
     if not out and not out_dir:
         raise ConfigError("nothing to write: give --out GRID.png and/or --out-dir DIR")
     path = find_generator(workdir, model)
     import train.conditioning as conditioning  # registers the layers a conditional model uses
 
     generator = keras.models.load_model(path, compile=False)
+    discriminator = None
+    if select > 1:
+        critic = RunPaths(os.path.dirname(os.path.abspath(path))).discriminator
+        if not os.path.exists(critic):
+            raise ConfigError(f"--select: {critic} is missing (a run exports it after every "
+                              "epoch; resume an older run for one epoch to write it)")
+        discriminator = keras.models.load_model(critic, compile=False)
     latent_dim = int(generator.inputs[0].shape[-1])
-    noise = np.random.default_rng(seed).standard_normal((num, latent_dim)).astype(np.float32)
+    noise = np.random.default_rng(seed).standard_normal(
+        (num * select, latent_dim)).astype(np.float32)
     conditional = len(generator.inputs) > 1
     if prompts and not conditional:
         raise ConfigError(f"--prompt: {path} is an unconditional generator (its run had no "
                           "usable descriptions, or --condition none): generate without --prompt")
-    ids = None
+    ids, groups = None, 1  # groups: sets of candidates a selection keeps the best of
     if conditional:
         graph = RunPaths(os.path.dirname(os.path.abspath(path))).conditioning
         spec = conditioning.ConditionSpec.load(graph)
@@ -74,19 +116,23 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
         if prompts:
             conditioning.check_prompts(encoder, prompts)
             noise = np.tile(noise, (len(prompts), 1))
-            ids = np.repeat(encoder.encode(prompts), num, axis=0)
-            cols = num
+            ids = np.repeat(encoder.encode(prompts), num * select, axis=0)
+            cols, groups = num, len(prompts)
         else:
-            prompts = [spec.prompts[i % len(spec.prompts)] if spec.prompts else ""
-                       for i in range(num)]
+            prompts = [spec.prompts[(i // select) % len(spec.prompts)] if spec.prompts else ""
+                       for i in range(num * select)]
             ids = encoder.encode(prompts)
             prompts = list(dict.fromkeys(prompts))
+            groups = num  # each image's candidates share its condition
     # In batches, so a large --num does not hold every activation at once.
     fakes = np.concatenate([
         keras.ops.convert_to_numpy(generator(
             noise[i:i + batch_size] if ids is None
             else [noise[i:i + batch_size], ids[i:i + batch_size]], training=False))
         for i in range(0, len(noise), batch_size)])
+    if discriminator is not None:
+        scores = discriminator_scores(discriminator, fakes, ids, batch_size)
+        fakes = fakes[best_of(scores, groups, len(fakes) // select // groups)]
     pixels = images.to_uint8(fakes, pixel_range_of(path))
     num = len(pixels)
 

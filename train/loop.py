@@ -141,7 +141,7 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
                 keras.callbacks.CSVLogger(paths.history, append=True),
                 cb.LossCurve(paths.history, paths.loss_curve),  # after the CSVLogger
                 cb.SampleGrid(grid_noise, paths, config.pixel_range, grid_ids, grid_cols),
-                cb.ExportGenerator(paths.generator),
+                cb.ExportGenerator(paths.generator, paths.discriminator),
                 keras.callbacks.TensorBoard(paths.logs, write_graph=False),
                 checkpointer,  # a checkpoint means the epoch's other outputs exist
                 *(callbacks or []),

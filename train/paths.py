@@ -60,6 +60,10 @@ class RunPaths:
         return self._join("generator.keras")
 
     @property
+    def discriminator(self) -> str:
+        return self._join("discriminator.keras")
+
+    @property
     def best_generator(self) -> str:
         return self._join("generator_best.keras")
 

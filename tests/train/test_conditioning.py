@@ -246,6 +246,23 @@ def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_
         images = keras.ops.convert_to_numpy(generator([noise, encoder.encode(["dress", "shoes"])]))
         assert np.abs(images[0] - images[1]).max() > 1e-6
 
+        # --select: per prompt, the run's exported discriminator's favourite 4 of 12 candidates
+        from train.generate import discriminator_scores
+        critic = keras.models.load_model(os.path.join(run, "discriminator.keras"))
+        ids = np.repeat(encoder.encode(["shoes"]), 12, axis=0)
+        noise = np.random.default_rng(1).standard_normal((12, 8)).astype(np.float32)
+        scores = discriminator_scores(critic, keras.ops.convert_to_numpy(
+            generator([noise, ids])), ids)
+        assert main(["generate", "--workdir", run, "--prompt", "shoes", "--num", "4",
+                     "--select", "3", "--seed", "1", "--out-dir", str(tmp_path / "picked")]) == 0
+        picked = [np.asarray(Image.open(tmp_path / "picked" / f"{i:04d}.png")) for i in range(4)]
+        best = keras.ops.convert_to_numpy(generator([noise[np.sort(np.argsort(-scores)[:4])],
+                                                     ids[:4]]))
+        from train.images import to_uint8
+        pixel_range = TrainConfig.load(os.path.join(run, "config.json")).pixel_range
+        np.testing.assert_allclose(np.stack(picked).astype(int),
+                                   to_uint8(best, pixel_range).astype(int), atol=1)
+
         capsys.readouterr()
         assert main(["generate", "--workdir", run, "--prompt", "dres", "--out", out]) == 2
         one_line_error(capsys, "'dres' is not in the vocabulary (closest: dress")

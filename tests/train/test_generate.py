@@ -64,3 +64,34 @@ def test_grid_layout_and_range_conversion(tmp_path):
     assert Image.open(tmp_path / "gray.png").mode == "L"
     with pytest.raises(ValueError, match="uint8"):
         make_grid(images.astype(np.float32))
+
+
+def brightness_critic(size: int):
+    """A discriminator that calls an image more real the brighter it is."""
+    import keras
+    image = keras.Input((size, size, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(image)
+    logit = keras.layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")(pooled)
+    return keras.Model(image, logit)
+
+
+def test_select_keeps_the_discriminators_favourites_of_the_same_candidates(workdir, tmp_path):
+    with pytest.raises(ConfigError, match="discriminator.keras is missing"):
+        generate(workdir, num=2, select=3, out=str(tmp_path / "g.png"))
+    brightness_critic(32).save(RunPaths(workdir).discriminator)
+    try:
+        # the candidates: 7 x 4 images from the same seed's noise, without selection
+        generate(workdir, num=28, seed=3, out_dir=str(tmp_path / "all"))
+        result = generate(workdir, num=7, seed=3, select=4, out_dir=str(tmp_path / "picked"))
+    finally:
+        os.remove(RunPaths(workdir).discriminator)
+    _, candidates = read_pngs(tmp_path / "all")
+    _, picked = read_pngs(tmp_path / "picked")
+    assert result["num"] == 7 and len(picked) == 7
+    brightness = np.array([im.mean() for im in candidates])
+    brightest = sorted(np.argsort(-brightness)[:7])  # in their drawing order
+    for im, i in zip(picked, brightest):
+        np.testing.assert_allclose(im.astype(int), candidates[i].astype(int), atol=1)
+    assert np.mean([im.mean() for im in picked]) > brightness.mean()
+    with pytest.raises(ConfigError, match="--select must be >= 1"):
+        generate(workdir, num=2, select=0, out=str(tmp_path / "g.png"))

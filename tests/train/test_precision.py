@@ -85,7 +85,7 @@ def test_an_unknown_precision_is_a_clear_error():
 @pytest.mark.parametrize("conditional", [False, True])
 def test_an_exported_bfloat16_generator_is_a_float32_model_of_the_same_images(tmp_path,
                                                                                conditional):
-    from train.callbacks import export_generator
+    from train.callbacks import export_model
     from train.conditioning import ConditionSpec, nested_layers
     spec = ConditionSpec(source="descriptions", vocabulary=("red", "dress", "shoes"),
                          max_tokens=4, dim=8, prompts=("red dress",)) if conditional else None
@@ -93,7 +93,7 @@ def test_an_exported_bfloat16_generator_is_a_float32_model_of_the_same_images(tm
     for layer in nested_layers(gan.sampler):  # a non-zero condition path, so it is compared
         if hasattr(layer, "strength"):
             layer.strength.assign(1.0)
-    path = export_generator(gan.sampler, str(tmp_path / "generator.keras"))
+    path = export_model(gan.sampler, str(tmp_path / "generator.keras"))
     loaded = keras.models.load_model(path)
     assert {layer.dtype_policy.name for layer in nested_layers(loaded)} == {"float32"}
     noise = np.random.default_rng(1).normal(size=(8, 8)).astype(np.float32)
