@@ -8,8 +8,9 @@ On ../shared/data/clothing-small (3,409 CC0 photos; the train split trains, the 
 split is held out), preprocessed by the real job at 64 px, it trains:
 
   dcgan-today   the DCGAN recipe streamgan had before: paper nets at base 64, batch 64, BCE,
-                no augmentation, no EMA, float32 (`--arch dcgan --base-filters 64
-                --batch-size 64 --augment none --r1-gamma 0 --ema-decay 0 --precision float32`)
+                Adam 2e-4 (0.5, 0.999), no augmentation, no EMA, float32 (`--arch dcgan
+                --base-filters 64 --batch-size 64 --augment none --r1-gamma 0 --ema-decay 0
+                --precision float32`)
   streamgan     the current defaults of `streamgan train`
   keras.io      the keras.io DCGAN example's nets and optimiser (dcgan_overriding_train_step,
                 Keras 3 revision: Adam 1e-4, batch 32, sigmoid images in [0, 1], float32),
@@ -64,7 +65,8 @@ def recipes(store: str, size: int, names: list[str] | None = None) -> dict:
     base = dict(store=store, workdir="", image_size=size, eval_every=0, split="train",
                 condition="none")
     dcgan = dict(arch="dcgan", base_filters=64, batch_size=64, augment="none", r1_gamma=0.0,
-                 ema_decay=0.0, precision="float32")
+                 ema_decay=0.0, precision="float32", learning_rate=2e-4, beta_1=0.5,
+                 beta_2=0.999)
     known = {
         "dcgan-today": TrainConfig(**base, **dcgan),
         "streamgan": TrainConfig(**base),
