@@ -23,9 +23,9 @@ Then it reports:
 - judged.png: what the classifier calls each prompt's images, and the unconditional model's
   (so a judge that files every blurry image under one category is seen as such);
 - rows.png: one row per category, prompted; results.json;
-- with `--select K` (default 4), the same consistency, overall KID and rows
-  (rows-selected.png, judged-selected.png) for images picked as `streamgan generate --select
-  K` picks them: each prompt's discriminator favourites among K times as many candidates.
+- for each K of `--select` (default 4,16), the same consistency, overall KID and rows
+  (rows-selectK.png, judged-selectK.png) for images picked as `streamgan generate --select K`
+  picks them: each prompt's discriminator favourites among K times as many candidates.
 """
 from __future__ import annotations
 
@@ -249,9 +249,11 @@ def main() -> int:
                         help=f"teach the judge blurred copies of the photos too (down to "
                              f"{BLUR_SIZE} px and back), so it reads a blurry generated "
                              "garment by its shape and colour")
-    parser.add_argument("--select", type=int, default=4, metavar="K",
+    parser.add_argument("--select", default="4,16", metavar="K,...",
+                        type=lambda text: [int(k) for k in text.split(",") if int(k) > 1],
                         help="also judge the conditional model's images picked as "
-                             "`streamgan generate --select K` picks them (1: not)")
+                             "`streamgan generate --select K` picks them, for each K "
+                             "(1: not)")
     parser.add_argument("--models", default="unconditional,conditional",
                         help="which to train (the overall KID ratio needs both)")
     parser.add_argument("--out", default=os.path.join(HERE, "out", "conditioning"))
@@ -338,48 +340,48 @@ def main() -> int:
                                    "images_per_s": s["images"] / s["seconds"]}
     rows = generate(cond["gan"], cond["encoder"], categories, 10, pixel_range, seed=21)
     save_png(make_grid(rows, 10), os.path.join(args.out, "rows.png"))
-    if args.select > 1:  # the same, each prompt's images the discriminator's favourites
-        prompt_ids = cond["encoder"].encode(categories)
-        picked = selected(cond["gan"], np.repeat(prompt_ids, args.per_prompt, axis=0),
-                          args.select, len(categories), pixel_range, seed=17)
+    results["selected"] = {}
+    prompt_ids = cond["encoder"].encode(categories)
+    for k in args.select:  # the same, each prompt's images the discriminator's favourites
+        picked = selected(cond["gan"], np.repeat(prompt_ids, args.per_prompt, axis=0), k,
+                          len(categories), pixel_range, seed=17)
         judged_picked, _ = judge_prompts(classifier, features, picked, args.per_prompt,
                                          len(categories))
-        for i, category in enumerate(categories):
-            per_category[category]["consistency_selected"] = float(judged_picked[i, i])
-        results["select"] = args.select
-        results["mean_consistency_selected"] = float(np.mean(np.diag(judged_picked)))
-        plot_judged(judged_picked, categories, None, os.path.join(args.out, "judged-selected.png"))
-        picked = selected(cond["gan"], cond["encoder"].encode(val_names), args.select,
-                          len(val_names), pixel_range, seed=3)
+        plot_judged(judged_picked, categories, None,
+                    os.path.join(args.out, f"judged-select{k}.png"))
+        picked = selected(cond["gan"], cond["encoder"].encode(val_names), k, len(val_names),
+                          pixel_range, seed=3)
         kid, kid_std = quality.kid(features(picked), val_features)
-        results["models"]["conditional"].update(kid_selected=kid, kid_selected_std=kid_std)
-        rows = selected(cond["gan"], np.repeat(prompt_ids, 10, axis=0), args.select,
-                        len(categories), pixel_range, seed=21)
-        save_png(make_grid(rows, 10), os.path.join(args.out, "rows-selected.png"))
+        results["selected"][k] = {
+            "consistency": dict(zip(categories, np.diag(judged_picked).round(4).tolist())),
+            "mean_consistency": float(np.mean(np.diag(judged_picked))),
+            "kid": kid, "kid_std": kid_std}
+        rows = selected(cond["gan"], np.repeat(prompt_ids, 10, axis=0), k, len(categories),
+                        pixel_range, seed=21)
+        save_png(make_grid(rows, 10), os.path.join(args.out, f"rows-select{k}.png"))
     with open(os.path.join(args.out, "results.json"), "w") as fh:
         json.dump(results, fh, indent=2)
 
     print(f"\n{args.minutes:g} min of training each, 64 px; classifier ceiling {ceiling:.1%}")
     print(f"{'category':<14}{'consistency':>12}{'uncond.':>9}{'KID':>9}{'+-':>8}"
-          f"{'val photos':>11}" + (f"{f'best of {args.select}':>12}" if args.select > 1 else ""))
+          f"{'val photos':>11}" + "".join(f"{f'best of {k}':>12}" for k in args.select))
     for category, r in per_category.items():
         print(f"{category:<14}{r['consistency']:12.1%}{r.get('unconditional_share', np.nan):9.1%}"
               f"{r['kid']:9.4f}{r['kid_std']:8.4f}{r['validation_photos']:11d}"
-              + (f"{r['consistency_selected']:12.1%}" if args.select > 1 else ""))
+              + "".join(f"{results['selected'][k]['consistency'][category]:12.1%}"
+                        for k in args.select))
     print("  (uncond.: the share of the unconditional model's images the judge gives that "
           "category: what consistency is without a prompt)")
     print(f"{'mean':<14}{results['mean_consistency']:12.1%}   (target >= 80%, chance 10%)")
-    if args.select > 1:
-        c = results["models"]["conditional"]
-        print(f"best of {args.select} (generate --select {args.select}): mean consistency "
-              f"{results['mean_consistency_selected']:.1%}, overall KID {c['kid_selected']:.4f}"
-              f" +- {c['kid_selected_std']:.4f}")
+    for k, r in results["selected"].items():
+        print(f"best of {k} (generate --select {k}): mean consistency "
+              f"{r['mean_consistency']:.1%}, overall KID {r['kid']:.4f} +- {r['kid_std']:.4f}")
     unconditional = results["models"].get("unconditional", {}).get("kid", float("nan"))
     for name, r in results["models"].items():
         print(f"overall KID {name:<14}{r['kid']:.4f} +- {r['kid_std']:.4f}  "
               f"({r['kid'] / unconditional:.2f}x unconditional; {r['images_per_s']:.1f} img/s)")
     print(f"wrote {args.out}/results.json, rows.png, judged.png"
-          + (", rows-selected.png, judged-selected.png" if args.select > 1 else ""))
+          + "".join(f", rows-select{k}.png, judged-select{k}.png" for k in args.select))
     return 0
 
 
