@@ -136,8 +136,9 @@ def export_model(net: keras.Model, path: str) -> str:
 
 class ExportGenerator(keras.callbacks.Callback):
     """Keeps `generator.keras` (what `streamgan generate` loads) at the latest epoch: the
-    weight-averaged generator when the run keeps one; and beside it `discriminator.keras`,
-    which `generate --select` ranks candidates with."""
+    weight-averaged generator when the run keeps one; and, when `fit()` ends, beside it
+    `discriminator.keras`, which `generate --select` ranks candidates with (once per `fit()`,
+    not per epoch: one more clone and save per epoch is a cost short epochs feel)."""
 
     def __init__(self, path: str, discriminator_path: str | None = None):
         super().__init__()
@@ -146,6 +147,8 @@ class ExportGenerator(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         export_model(self.model.sampler, self.path)
+
+    def on_train_end(self, logs=None):
         if self.discriminator_path:
             export_model(self.model.discriminator, self.discriminator_path)
 
