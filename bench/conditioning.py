@@ -189,18 +189,13 @@ def selected(gan, ids: np.ndarray, select: int, groups: int, pixel_range, seed: 
     """uint8 images, one per row of ids: in each of `groups` equal, consecutive groups of
     rows, the discriminator's favourites among `select` times as many candidates drawn with
     the same conditions (what `streamgan generate --select` keeps)."""
-    import keras
-
-    from train.generate import best_of, discriminator_scores
+    from train.generate import picked
     from train.images import to_uint8
     candidates = np.repeat(ids, select, axis=0)
     noise = np.random.default_rng(seed).standard_normal(
         (len(candidates), int(gan.sampler.inputs[0].shape[-1]))).astype(np.float32)
-    fakes = np.concatenate([keras.ops.convert_to_numpy(gan.sampler(
-        [noise[i:i + batch_size], candidates[i:i + batch_size]], training=False))
-        for i in range(0, len(candidates), batch_size)])
-    scores = discriminator_scores(gan.discriminator, fakes, candidates, batch_size)
-    return to_uint8(fakes[best_of(scores, groups, len(ids) // groups)], pixel_range)
+    return to_uint8(picked(gan.sampler, gan.discriminator, noise, candidates, groups, select,
+                           batch_size), pixel_range)
 
 
 def judge_prompts(classifier, features, images: np.ndarray, per_prompt: int, classes: int):

@@ -48,18 +48,32 @@ def pixel_range_of(generator_path: str) -> tuple[float, float]:
     return config.pixel_range
 
 
+def in_batches(net, x: np.ndarray, ids: np.ndarray | None = None,
+               batch_size: int = 64) -> np.ndarray:
+    """net's (first) output for x, with its condition ids for a conditional net, computed in
+    batches so a large --num does not hold every activation at once."""
+    import keras
+    out = []
+    for i in range(0, len(x), batch_size):
+        y = net(x[i:i + batch_size] if ids is None else [x[i:i + batch_size],
+                                                         ids[i:i + batch_size]], training=False)
+        out.append(keras.ops.convert_to_numpy(y[0] if isinstance(y, (list, tuple)) else y))
+    return np.concatenate(out)
+
+
 def discriminator_scores(discriminator, images: np.ndarray, ids: np.ndarray | None = None,
                          batch_size: int = 64) -> np.ndarray:
     """D's logit (N,) for each image, with its condition ids for a conditional D."""
-    import keras
-    out = []
-    for i in range(0, len(images), batch_size):
-        inputs = images[i:i + batch_size] if ids is None else [images[i:i + batch_size],
-                                                                 ids[i:i + batch_size]]
-        logits = discriminator(inputs, training=False)
-        logits = logits[0] if isinstance(logits, (list, tuple)) else logits
-        out.append(keras.ops.convert_to_numpy(logits).reshape(-1))
-    return np.concatenate(out)
+    return in_batches(discriminator, images, ids, batch_size).reshape(-1)
+
+
+def picked(generator, discriminator, noise: np.ndarray, ids: np.ndarray | None, groups: int,
+           select: int, batch_size: int = 64) -> np.ndarray:
+    """Images from noise (and ids): of each of `groups` equal, consecutive groups of
+    candidates, the 1/select the discriminator scores highest, in their drawing order."""
+    fakes = in_batches(generator, noise, ids, batch_size)
+    scores = discriminator_scores(discriminator, fakes, ids, batch_size)
+    return fakes[best_of(scores, groups, len(fakes) // select // groups)]
 
 
 def best_of(scores: np.ndarray, groups: int, keep: int) -> np.ndarray:
@@ -124,15 +138,8 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
             ids = encoder.encode(prompts)
             prompts = list(dict.fromkeys(prompts))
             groups = num  # each image's candidates share its condition
-    # In batches, so a large --num does not hold every activation at once.
-    fakes = np.concatenate([
-        keras.ops.convert_to_numpy(generator(
-            noise[i:i + batch_size] if ids is None
-            else [noise[i:i + batch_size], ids[i:i + batch_size]], training=False))
-        for i in range(0, len(noise), batch_size)])
-    if discriminator is not None:
-        scores = discriminator_scores(discriminator, fakes, ids, batch_size)
-        fakes = fakes[best_of(scores, groups, len(fakes) // select // groups)]
+    fakes = (in_batches(generator, noise, ids, batch_size) if discriminator is None
+             else picked(generator, discriminator, noise, ids, groups, select, batch_size))
     pixels = images.to_uint8(fakes, pixel_range_of(path))
     num = len(pixels)
 
