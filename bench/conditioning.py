@@ -23,9 +23,13 @@ Then it reports:
 - judged.png: what the classifier calls each prompt's images, and the unconditional model's
   (so a judge that files every blurry image under one category is seen as such);
 - rows.png: one row per category, prompted; results.json;
-- for each K of `--select` (default 4,16), the same consistency, overall KID and rows
-  (rows-selectK.png, judged-selectK.png) for images picked as `streamgan generate --select K`
-  picks them: each prompt's discriminator favourites among K times as many candidates.
+- for each way of drawing of `--picks` (default select=4, select=16, truncation=0.5), the
+  same consistency, overall KID and rows (rows-NAME.png, judged-NAME.png) for images drawn as
+  `streamgan generate --select K --truncation T` draws them: each prompt's discriminator
+  favourites among K times as many candidates, from noise truncated at +-T.
+
+The trained models are kept (OUT/NAME/trained.weights.h5 and trained.json), so `--trained`
+scores other ways of drawing from them without training again.
 """
 from __future__ import annotations
 
@@ -83,16 +87,29 @@ def make_trainee(store: str, condition: str, workdir: str, warm_start: str | Non
 
 
 def train_both(args, store: str) -> dict:
+    """Train the models of --models taking turns (or, with --trained, load those an earlier
+    run kept) and keep each one's weights and counts in OUT/NAME."""
     state = {}
     for name, condition in (("unconditional", "none"), ("conditional", "descriptions")):
         if name not in args.models.split(","):
             continue
-        gan, dataset, encoder, config = make_trainee(store, condition,
-                                                     os.path.join(args.out, name),
+        workdir = os.path.join(args.out, name)
+        gan, dataset, encoder, config = make_trainee(store, condition, workdir,
                                                      **dict(args.set))
         state[name] = {"gan": gan, "dataset": dataset, "encoder": encoder, "config": config,
-                       "batch": config.batch_size}
-    return take_turns(state, args.minutes, args.slice)
+                       "batch": config.batch_size, "workdir": workdir}
+    if args.trained:
+        for s in state.values():
+            s["gan"].load_weights(os.path.join(s["workdir"], "trained.weights.h5"))
+            with open(os.path.join(s["workdir"], "trained.json")) as fh:
+                s.update(json.load(fh))
+        return state
+    take_turns(state, args.minutes, args.slice)
+    for s in state.values():
+        s["gan"].save_weights(os.path.join(s["workdir"], "trained.weights.h5"))
+        with open(os.path.join(s["workdir"], "trained.json"), "w") as fh:
+            json.dump({"images": s["images"], "seconds": s["seconds"]}, fh)
+    return state
 
 
 def real_split(store: str, split: str):
@@ -184,16 +201,33 @@ def generate(gan, encoder, prompts: list[str], per_prompt: int, pixel_range, see
         for i, prompt in enumerate(prompts)])
 
 
-def selected(gan, ids: np.ndarray, select: int, groups: int, pixel_range, seed: int,
+def parse_pick(text: str) -> dict:
+    """'select=4+truncation=0.5' -> {"select": 4, "truncation": 0.5, "name": ...}."""
+    pick = {"select": 1, "truncation": None}
+    for part in text.split("+"):
+        key, _, value = part.partition("=")
+        if key not in pick:
+            raise argparse.ArgumentTypeError(f"{part!r}: a pick sets select=K and/or "
+                                             "truncation=T")
+        pick[key] = int(value) if key == "select" else float(value)
+    parts = ([f"select{pick['select']}"] if pick["select"] > 1 else []) + (
+        [f"truncation{pick['truncation']:g}"] if pick["truncation"] is not None else [])
+    pick["name"] = "-".join(parts) or "plain"
+    return pick
+
+
+def selected(gan, ids: np.ndarray, pick: dict, groups: int, pixel_range, seed: int,
              batch_size: int = 100) -> np.ndarray:
-    """uint8 images, one per row of ids: in each of `groups` equal, consecutive groups of
-    rows, the discriminator's favourites among `select` times as many candidates drawn with
-    the same conditions (what `streamgan generate --select` keeps)."""
-    from train.generate import picked
+    """uint8 images, one per row of ids, drawn as `streamgan generate --select K --truncation
+    T` draws them: in each of `groups` equal, consecutive groups of rows, the discriminator's
+    favourites among K times as many candidates with the same conditions, from noise
+    truncated at +-T."""
+    from train.generate import draw_noise, picked
     from train.images import to_uint8
+    select = pick["select"]
     candidates = np.repeat(ids, select, axis=0)
-    noise = np.random.default_rng(seed).standard_normal(
-        (len(candidates), int(gan.sampler.inputs[0].shape[-1]))).astype(np.float32)
+    noise = draw_noise(len(candidates), int(gan.sampler.inputs[0].shape[-1]), seed,
+                       pick["truncation"])
     return to_uint8(picked(gan.sampler, gan.discriminator, noise, candidates, groups, select,
                            batch_size), pixel_range)
 
@@ -244,11 +278,15 @@ def main() -> int:
                         help=f"teach the judge blurred copies of the photos too (down to "
                              f"{BLUR_SIZE} px and back), so it reads a blurry generated "
                              "garment by its shape and colour")
-    parser.add_argument("--select", default="4,16", metavar="K,...",
-                        type=lambda text: [int(k) for k in text.split(",") if int(k) > 1],
-                        help="also judge the conditional model's images picked as "
-                             "`streamgan generate --select K` picks them, for each K "
-                             "(1: not)")
+    parser.add_argument("--picks", default="select=4,select=16,truncation=0.5",
+                        metavar="PICK,...",
+                        type=lambda text: [parse_pick(p) for p in text.split(",") if p],
+                        help="also judge the conditional model's images drawn as `streamgan "
+                             "generate --select K --truncation T` draws them, for each pick "
+                             "(select=K, truncation=T or both, e.g. select=4+truncation=0.5)")
+    parser.add_argument("--trained", action="store_true",
+                        help="score the models an earlier run with the same --out kept, "
+                             "instead of training")
     parser.add_argument("--models", default="unconditional,conditional",
                         help="which to train (the overall KID ratio needs both)")
     parser.add_argument("--out", default=os.path.join(HERE, "out", "conditioning"))
@@ -337,46 +375,47 @@ def main() -> int:
     save_png(make_grid(rows, 10), os.path.join(args.out, "rows.png"))
     results["selected"] = {}
     prompt_ids = cond["encoder"].encode(categories)
-    for k in args.select:  # the same, each prompt's images the discriminator's favourites
-        picked = selected(cond["gan"], np.repeat(prompt_ids, args.per_prompt, axis=0), k,
+    for pick in args.picks:  # the same, drawn as generate --select / --truncation draws
+        name = pick["name"]
+        picked = selected(cond["gan"], np.repeat(prompt_ids, args.per_prompt, axis=0), pick,
                           len(categories), pixel_range, seed=17)
         judged_picked, _ = judge_prompts(classifier, features, picked, args.per_prompt,
                                          len(categories))
         plot_judged(judged_picked, categories, None,
-                    os.path.join(args.out, f"judged-select{k}.png"))
-        picked = selected(cond["gan"], cond["encoder"].encode(val_names), k, len(val_names),
+                    os.path.join(args.out, f"judged-{name}.png"))
+        picked = selected(cond["gan"], cond["encoder"].encode(val_names), pick, len(val_names),
                           pixel_range, seed=3)
         kid, kid_std = quality.kid(features(picked), val_features)
-        results["selected"][k] = {
+        results["selected"][name] = {
             "consistency": dict(zip(categories, np.diag(judged_picked).round(4).tolist())),
             "mean_consistency": float(np.mean(np.diag(judged_picked))),
             "kid": kid, "kid_std": kid_std}
-        rows = selected(cond["gan"], np.repeat(prompt_ids, 10, axis=0), k, len(categories),
+        rows = selected(cond["gan"], np.repeat(prompt_ids, 10, axis=0), pick, len(categories),
                         pixel_range, seed=21)
-        save_png(make_grid(rows, 10), os.path.join(args.out, f"rows-select{k}.png"))
+        save_png(make_grid(rows, 10), os.path.join(args.out, f"rows-{name}.png"))
     with open(os.path.join(args.out, "results.json"), "w") as fh:
         json.dump(results, fh, indent=2)
 
     print(f"\n{args.minutes:g} min of training each, 64 px; classifier ceiling {ceiling:.1%}")
     print(f"{'category':<14}{'consistency':>12}{'uncond.':>9}{'KID':>9}{'+-':>8}"
-          f"{'val photos':>11}" + "".join(f"{f'best of {k}':>12}" for k in args.select))
+          f"{'val photos':>11}" + "".join(f"{p['name']:>22}" for p in args.picks))
     for category, r in per_category.items():
         print(f"{category:<14}{r['consistency']:12.1%}{r.get('unconditional_share', np.nan):9.1%}"
               f"{r['kid']:9.4f}{r['kid_std']:8.4f}{r['validation_photos']:11d}"
-              + "".join(f"{results['selected'][k]['consistency'][category]:12.1%}"
-                        for k in args.select))
+              + "".join(f"{results['selected'][p['name']]['consistency'][category]:22.1%}"
+                        for p in args.picks))
     print("  (uncond.: the share of the unconditional model's images the judge gives that "
           "category: what consistency is without a prompt)")
     print(f"{'mean':<14}{results['mean_consistency']:12.1%}   (target >= 80%, chance 10%)")
-    for k, r in results["selected"].items():
-        print(f"best of {k} (generate --select {k}): mean consistency "
+    for name, r in results["selected"].items():
+        print(f"{name}: mean consistency "
               f"{r['mean_consistency']:.1%}, overall KID {r['kid']:.4f} +- {r['kid_std']:.4f}")
     unconditional = results["models"].get("unconditional", {}).get("kid", float("nan"))
     for name, r in results["models"].items():
         print(f"overall KID {name:<14}{r['kid']:.4f} +- {r['kid_std']:.4f}  "
               f"({r['kid'] / unconditional:.2f}x unconditional; {r['images_per_s']:.1f} img/s)")
     print(f"wrote {args.out}/results.json, rows.png, judged.png"
-          + "".join(f", rows-select{k}.png, judged-select{k}.png" for k in args.select))
+          + "".join(f", rows-{p['name']}.png, judged-{p['name']}.png" for p in args.picks))
     return 0
 
 

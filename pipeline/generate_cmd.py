@@ -16,6 +16,9 @@ examples:
 
   # each image the discriminator's favourite of 4 candidates (drops the generator's misses)
   streamgan generate --workdir runs/c1 --prompt "shoes" --num 8 --select 4 --out shoes.png
+
+  # less variety, more typical images: noise truncated at +-0.5 (BigGAN's truncation trick)
+  streamgan generate --workdir runs/c1 --prompt "shoes" --num 8 --truncation 0.5 --out shoes.png
 """
 from __future__ import annotations
 
@@ -41,6 +44,10 @@ def register(subparsers) -> None:
                         help="draw K candidates per image and keep those the run's "
                              "discriminator scores as most real (for a prompt: most like it); "
                              "default 1, no selection")
+    parser.add_argument("--truncation", type=float, metavar="T",
+                        help="draw the noise from a normal truncated at +-T: smaller T, images "
+                             "nearer the generator's typical one for the prompt, less variety "
+                             "(default: not truncated)")
     parser.set_defaults(func=main)
 
 
@@ -55,10 +62,11 @@ def main(args: argparse.Namespace, extra: list[str]) -> int:
     out = args.out or (None if args.out_dir else "samples.png")
     result = generate(args.workdir, num=args.num, out=out, out_dir=args.out_dir,
                       seed=args.seed, cols=args.cols, model=args.model, prompts=args.prompts,
-                      select=args.select)
+                      select=args.select, truncation=args.truncation)
     print(f"streamgan generate: {result['num']} images from {result['generator']}"
           + (f" (seed {result['seed']})" if result["seed"] is not None else "")
-          + (f", each the discriminator's pick of {args.select}" if args.select > 1 else ""))
+          + (f", each the discriminator's pick of {args.select}" if args.select > 1 else "")
+          + (f", noise truncated at +-{args.truncation:g}" if args.truncation else ""))
     if result["prompts"]:
         print(f"  prompts {', '.join(repr(p) for p in result['prompts'][:8])}"
               + (" (one row each)" if args.prompts else " (the run's frequent conditions)"))

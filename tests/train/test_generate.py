@@ -8,7 +8,7 @@ from PIL import Image
 from common.errors import ConfigError
 from train.config import TrainConfig
 from train.dcgan import build_generator
-from train.generate import generate
+from train.generate import draw_noise, generate
 from train.images import make_grid, save_png, to_uint8
 from train.paths import RunPaths
 
@@ -95,3 +95,34 @@ def test_select_keeps_the_discriminators_favourites_of_the_same_candidates(workd
     assert np.mean([im.mean() for im in picked]) > brightness.mean()
     with pytest.raises(ConfigError, match="--select must be >= 1"):
         generate(workdir, num=2, select=0, out=str(tmp_path / "g.png"))
+
+
+def test_truncated_noise_is_a_truncated_normal():
+    noise = draw_noise(20000, 10, seed=4, truncation=0.5)
+    assert noise.shape == (20000, 10) and noise.dtype == np.float32
+    assert np.abs(noise).max() <= 0.5
+    # a normal truncated at +-0.5 has std 0.284 (clipping would pile values at +-0.5: 0.45)
+    assert abs(noise.std() - 0.284) < 0.01
+    assert np.array_equal(noise, draw_noise(20000, 10, seed=4, truncation=0.5))
+    assert abs(draw_noise(20000, 10, seed=4).std() - 1.0) < 0.02
+
+
+def test_truncation_trades_variety_for_typical_images(tmp_path):
+    import keras
+    noise = keras.Input((8,))
+    pixels = keras.layers.Dense(16 * 16 * 3, activation="tanh",
+                                kernel_initializer=keras.initializers.RandomNormal(0.0, 0.3,
+                                                                                   seed=1))(noise)
+    keras.Model(noise, keras.layers.Reshape((16, 16, 3))(pixels)).save(
+        str(tmp_path / "generator.keras"))
+    TrainConfig(store="s", workdir=str(tmp_path), pixel_range=(-1.0, 1.0)).save(
+        RunPaths(str(tmp_path)).config)
+
+    def spread(truncation):  # mean distance of the images from their mean image
+        out = tmp_path / f"t{truncation}"
+        generate(str(tmp_path), num=32, seed=2, truncation=truncation, out_dir=str(out))
+        images = np.stack(read_pngs(out)[1]).astype(float)
+        return np.abs(images - images.mean(0)).mean()
+    assert spread(0.2) < 0.4 * spread(None)
+    with pytest.raises(ConfigError, match="--truncation must be > 0"):
+        generate(str(tmp_path), num=2, truncation=0.0, out=str(tmp_path / "g.png"))
