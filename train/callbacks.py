@@ -1,13 +1,14 @@
 """Keras callbacks that turn a `fit()` into a run directory (layout in train/paths.py).
 
-Each callback does one thing at the end of every epoch. `fit` passes 0-based epoch indices;
-files are named by the number of finished epochs (1-based, as the progress bar counts), so
-`samples/epoch0001.png` is the grid after the first epoch.
+Each callback does one thing at the end of every epoch (the loss curve at most every 15 s).
+`fit` passes 0-based epoch indices; files are named by the number of finished epochs (1-based,
+as the progress bar counts), so `samples/epoch0001.png` is the grid after the first epoch.
 """
 from __future__ import annotations
 
 import csv
 import os
+import time
 
 import keras
 import numpy as np
@@ -144,9 +145,16 @@ class ExportGenerator(keras.callbacks.Callback):
         super().__init__()
         self.path = path
         self.discriminator_path = discriminator_path
+        self._float32 = None  # the float32 copy, built once and refreshed every epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        export_model(self.model.sampler, self.path)
+        from train.precision import float32_copy
+        sampler = self.model.sampler
+        if self._float32 is None:
+            self._float32 = float32_copy(sampler)
+        elif self._float32 is not sampler:
+            self._float32.set_weights(sampler.get_weights())
+        export_model(self._float32, self.path)
 
     def on_train_end(self, logs=None):
         if self.discriminator_path:
@@ -156,16 +164,31 @@ class ExportGenerator(keras.callbacks.Callback):
 class LossCurve(keras.callbacks.Callback):
     """Plots history.csv (all epochs, across resumes) to a PNG: losses and D's outputs.
 
-    Must run after the CSVLogger in the callback list, which writes the epoch's row.
+    At most once every `every_seconds` and when `fit()` ends: a plot costs ~0.2 s, as much as
+    a checkpoint, which short epochs (the demo's take 2.5 s) feel. Must run after the CSVLogger
+    in the callback list, which writes the epoch's row.
     """
 
-    def __init__(self, csv_path: str, png_path: str):
+    def __init__(self, csv_path: str, png_path: str, every_seconds: float = 15.0):
         super().__init__()
         self.csv_path = csv_path
         self.png_path = png_path
+        self.every_seconds = every_seconds
+        self._last = -float("inf")  # perf_counter() of the last plot
+        self._pending = False  # epochs finished since the last plot
 
     def on_epoch_end(self, epoch, logs=None):
+        self._pending = True
+        if time.perf_counter() - self._last >= self.every_seconds:
+            self._plot()
+
+    def on_train_end(self, logs=None):
+        if self._pending:
+            self._plot()
+
+    def _plot(self):
         plot_history(read_history(self.csv_path), self.png_path)
+        self._last, self._pending = time.perf_counter(), False
 
 
 def read_history(csv_path: str) -> dict[str, list[float]]:

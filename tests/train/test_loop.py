@@ -187,3 +187,23 @@ def test_unreadable_checkpoint_is_a_clear_error(two_epochs, tmp_path):
         fh.write(b"truncated")
     with pytest.raises(ConfigError, match="epoch0002 is unreadable"):
         train(resume_config(workdir, epochs=3), verbose=0, log=lambda _: None)
+
+
+def test_loss_curve_is_plotted_at_most_every_n_seconds_and_when_fit_ends(tmp_path):
+    from train.callbacks import LossCurve
+    history, png = tmp_path / "history.csv", tmp_path / "loss_curve.png"
+
+    def finish_epoch(curve, epoch):  # as the CSVLogger before it leaves history.csv
+        rows = "".join(f"{e},{1.0 + e},{2.0 - e / 10}\n" for e in range(epoch + 1))
+        history.write_text("epoch,d_loss,g_loss\n" + rows)
+        curve.on_epoch_end(epoch)
+        return png.read_bytes()
+
+    curve = LossCurve(str(history), str(png), every_seconds=3600)
+    first = finish_epoch(curve, 0)  # the first epoch is plotted at once
+    assert finish_epoch(curve, 1) == first and finish_epoch(curve, 2) == first
+    curve.on_train_end()  # the end plots what the interval held back
+    assert png.read_bytes() != first
+    curve = LossCurve(str(history), str(png), every_seconds=0)
+    plots = [finish_epoch(curve, epoch) for epoch in range(3)]
+    assert len(set(plots)) == 3
