@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -33,13 +34,17 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
           log: Callable[[str], None] = print, callbacks: list | None = None) -> dict[str, Any]:
     """Train (or resume) the run described by config; return a summary of what was written.
 
-    verbose: fit's progress output; log: where the start and end reports go; callbacks: extra
-    Keras callbacks, run after the run's own (so after each epoch's checkpoint).
+    verbose: fit's progress output ("auto": a live progress bar on a terminal, one line per
+    epoch when the output goes to a file or a pipe, where Keras would write every step's bar);
+    log: where the start and end reports go; callbacks: extra Keras callbacks, run after the
+    run's own (so after each epoch's checkpoint).
 
     Raises ConfigError / StoreError / FileExistsError with one-line messages for user mistakes,
     and InUseError when another process is training in the same workdir (a lock file).
     """
     config = dataclasses.replace(config).validate()
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
     with exclusive(config.workdir):
         return _train(config, verbose=verbose, log=log, callbacks=callbacks)
 

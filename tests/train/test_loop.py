@@ -207,3 +207,14 @@ def test_loss_curve_is_plotted_at_most_every_n_seconds_and_when_fit_ends(tmp_pat
     curve = LossCurve(str(history), str(png), every_seconds=0)
     plots = [finish_epoch(curve, epoch) for epoch in range(3)]
     assert len(set(plots)) == 3
+
+
+def test_progress_to_a_file_is_one_line_per_epoch(store32, tmp_path, capsys):
+    """Written to a file or a pipe (CI logs, `streamgan run > log`), progress is one line per
+    epoch, not Keras' bar redrawn after every step."""
+    train(tiny_config(store32, tmp_path / "run"), log=lambda _: None)
+    out = capsys.readouterr().out
+    assert "━" not in out and "\r" not in out
+    assert [line for line in out.splitlines() if line.startswith("Epoch ")] == [
+        "Epoch 1/2", "Epoch 2/2"]
+    assert len([line for line in out.splitlines() if "d_loss" in line]) == 2
