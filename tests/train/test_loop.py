@@ -194,8 +194,8 @@ def test_loss_curve_is_plotted_at_most_every_n_seconds_and_when_fit_ends(tmp_pat
     history, png = tmp_path / "history.csv", tmp_path / "loss_curve.png"
 
     def finish_epoch(curve, epoch):  # as the CSVLogger before it leaves history.csv
-        rows = "".join(f"{e},{1.0 + e},{2.0 - e / 10}\n" for e in range(epoch + 1))
-        history.write_text("epoch,d_loss,g_loss\n" + rows)
+        rows = "".join(f"{e},{1.0 + e},{2.0 - e / 10},0.6,0.4\n" for e in range(epoch + 1))
+        history.write_text("epoch,d_loss,g_loss,d_real,d_fake\n" + rows)
         curve.on_epoch_end(epoch)
         return png.read_bytes()
 
