@@ -59,10 +59,11 @@ def draw_noise(count: int, latent_dim: int, seed: int | None = None,
     outside [-T, T] drawn again until none is (a truncated normal)."""
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal((count, latent_dim))
-    outside = np.abs(noise) > truncation if truncation is not None else np.zeros(0, bool)
-    while outside.any():
-        noise[outside] = rng.standard_normal(int(outside.sum()))
+    if truncation is not None:
         outside = np.abs(noise) > truncation
+        while outside.any():
+            noise[outside] = rng.standard_normal(int(outside.sum()))
+            outside = np.abs(noise) > truncation
     return noise.astype(np.float32)
 
 
