@@ -10,7 +10,7 @@ split is held out), preprocessed by the real job at 64 px, it trains:
   dcgan-today   the DCGAN recipe streamgan had before: paper nets at base 64, batch 64, BCE,
                 Adam 2e-4 (0.5, 0.999), no augmentation, no EMA, float32 (`--arch dcgan
                 --base-filters 64 --batch-size 64 --augment none --r1-gamma 0 --ema-decay 0
-                --precision float32`)
+                --learning-rate 2e-4 --beta-1 0.5 --beta-2 0.999 --precision float32`)
   streamgan     the current defaults of `streamgan train`
   keras.io      the keras.io DCGAN example's nets and optimiser (dcgan_overriding_train_step,
                 Keras 3 revision: Adam 1e-4, batch 32, sigmoid images in [0, 1], float32),

@@ -62,7 +62,7 @@ def test_train_help_shows_the_config_defaults(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "(default 30)" in text and "(default 0.0002)" in text
+    assert "(default 30)" in text and "(default 0.0004)" in text
     assert "about 16 MiB of images" in text  # the stream's own default, not a copy
 
 

@@ -52,7 +52,7 @@ def test_dry_run_prints_the_resolved_options(store32, tmp_path, capsys):
     workdir = str(tmp_path / "dry")
     assert main(["train", "--store", store32, "--workdir", workdir, "--dry-run", *TINY]) == 0
     config = json.loads(capsys.readouterr().out)
-    assert config["latent_dim"] == 8 and config["learning_rate"] == 2e-4
+    assert config["latent_dim"] == 8 and config["learning_rate"] == 4e-4
     assert not os.path.exists(workdir)
 
 
