@@ -23,6 +23,7 @@ Then it reports:
 - judged.png: what the classifier calls each prompt's images, and the unconditional model's
   (so a judge that files every blurry image under one category is seen as such);
 - rows.png: one row per category, prompted; results.json;
+- with `--eval-at`, curve.png: the conditional model's consistency at those minutes;
 - for each way of drawing of `--picks` (default select=4, select=16, truncation=0.5), the
   same consistency, overall KID and rows (rows-NAME.png, judged-NAME.png) for images drawn as
   `streamgan generate --select K --truncation T` draws them: each prompt's discriminator
@@ -104,7 +105,7 @@ def train_both(args, store: str) -> dict:
             with open(os.path.join(s["workdir"], "trained.json")) as fh:
                 s.update(json.load(fh))
         return state
-    take_turns(state, args.minutes, args.slice)
+    take_turns(state, args.minutes, args.slice, args.eval_at)
     for s in state.values():
         s["gan"].save_weights(os.path.join(s["workdir"], "trained.weights.h5"))
         with open(os.path.join(s["workdir"], "trained.json"), "w") as fh:
@@ -241,6 +242,46 @@ def judge_prompts(classifier, features, images: np.ndarray, per_prompt: int, cla
                      for i in range(classes)]), extracted
 
 
+def consistency_curve(cond: dict, classifier, features, categories: list[str],
+                      per_prompt: int, path: str) -> list[dict]:
+    """Consistency of the conditional model at each --eval-at mark (its generator then), and
+    a PNG of it against images trained on: does it climb with training, and how fast?"""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    sampler = cond["gan"].sampler
+    final = [np.array(w) for w in sampler.get_weights()]
+    curve = []
+    for mark, weights in cond["snapshots"]:
+        sampler.set_weights(weights)
+        images = generate(cond["gan"], cond["encoder"], categories, per_prompt,
+                          cond["config"].pixel_range, seed=11)
+        shares = np.diag(judge_prompts(classifier, features, images, per_prompt,
+                                       len(categories))[0])
+        curve.append({"minutes": mark / 60, "images_seen": cond["seen"][mark],
+                      "mean_consistency": float(shares.mean()),
+                      "consistency": dict(zip(categories, shares.round(4).tolist()))})
+        print(f"  conditional at {mark / 60:5.1f} min ({cond['seen'][mark]:>7} images): "
+              f"mean consistency {shares.mean():.1%}", flush=True)
+    sampler.set_weights(final)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    seen = [c["images_seen"] / 1000 for c in curve]
+    for category in categories:
+        ax.plot(seen, [c["consistency"][category] for c in curve], lw=1, alpha=0.6,
+                label=category)
+    ax.plot(seen, [c["mean_consistency"] for c in curve], "k-o", lw=2.5, label="mean")
+    ax.axhline(0.8, color="k", ls="--", lw=1)
+    ax.text(seen[0], 0.81, "target 80%", fontsize=8)
+    ax.axhline(0.1, color="grey", ls=":", lw=1)
+    ax.set(xlabel="thousands of images trained on", ylabel="share judged as the prompt",
+           ylim=(0, 1), title="Class consistency of the conditional model during training")
+    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return curve
+
+
 def plot_judged(judged: np.ndarray, categories: list[str], prior, path: str) -> None:
     """What the judge calls each prompt's images (rows sum to 1), and under them what it calls
     the unconditional model's: a prompt followed is a bright diagonal cell in a dim column."""
@@ -267,6 +308,10 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument("--slice", type=float, default=60.0, help="seconds per turn")
+    parser.add_argument("--eval-at", default="", metavar="MINUTES,...",
+                        type=lambda text: [float(m) for m in text.split(",") if m],
+                        help="also judge the conditional model as it was at these minutes of "
+                             "training (curve.png)")
     parser.add_argument("--per-prompt", type=int, default=1000,
                         help="generated images classified per category")
     parser.add_argument("--kid-per-prompt", type=int, default=200,
@@ -338,6 +383,9 @@ def main() -> int:
                          pixel_range, seed=11)
     judged, generated_features = judge_prompts(classifier, features, generated,
                                                args.per_prompt, len(categories))
+    if args.eval_at and not args.trained:
+        results["curve"] = consistency_curve(cond, classifier, features, categories,
+                                             args.per_prompt, os.path.join(args.out, "curve.png"))
     prior = None
     if "unconditional" in state:  # what the judge calls images drawn with no prompt at all
         s = state["unconditional"]
@@ -414,6 +462,9 @@ def main() -> int:
     for name, r in results["models"].items():
         print(f"overall KID {name:<14}{r['kid']:.4f} +- {r['kid_std']:.4f}  "
               f"({r['kid'] / unconditional:.2f}x unconditional; {r['images_per_s']:.1f} img/s)")
+    for point in results.get("curve", []):
+        print(f"at {point['minutes']:5.1f} min ({point['images_seen']:>7} images): mean "
+              f"consistency {point['mean_consistency']:.1%}")
     print(f"wrote {args.out}/results.json, rows.png, judged.png"
           + "".join(f", rows-{p['name']}.png, judged-{p['name']}.png" for p in args.picks))
     return 0

@@ -146,11 +146,12 @@ def take_turns(state: dict, minutes: float, slice_seconds: float, marks_minutes=
 
     state: name -> {"gan", "dataset": seed -> tf.data, "batch", optionally "minutes" of its
     own}; each entry gains "seconds",
-    "images" and "snapshots" ([(minute mark, the sampling generator's weights)]).
+    "images", "snapshots" ([(minute mark, the sampling generator's weights)]) and "seen"
+    ({minute mark: images trained on by then}).
     """
     import keras
     for s in state.values():
-        s.update(seconds=0.0, images=0, snapshots=[], slices=0)
+        s.update(seconds=0.0, images=0, snapshots=[], seen={}, slices=0)
     def budget(s):  # a trainee may set its own "minutes"
         return s.get("minutes", minutes) * 60
     marks = [float(m) * 60 for m in marks_minutes]
@@ -170,6 +171,7 @@ def take_turns(state: dict, minutes: float, slice_seconds: float, marks_minutes=
                         and mark not in [m for m, _ in s["snapshots"]]:
                     weights = [keras.ops.convert_to_numpy(w) for w in s["gan"].sampler.weights]
                     s["snapshots"].append((mark, weights))
+                    s["seen"][mark] = s["images"]
             seen = {k: v[-1] for k, v in history.history.items() if k in ("d_real", "d_fake")}
             print(f"  {name:<14} {s['seconds'] / 60:5.1f} min  {s['images']:>7} images  "
                   f"{s['images'] / s['seconds']:6.1f} img/s"
