@@ -264,7 +264,7 @@ def consistency_curve(cond: dict, classifier, features, categories: list[str],
         print(f"  conditional at {mark / 60:5.1f} min ({cond['seen'][mark]:>7} images): "
               f"mean consistency {shares.mean():.1%}", flush=True)
     sampler.set_weights(final)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     seen = [c["images_seen"] / 1000 for c in curve]
     for category in categories:
         ax.plot(seen, [c["consistency"][category] for c in curve], lw=1, alpha=0.6,
@@ -275,7 +275,7 @@ def consistency_curve(cond: dict, classifier, features, categories: list[str],
     ax.axhline(0.1, color="grey", ls=":", lw=1)
     ax.set(xlabel="thousands of images trained on", ylabel="share judged as the prompt",
            ylim=(0, 1), title="Class consistency of the conditional model during training")
-    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
