@@ -460,8 +460,9 @@ def main() -> int:
               f"{r['kid']:9.4f}{r['kid_std']:8.4f}{r['validation_photos']:11d}"
               + "".join(f"{results['selected'][p['name']]['consistency'][category]:22.1%}"
                         for p in args.picks))
-    print("  (ceiling: the judge on that category's real validation photos; uncond.: the share of the unconditional model's images the judge gives that "
-          "category: what consistency is without a prompt)")
+    print("  (ceiling: the judge on that category's real validation photos; uncond.: the share "
+          "of the unconditional model's images the judge gives that category: what consistency "
+          "is without a prompt)")
     print(f"{'mean':<14}{results['mean_consistency']:12.1%}{np.mean(list(ceilings.values())):9.1%}"
           "   (target >= 80%, chance 10%)")
     for name, r in results["selected"].items():
