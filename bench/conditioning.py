@@ -243,9 +243,10 @@ def judge_prompts(classifier, features, images: np.ndarray, per_prompt: int, cla
 
 
 def consistency_curve(cond: dict, classifier, features, categories: list[str],
-                      per_prompt: int, path: str) -> list[dict]:
+                      per_prompt: int, final_shares: np.ndarray, path: str) -> list[dict]:
     """Consistency of the conditional model at each --eval-at mark (its generator then), and
-    a PNG of it against images trained on: does it climb with training, and how fast?"""
+    a PNG of it against images trained on: does it climb with training, and how fast?
+    final_shares: the trained model's own, for a mark taken when training ended."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -253,11 +254,14 @@ def consistency_curve(cond: dict, classifier, features, categories: list[str],
     final = [np.array(w) for w in sampler.get_weights()]
     curve = []
     for mark, weights in cond["snapshots"]:
-        sampler.set_weights(weights)
-        images = generate(cond["gan"], cond["encoder"], categories, per_prompt,
-                          cond["config"].pixel_range, seed=11)
-        shares = np.diag(judge_prompts(classifier, features, images, per_prompt,
-                                       len(categories))[0])
+        if cond["seen"][mark] == cond["images"]:  # the trained model, judged already
+            shares = final_shares
+        else:
+            sampler.set_weights(weights)
+            images = generate(cond["gan"], cond["encoder"], categories, per_prompt,
+                              cond["config"].pixel_range, seed=11)
+            shares = np.diag(judge_prompts(classifier, features, images, per_prompt,
+                                           len(categories))[0])
         curve.append({"minutes": mark / 60, "images_seen": cond["seen"][mark],
                       "mean_consistency": float(shares.mean()),
                       "consistency": dict(zip(categories, shares.round(4).tolist()))})
@@ -366,8 +370,9 @@ def main() -> int:
     # the target averages over categories, so its ceiling is the judge's mean per category
     ceilings = {c: float((verdicts[val_labels == i] == i).mean())
                 for i, c in enumerate(categories)}
+    mean_ceiling = float(np.mean(list(ceilings.values())))
     print(f"  classifier: {ceiling:.1%} on {len(val_images)} real validation photos, "
-          f"{np.mean(list(ceilings.values())):.1%} on average over categories "
+          f"{mean_ceiling:.1%} on average over categories "
           f"({time.time() - started:.0f} s)")
     if args.blurred_judge:
         blurred_ceiling = float((classifier.predict(real_features(
@@ -391,7 +396,8 @@ def main() -> int:
                                                args.per_prompt, len(categories))
     if args.eval_at and not args.trained:
         results["curve"] = consistency_curve(cond, classifier, features, categories,
-                                             args.per_prompt, os.path.join(args.out, "curve.png"))
+                                             args.per_prompt, np.diag(judged),
+                                             os.path.join(args.out, "curve.png"))
     prior = None
     if "unconditional" in state:  # what the judge calls images drawn with no prompt at all
         s = state["unconditional"]
@@ -463,7 +469,7 @@ def main() -> int:
     print("  (ceiling: the judge on that category's real validation photos; uncond.: the share "
           "of the unconditional model's images the judge gives that category: what consistency "
           "is without a prompt)")
-    print(f"{'mean':<14}{results['mean_consistency']:12.1%}{np.mean(list(ceilings.values())):9.1%}"
+    print(f"{'mean':<14}{results['mean_consistency']:12.1%}{mean_ceiling:9.1%}"
           "   (target >= 80%, chance 10%)")
     for name, r in results["selected"].items():
         print(f"{name}: mean consistency "

@@ -168,7 +168,7 @@ def take_turns(state: dict, minutes: float, slice_seconds: float, marks_minutes=
             s["slices"] += 1
             for mark in marks:
                 if mark <= budget(s) and s["seconds"] >= mark \
-                        and mark not in [m for m, _ in s["snapshots"]]:
+                        and mark not in s["seen"]:
                     weights = [keras.ops.convert_to_numpy(w) for w in s["gan"].sampler.weights]
                     s["snapshots"].append((mark, weights))
                     s["seen"][mark] = s["images"]
