@@ -242,11 +242,24 @@ def judge_prompts(classifier, features, images: np.ndarray, per_prompt: int, cla
                      for i in range(classes)]), extracted
 
 
-def consistency_curve(cond: dict, classifier, features, categories: list[str],
-                      per_prompt: int, final_shares: np.ndarray, path: str) -> list[dict]:
-    """Consistency of the conditional model at each --eval-at mark (its generator then), and
-    a PNG of it against images trained on: does it climb with training, and how fast?
-    final_shares: the trained model's own, for a mark taken when training ended."""
+def category_kids(extracted: np.ndarray, per_prompt: int, kid_per_prompt: int,
+                  val_features: np.ndarray, val_names: list[str], categories: list[str]):
+    """{category: (KID, std)} of each prompt's first kid_per_prompt images against the real
+    validation photos of that category."""
+    from train import quality
+    names = np.array(val_names)
+    return {c: quality.kid(extracted[i * per_prompt:i * per_prompt + kid_per_prompt],
+                           val_features[names == c])
+            for i, c in enumerate(categories)}
+
+
+def consistency_curve(cond: dict, score, categories: list[str], per_prompt: int,
+                      final: tuple, path: str) -> list[dict]:
+    """Consistency (and mean per-category KID) of the conditional model at each --eval-at
+    mark (its generator then), and a PNG of consistency against images trained on: does it
+    climb with training, and how fast, and what does quality do meanwhile?
+    score(images) -> (shares, mean KID); final: the trained model's own, for a mark taken
+    when training ended."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -255,18 +268,17 @@ def consistency_curve(cond: dict, classifier, features, categories: list[str],
     curve = []
     for mark, weights in cond["snapshots"]:
         if cond["seen"][mark] == cond["images"]:  # the trained model, judged already
-            shares = final_shares
+            shares, kid = final
         else:
             sampler.set_weights(weights)
-            images = generate(cond["gan"], cond["encoder"], categories, per_prompt,
-                              cond["config"].pixel_range, seed=11)
-            shares = np.diag(judge_prompts(classifier, features, images, per_prompt,
-                                           len(categories))[0])
+            shares, kid = score(generate(cond["gan"], cond["encoder"], categories, per_prompt,
+                                         cond["config"].pixel_range, seed=11))
         curve.append({"minutes": mark / 60, "images_seen": cond["seen"][mark],
-                      "mean_consistency": float(shares.mean()),
+                      "mean_consistency": float(shares.mean()), "mean_category_kid": kid,
                       "consistency": dict(zip(categories, shares.round(4).tolist()))})
         print(f"  conditional at {mark / 60:5.1f} min ({cond['seen'][mark]:>7} images): "
-              f"mean consistency {shares.mean():.1%}", flush=True)
+              f"mean consistency {shares.mean():.1%}, mean per-category KID {kid:.4f}",
+              flush=True)
     sampler.set_weights(final)
     fig, ax = plt.subplots(figsize=(9, 4.5))
     seen = [c["images_seen"] / 1000 for c in curve]
@@ -394,10 +406,20 @@ def main() -> int:
                          pixel_range, seed=11)
     judged, generated_features = judge_prompts(classifier, features, generated,
                                                args.per_prompt, len(categories))
+    kids = category_kids(generated_features, args.per_prompt, args.kid_per_prompt,
+                         val_features, val_names, categories)
+
+    def score(images):  # (consistency per prompt, mean per-category KID) of a curve's mark
+        shares, extracted = judge_prompts(classifier, features, images, args.per_prompt,
+                                          len(categories))
+        return np.diag(shares), float(np.mean([k for k, _ in category_kids(
+            extracted, args.per_prompt, args.kid_per_prompt, val_features, val_names,
+            categories).values()]))
     if args.eval_at and not args.trained:
-        results["curve"] = consistency_curve(cond, classifier, features, categories,
-                                             args.per_prompt, np.diag(judged),
-                                             os.path.join(args.out, "curve.png"))
+        results["curve"] = consistency_curve(
+            cond, score, categories, args.per_prompt,
+            (np.diag(judged), float(np.mean([k for k, _ in kids.values()]))),
+            os.path.join(args.out, "curve.png"))
     prior = None
     if "unconditional" in state:  # what the judge calls images drawn with no prompt at all
         s = state["unconditional"]
@@ -407,13 +429,10 @@ def main() -> int:
                             minlength=len(categories)) / len(plain)
     per_category = {}
     for i, category in enumerate(categories):
-        share = float(judged[i, i])
-        own = generated_features[i * args.per_prompt:i * args.per_prompt + args.kid_per_prompt]
-        real = val_features[[n == category for n in val_names]]
-        kid, kid_std = quality.kid(own, real)
-        per_category[category] = {"consistency": share, "ceiling": ceilings[category],
-                                  "kid": kid, "kid_std": kid_std,
-                                  "validation_photos": int(len(real))}
+        kid, kid_std = kids[category]
+        per_category[category] = {"consistency": float(judged[i, i]),
+                                  "ceiling": ceilings[category], "kid": kid, "kid_std": kid_std,
+                                  "validation_photos": val_names.count(category)}
         if prior is not None:
             per_category[category]["unconditional_share"] = float(prior[i])
     results["per_category"] = per_category
@@ -480,7 +499,8 @@ def main() -> int:
               f"({r['kid'] / unconditional:.2f}x unconditional; {r['images_per_s']:.1f} img/s)")
     for point in results.get("curve", []):
         print(f"at {point['minutes']:5.1f} min ({point['images_seen']:>7} images): mean "
-              f"consistency {point['mean_consistency']:.1%}")
+              f"consistency {point['mean_consistency']:.1%}, mean per-category KID "
+              f"{point['mean_category_kid']:.4f}")
     print(f"wrote {args.out}/results.json, rows.png, judged.png"
           + "".join(f", rows-{p['name']}.png, judged-{p['name']}.png" for p in args.picks))
     return 0
