@@ -264,7 +264,7 @@ def consistency_curve(cond: dict, score, categories: list[str], per_prompt: int,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     sampler = cond["gan"].sampler
-    final = [np.array(w) for w in sampler.get_weights()]
+    trained = [np.array(w) for w in sampler.get_weights()]
     curve = []
     for mark, weights in cond["snapshots"]:
         if cond["seen"][mark] == cond["images"]:  # the trained model, judged already
@@ -279,7 +279,7 @@ def consistency_curve(cond: dict, score, categories: list[str], per_prompt: int,
         print(f"  conditional at {mark / 60:5.1f} min ({cond['seen'][mark]:>7} images): "
               f"mean consistency {shares.mean():.1%}, mean per-category KID {kid:.4f}",
               flush=True)
-    sampler.set_weights(final)
+    sampler.set_weights(trained)
     fig, ax = plt.subplots(figsize=(9, 4.5))
     seen = [c["images_seen"] / 1000 for c in curve]
     for category in categories:
