@@ -258,8 +258,8 @@ def consistency_curve(cond: dict, score, categories: list[str], per_prompt: int,
     """Consistency (and mean per-category KID) of the conditional model at each --eval-at
     mark (its generator then), and a PNG of consistency against images trained on: does it
     climb with training, and how fast, and what does quality do meanwhile?
-    score(images) -> (shares, mean KID); final: the trained model's own, for a mark taken
-    when training ended."""
+    score(images) -> (shares, {category: (KID, std)}); final: the trained model's own, for a
+    mark taken when training ended."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -268,11 +268,12 @@ def consistency_curve(cond: dict, score, categories: list[str], per_prompt: int,
     curve = []
     for mark, weights in cond["snapshots"]:
         if cond["seen"][mark] == cond["images"]:  # the trained model, judged already
-            shares, kid = final
+            shares, kids = final
         else:
             sampler.set_weights(weights)
-            shares, kid = score(generate(cond["gan"], cond["encoder"], categories, per_prompt,
-                                         cond["config"].pixel_range, seed=11))
+            shares, kids = score(generate(cond["gan"], cond["encoder"], categories, per_prompt,
+                                          cond["config"].pixel_range, seed=11))
+        kid = float(np.mean([k for k, _ in kids.values()]))
         curve.append({"minutes": mark / 60, "images_seen": cond["seen"][mark],
                       "mean_consistency": float(shares.mean()), "mean_category_kid": kid,
                       "consistency": dict(zip(categories, shares.round(4).tolist()))})
@@ -409,17 +410,15 @@ def main() -> int:
     kids = category_kids(generated_features, args.per_prompt, args.kid_per_prompt,
                          val_features, val_names, categories)
 
-    def score(images):  # (consistency per prompt, mean per-category KID) of a curve's mark
+    def score(images):  # (consistency per prompt, per-category KIDs) of a curve's mark
         shares, extracted = judge_prompts(classifier, features, images, args.per_prompt,
                                           len(categories))
-        return np.diag(shares), float(np.mean([k for k, _ in category_kids(
-            extracted, args.per_prompt, args.kid_per_prompt, val_features, val_names,
-            categories).values()]))
+        return np.diag(shares), category_kids(extracted, args.per_prompt, args.kid_per_prompt,
+                                              val_features, val_names, categories)
     if args.eval_at and not args.trained:
-        results["curve"] = consistency_curve(
-            cond, score, categories, args.per_prompt,
-            (np.diag(judged), float(np.mean([k for k, _ in kids.values()]))),
-            os.path.join(args.out, "curve.png"))
+        results["curve"] = consistency_curve(cond, score, categories, args.per_prompt,
+                                             (np.diag(judged), kids),
+                                             os.path.join(args.out, "curve.png"))
     prior = None
     if "unconditional" in state:  # what the judge calls images drawn with no prompt at all
         s = state["unconditional"]
