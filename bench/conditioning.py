@@ -54,12 +54,12 @@ def make_trainee(store: str, condition: str, workdir: str, warm_start: str | Non
                  **options):
     """(gan, dataset(seed), encoder or None, config) of the default recipe with `condition`,
     from random weights or warm-started from the run `warm_start`."""
-    from store.contract import open_store
-    from train.conditioning import prepare_conditioning
-    from train.config import TrainConfig
-    from train.data import StoreReader, load_transform, stream_dataset
-    from train.gan import build_gan
-    from train.paths import RunPaths
+    from streamgan.store.contract import open_store
+    from streamgan.train.conditioning import prepare_conditioning
+    from streamgan.train.config import TrainConfig
+    from streamgan.train.data import StoreReader, load_transform, stream_dataset
+    from streamgan.train.gan import build_gan
+    from streamgan.train.paths import RunPaths
 
     info = open_store(store)
     config = TrainConfig(store=store, workdir=workdir, image_size=info.image_size,
@@ -75,7 +75,7 @@ def make_trainee(store: str, condition: str, workdir: str, warm_start: str | Non
     transform = load_transform(store)
     gan = build_gan(config, spec)
     if warm_start:
-        from train.warmstart import warm_start as load_parent
+        from streamgan.train.warmstart import warm_start as load_parent
         config.warm_start = warm_start
         config.condition_source = spec.source if spec is not None else None
         if load_parent(gan, config, spec) is None:
@@ -117,7 +117,7 @@ def real_split(store: str, split: str):
     """(uint8 images, category names) of a split, read in blocks."""
     import h5py
 
-    from store import contract
+    from streamgan.store import contract
     info = contract.open_store(store)
     rows = np.flatnonzero(info.split_mask(split))
     with h5py.File(info.h5_path, "r") as f:
@@ -164,7 +164,7 @@ class FeatureClassifier:
 
 def real_features(features, store: str, split: str, images: np.ndarray) -> np.ndarray:
     """Inception features of a split's photos, cached beside the store (keyed by its file)."""
-    from store import contract
+    from streamgan.store import contract
     info = contract.open_store(store)
     stat = os.stat(info.h5_path)
     cache = os.path.join(os.path.dirname(store),
@@ -192,7 +192,7 @@ def blurred(images: np.ndarray) -> np.ndarray:
 
 def generate(gan, encoder, prompts: list[str], per_prompt: int, pixel_range, seed: int):
     """uint8 images: per_prompt for each prompt (unconditional: per_prompt * len(prompts))."""
-    from train import quality
+    from streamgan.train import quality
     if encoder is None:
         return quality.generated_images(gan.sampler, per_prompt * len(prompts), pixel_range,
                                         seed=seed)
@@ -223,8 +223,8 @@ def selected(gan, ids: np.ndarray, pick: dict, groups: int, pixel_range, seed: i
     T` draws them: in each of `groups` equal, consecutive groups of rows, the discriminator's
     favourites among K times as many candidates with the same conditions, from noise
     truncated at +-T."""
-    from train.generate import draw_noise, picked
-    from train.images import to_uint8
+    from streamgan.train.generate import draw_noise, picked
+    from streamgan.train.images import to_uint8
     select = pick["select"]
     candidates = np.repeat(ids, select, axis=0)
     noise = draw_noise(len(candidates), int(gan.sampler.inputs[0].shape[-1]), seed,
@@ -246,7 +246,7 @@ def category_kids(extracted: np.ndarray, per_prompt: int, kid_per_prompt: int,
                   val_features: np.ndarray, val_names: list[str], categories: list[str]):
     """{category: (KID, std)} of each prompt's first kid_per_prompt images against the real
     validation photos of that category."""
-    from train import quality
+    from streamgan.train import quality
     names = np.array(val_names)
     return {c: quality.kid(extracted[i * per_prompt:i * per_prompt + kid_per_prompt],
                            val_features[names == c])
@@ -366,7 +366,7 @@ def main() -> int:
     val_images, val_names = real_split(store, "validation")
     categories = sorted(set(train_names))
     index = {c: i for i, c in enumerate(categories)}
-    from train import quality
+    from streamgan.train import quality
     started = time.time()
     features = quality.InceptionFeatures()
     val_features = real_features(features, store, "validation", val_images)
@@ -395,7 +395,7 @@ def main() -> int:
 
     state = train_both(args, store)
 
-    from train.images import make_grid, save_png
+    from streamgan.train.images import make_grid, save_png
     results = {"minutes": args.minutes, "classifier_ceiling": ceiling,
                "classifier_ceiling_per_category": ceilings, "models": {},
                "blurred_judge": args.blurred_judge}

@@ -214,7 +214,7 @@ print('gapcv images', len(images), 'errors', images.fail, 'seconds', time.time()
 
 
 def streamgan_cmd(catalog: str, output: str, size: int) -> list[str]:
-    return [sys.executable, "-m", "pipeline", "preprocess", "--catalog", catalog, "--output",
+    return [sys.executable, "-m", "streamgan.pipeline", "preprocess", "--catalog", catalog, "--output",
             output, "--image-size", str(size), "--overwrite"]
 
 

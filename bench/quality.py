@@ -44,9 +44,9 @@ DATA = os.path.join(ROOT, "..", "shared", "data", "clothing-small", "catalog.jso
 
 def build_store(out: str, size: int) -> str:
     """The clothing catalogue through the real preprocessing job (cached)."""
-    from common.errors import StoreError
-    from preprocess.pipeline import run
-    from store.contract import open_store
+    from streamgan.common.errors import StoreError
+    from streamgan.preprocess.pipeline import run
+    from streamgan.store.contract import open_store
     store = os.path.join(out, f"store-{size}")
     try:
         open_store(store)
@@ -61,7 +61,7 @@ def build_store(out: str, size: int) -> str:
 def recipes(store: str, size: int, names: list[str] | None = None) -> dict:
     """name -> TrainConfig (None for keras.io), for the recipes named (default: the three of
     the issue: the old DCGAN recipe, today's defaults, keras.io's example)."""
-    from train.config import TrainConfig
+    from streamgan.train.config import TrainConfig
     base = dict(store=store, workdir="", image_size=size, eval_every=0, split="train",
                 condition="none")
     dcgan = dict(arch="dcgan", base_filters=64, batch_size=64, augment="none", r1_gamma=0.0,
@@ -121,9 +121,9 @@ class TimeLimit:
 def make_trainee(name: str, config, store: str, size: int):
     """(gan, dataset factory(seed), batch size, pixel range) of one recipe."""
     from bench.train import keras_io_gan
-    from store.contract import open_store
-    from train.data import StoreReader, load_transform, stream_dataset
-    from train.gan import build_gan
+    from streamgan.store.contract import open_store
+    from streamgan.train.data import StoreReader, load_transform, stream_dataset
+    from streamgan.train.gan import build_gan
     info = open_store(store)
     reader = StoreReader.from_info(info, info.split_mask("train"))
     transform = load_transform(store)
@@ -189,9 +189,9 @@ def train_all(args, store: str) -> dict:
 
 
 def score(args, store: str, state: dict) -> dict:
-    from store.contract import open_store
-    from train import quality
-    from train.images import make_grid
+    from streamgan.store.contract import open_store
+    from streamgan.train import quality
+    from streamgan.train.images import make_grid
     info = open_store(store)
     features = quality.InceptionFeatures()
     cache = os.path.join(args.out, "cache")
@@ -226,7 +226,7 @@ def report(args, results: dict, grids: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from common.files import write_text
+    from streamgan.common.files import write_text
     rows = results["recipes"]
     anchor = rows["dcgan-today"]["kid"] if "dcgan-today" in rows else float("nan")
     keras_io = rows["keras.io"]["kid"] if "keras.io" in rows else float("nan")

@@ -107,7 +107,7 @@ def write_catalog(records: list, path: str, prefix: str) -> str:
 def preprocess(catalog: str, store: str, size: int, log: str, *extra: str) -> tuple[float, int,
                                                                                   dict]:
     """Wall seconds, peak tree RSS and manifest of one `streamgan preprocess` process."""
-    cmd = [sys.executable, "-m", "pipeline", "preprocess", "--catalog", catalog, "--output",
+    cmd = [sys.executable, "-m", "streamgan.pipeline", "preprocess", "--catalog", catalog, "--output",
            store, "--image-size", str(size), "--overwrite", *extra]
     started = time.time()
     with open(log, "w") as fh:
@@ -175,8 +175,8 @@ def run_mode(mode: str, first: list, second: list, args, work: str) -> dict:
 def synthetic_store(path: str, n: int, size: int = 16) -> str:
     """A valid store of n rows with distinct sources (blank gzip images: the lookup never
     reads pixels), cached."""
-    from preprocess.config import PreprocessConfig
-    from store import contract as sf
+    from streamgan.preprocess.config import PreprocessConfig
+    from streamgan.store import contract as sf
     if os.path.exists(os.path.join(path, sf.MANIFEST_FILE)):
         return path
     shutil.rmtree(path, ignore_errors=True)
@@ -209,9 +209,9 @@ def lookup_memory(store: str, n: int) -> None:
     import tempfile
     import tracemalloc
 
-    from preprocess.config import PreprocessConfig
-    from preprocess.previous import PreviousStore
-    from preprocess.staging import Paths
+    from streamgan.preprocess.config import PreprocessConfig
+    from streamgan.preprocess.previous import PreviousStore
+    from streamgan.preprocess.staging import Paths
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
     started = time.time()

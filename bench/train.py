@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)  # the tests' real-TFT store builder lives in tests/train/tiny_store.py
 
-from store import contract as store_format  # noqa: E402
+from streamgan.store import contract as store_format  # noqa: E402
 
 # ----------------------------------------------------------------------------- stores
 
@@ -69,7 +69,7 @@ def build_store(path: str, num_images: int, size: int, transform_from: str | Non
 
 
 def load_all(store_dir: str) -> np.ndarray:
-    from train.data import StoreReader
+    from streamgan.train.data import StoreReader
     reader = StoreReader.from_info(store_format.open_store(store_dir))
     images = reader.read(0, reader.num_images)
     reader.close()
@@ -80,7 +80,7 @@ def load_all(store_dir: str) -> np.ndarray:
 
 def stream_pipeline(store_dir: str, batch_size: int, seed: int = 0, transform: bool = True):
     """The trainer's input pipeline; transform=False stops at batches of raw image bytes."""
-    from train.data import StoreReader, load_transform, stream_dataset
+    from streamgan.train.data import StoreReader, load_transform, stream_dataset
     info = store_format.open_store(store_dir)
     reader = StoreReader.from_info(info)
     fn = load_transform(store_dir) if transform else None
@@ -92,7 +92,7 @@ def memory_pipeline(images: np.ndarray, store_dir: str, batch_size: int, seed: i
     """What one writes when the data fits in RAM: the same bytes, mixing and transform."""
     import tensorflow as tf
 
-    from train.data import StoreReader, load_transform, window_chunks
+    from streamgan.train.data import StoreReader, load_transform, window_chunks
     raw = np.empty(len(images), dtype=object)
     raw[:] = [image.tobytes() for image in images]
     reader = StoreReader.from_info(store_format.open_store(store_dir))
@@ -148,7 +148,7 @@ def keras_io_gan(latent_dim: int = 128):
     import keras
     from keras import layers
 
-    from train.gan import GAN
+    from streamgan.train.gan import GAN
     discriminator = keras.Sequential([
         keras.Input((64, 64, 3)),
         layers.Conv2D(64, 4, strides=2, padding="same"), layers.LeakyReLU(0.2),
@@ -161,7 +161,7 @@ def keras_io_gan(latent_dim: int = 128):
         layers.Conv2DTranspose(256, 4, strides=2, padding="same"), layers.LeakyReLU(0.2),
         layers.Conv2DTranspose(512, 4, strides=2, padding="same"), layers.LeakyReLU(0.2),
         layers.Conv2D(3, 5, padding="same", activation="sigmoid")], name="generator")
-    from train.losses import NON_SATURATING
+    from streamgan.train.losses import NON_SATURATING
     gan = GAN(generator, discriminator, latent_dim, loss=NON_SATURATING)
     gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4))
     gan.build_optimizers()
@@ -170,7 +170,7 @@ def keras_io_gan(latent_dim: int = 128):
 
 def bench_config(image_size: int, latent_dim: int, base_filters: int):
     """The TrainConfig of the DCGAN this benchmark times (today's defaults otherwise)."""
-    from train.config import TrainConfig
+    from streamgan.train.config import TrainConfig
     return TrainConfig(store="", workdir="", image_size=image_size, latent_dim=latent_dim,
                        base_filters=base_filters)
 
@@ -199,7 +199,7 @@ def fit_rate(gan, dataset, batch_size: int, steps: int, warmup: int) -> float:
 
 def rss_child(kind: str, store_dir: str, batch_size: int, filters: int) -> dict:
     """Run in a fresh process: one full epoch of `kind`, then report this process's peak RSS."""
-    from train.data import bound_malloc_arenas
+    from streamgan.train.data import bound_malloc_arenas
     bound_malloc_arenas()  # as train.loop.train() does
     start = time.perf_counter()
     if kind == "pipeline":
@@ -209,7 +209,7 @@ def rss_child(kind: str, store_dir: str, batch_size: int, filters: int) -> dict:
         dataset = memory_pipeline(load_all(store_dir), store_dir, batch_size)
         n = sum(int(b.shape[0]) for b in dataset)
     elif kind == "train":
-        from train.gan import build_gan
+        from streamgan.train.gan import build_gan
         dataset, reader = stream_pipeline(store_dir, batch_size)
         gan = build_gan(bench_config(reader.image_size, 32, filters))
         gan.fit(dataset, epochs=1, verbose=0, shuffle=False)
@@ -313,7 +313,7 @@ def main() -> None:
     # Phase 2: speed, in this process.
     import tensorflow as tf
 
-    from train.gan import build_gan
+    from streamgan.train.gan import build_gan
 
     print(f"bench/train.py: {args.images} images of {args.size} px, batch {args.batch_size}, "
           f"{os.cpu_count()} CPUs, TF {tf.__version__}; stores in {args.out}")

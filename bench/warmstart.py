@@ -54,9 +54,9 @@ def seasons(catalog: str, new_categories=NEW_CATEGORIES, seed: int = 0) -> tuple
 
 def build_season_store(records: list, out: str, name: str) -> str:
     """The season's catalogue through the real preprocessing job (cached)."""
-    from common.errors import StoreError
-    from preprocess.pipeline import run
-    from store.contract import open_store
+    from streamgan.common.errors import StoreError
+    from streamgan.preprocess.pipeline import run
+    from streamgan.store.contract import open_store
     store = os.path.join(out, f"store-{name}")
     catalog = os.path.join(out, f"{name}.json")
     text = json.dumps(records, indent=1)
@@ -75,10 +75,10 @@ def build_season_store(records: list, out: str, name: str) -> str:
 def train_parent(store: str, workdir: str, minutes: float) -> str:
     """Season 1's run, trained for `minutes` by `streamgan train` (kept if already there)."""
     from bench.quality import TimeLimit
-    from train.checkpoint import latest_checkpoint
-    from train.config import TrainConfig
-    from train.loop import train
-    from train.paths import RunPaths
+    from streamgan.train.checkpoint import latest_checkpoint
+    from streamgan.train.config import TrainConfig
+    from streamgan.train.loop import train
+    from streamgan.train.paths import RunPaths
     if latest_checkpoint(RunPaths(workdir).checkpoints):
         print(f"  season 1: reusing the run in {workdir}")
         return workdir
@@ -114,7 +114,7 @@ def main() -> int:
     import keras
 
     from bench.conditioning import make_trainee, real_split
-    from train import quality
+    from streamgan.train import quality
     state = {}
     for name, warm, minutes in (("scratch", None, args.minutes),
                                 ("warm", parent, args.warm_minutes)):

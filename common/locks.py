@@ -11,7 +11,7 @@ import contextlib
 import os
 from typing import Iterator
 
-from common.errors import UserError
+from streamgan.common.errors import UserError
 
 LOCK_FILE = ".streamgan.lock"
 

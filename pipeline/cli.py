@@ -23,19 +23,19 @@ import sys
 import tempfile
 import traceback
 
-from common import logs
-from common.errors import UserError
-from common.files import disk_full
+from streamgan.common import logs
+from streamgan.common.errors import UserError
+from streamgan.common.files import disk_full
 
 # Subcommand name -> module defining register(subparsers) and optionally log_file(args).
 COMMANDS = {
-    "preprocess": "pipeline.preprocess_cmd",
-    "train": "pipeline.train_cmd",
-    "generate": "pipeline.generate_cmd",
-    "evaluate": "pipeline.evaluate_cmd",
-    "run": "pipeline.run_cmd",
-    "inspect": "pipeline.inspect_cmd",
-    "demo": "pipeline.demo_cmd",
+    "preprocess": "streamgan.pipeline.preprocess_cmd",
+    "train": "streamgan.pipeline.train_cmd",
+    "generate": "streamgan.pipeline.generate_cmd",
+    "evaluate": "streamgan.pipeline.evaluate_cmd",
+    "run": "streamgan.pipeline.run_cmd",
+    "inspect": "streamgan.pipeline.inspect_cmd",
+    "demo": "streamgan.pipeline.demo_cmd",
 }
 
 USER_ERRORS = (UserError, FileExistsError, FileNotFoundError)

@@ -27,7 +27,7 @@ def _at_least(minimum: int):
 
 
 def register(subparsers) -> None:
-    from store.contract import parse_image_size
+    from streamgan.store.contract import parse_image_size
     parser = subparsers.add_parser(
         "demo", help="the whole pipeline on synthetic clothing served from 127.0.0.1",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,16 +44,16 @@ def register(subparsers) -> None:
 
 
 def log_file(args: argparse.Namespace) -> str:
-    from pipeline.run_cmd import Workdir
+    from streamgan.pipeline.run_cmd import Workdir
     return Workdir(os.path.abspath(args.workdir)).log_file
 
 
 def main(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from pipeline import run_cmd
-    from pipeline.serve import StaticServer
-    from pipeline.synthetic import make_catalog
-    from preprocess.config import PreprocessConfig
-    from train.config import TrainConfig
+    from streamgan.pipeline import run_cmd
+    from streamgan.pipeline.serve import StaticServer
+    from streamgan.pipeline.synthetic import make_catalog
+    from streamgan.preprocess.config import PreprocessConfig
+    from streamgan.train.config import TrainConfig
 
     workdir = os.path.abspath(args.workdir)
     site = os.path.join(workdir, "site")

@@ -36,14 +36,14 @@ def register(subparsers) -> None:
 
 
 def log_file(args: argparse.Namespace) -> str:
-    from train.paths import RunPaths
+    from streamgan.train.paths import RunPaths
     return RunPaths(args.workdir).log_file
 
 
 def main(args: argparse.Namespace, extra: list[str]) -> int:
-    from common.errors import ConfigError
-    from train.evaluate import evaluate
-    from train.paths import RunPaths
+    from streamgan.common.errors import ConfigError
+    from streamgan.train.evaluate import evaluate
+    from streamgan.train.paths import RunPaths
     if args.num < 2:
         raise ConfigError(f"--num must be at least 2, got {args.num}")
     r = evaluate(args.workdir, store=args.store, split=args.split, num=args.num,

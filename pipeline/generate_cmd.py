@@ -52,12 +52,12 @@ def register(subparsers) -> None:
 
 
 def log_file(args: argparse.Namespace) -> str | None:
-    from train.paths import RunPaths
+    from streamgan.train.paths import RunPaths
     return RunPaths(args.workdir).log_file if args.workdir else None
 
 
 def main(args: argparse.Namespace, extra: list[str]) -> int:
-    from train.generate import generate
+    from streamgan.train.generate import generate
 
     out = args.out or (None if args.out_dir else "samples.png")
     result = generate(args.workdir, num=args.num, out=out, out_dir=args.out_dir,

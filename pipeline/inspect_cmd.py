@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 
 def summarise(store_dir: str, show_errors: int = 5) -> dict:
     """The store's manifest boiled down to what a person asks first."""
-    from store.contract import open_store, read_jsonl
+    from streamgan.store.contract import open_store, read_jsonl
     info = open_store(store_dir, allow_empty=True)
     m = info.manifest
     return {
@@ -71,7 +71,7 @@ def render(s: dict) -> str:
         lines.append(f"field       {field}: {vocab['size']} values; top: "
                      f"{', '.join(vocab['top'][:10])}  (streamgan train --condition {field})")
     if s["previous"]:
-        from preprocess.previous import summary_line
+        from streamgan.preprocess.previous import summary_line
         lines.append("previous    " + summary_line(s["previous"]))
     if s["rejected_by_reason"]:
         lines.append("rejected    " + ", ".join(f"{k} {v}" for k, v in s["rejected_by_reason"].items()))
@@ -84,8 +84,8 @@ def contact_sheet(store_dir: str, out_png: str, count: int) -> int:
     """Write a grid of `count` stored images spread evenly over the store; returns how many."""
     import numpy as np
 
-    from store.contract import open_store, read_rows
-    from train.images import make_grid, save_png
+    from streamgan.store.contract import open_store, read_rows
+    from streamgan.train.images import make_grid, save_png
     info = open_store(store_dir)
     picks = np.unique(np.linspace(0, info.num_images - 1, min(count, info.num_images)).astype(int))
     images = read_rows(info, picks)

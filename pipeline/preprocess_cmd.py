@@ -23,7 +23,7 @@ import os
 
 
 def register(subparsers) -> None:
-    from preprocess.config import add_arguments
+    from streamgan.preprocess.config import add_arguments
     parser = subparsers.add_parser(
         "preprocess", help="catalogue JSON -> HDF5 image store (Beam + TFT)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,9 +60,9 @@ def summary_table(manifest) -> str:
 
 
 def main(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from preprocess.config import config_from_args
-    from preprocess.pipeline import run_job
-    from store.contract import ERRORS_FILE
+    from streamgan.preprocess.config import config_from_args
+    from streamgan.preprocess.pipeline import run_job
+    from streamgan.store.contract import ERRORS_FILE
     cfg = config_from_args(args)
     manifest = run_job(cfg, beam_args, dry_run=args.dry_run)
     if manifest:

@@ -64,9 +64,9 @@ class Workdir:
 
 
 def register(subparsers) -> None:
-    from common.options import add_options
-    from preprocess.config import PreprocessConfig
-    from train.config import TrainConfig
+    from streamgan.common.options import add_options
+    from streamgan.preprocess.config import PreprocessConfig
+    from streamgan.train.config import TrainConfig
     parser = subparsers.add_parser(
         "run", help="catalogue -> store -> trained GAN -> sample grid, resumable",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -87,7 +87,7 @@ def log_file(args: argparse.Namespace) -> str:
 def store_key(catalog_sha256: str, cfg) -> str:
     """Names a store by what determines its content: the catalogue bytes and the options
     marked `store` in PreprocessConfig."""
-    from common.options import marked
+    from streamgan.common.options import marked
     options = {name: getattr(cfg, name) for name in marked(type(cfg), "store")}
     text = json.dumps({"catalog": catalog_sha256, "options": options}, sort_keys=True, default=list)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -95,9 +95,9 @@ def store_key(catalog_sha256: str, cfg) -> str:
 
 def reusable(store_dir: str, catalog_sha256: str, cfg) -> bool:
     """True when store_dir is a complete store of this catalogue made with cfg's store options."""
-    from common.errors import StoreError
-    from common.options import marked
-    from store.contract import open_store
+    from streamgan.common.errors import StoreError
+    from streamgan.common.options import marked
+    from streamgan.store.contract import open_store
     try:
         manifest = open_store(store_dir, allow_empty=True).manifest
     except StoreError:
@@ -138,7 +138,7 @@ def run_all(workdir: str, pre, train_config, beam_args: list[str],
     from_scratch. One `run` at a time per workdir: a second one fails at once with
     InUseError (a lock file).
     """
-    from common.locks import exclusive
+    from streamgan.common.locks import exclusive
     layout = Workdir(os.path.abspath(workdir))
     with exclusive(layout.root):
         return _run_all(layout, pre, train_config, beam_args, from_scratch)
@@ -146,11 +146,11 @@ def run_all(workdir: str, pre, train_config, beam_args: list[str],
 
 def _run_all(layout: Workdir, pre, train_config, beam_args: list[str],
              from_scratch: bool) -> dict:
-    from preprocess.catalog import file_sha256
-    from preprocess.pipeline import run_job
-    from train.generate import generate
-    from train.loop import train
-    from train.paths import RunPaths
+    from streamgan.preprocess.catalog import file_sha256
+    from streamgan.preprocess.pipeline import run_job
+    from streamgan.train.generate import generate
+    from streamgan.train.loop import train
+    from streamgan.train.paths import RunPaths
 
     pre = pre.validate()
     catalog_sha = file_sha256(pre.catalog)
@@ -186,9 +186,9 @@ def _run_all(layout: Workdir, pre, train_config, beam_args: list[str],
 
 
 def main(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from common.options import from_args
-    from preprocess.config import PreprocessConfig
-    from train.config import TrainConfig
+    from streamgan.common.options import from_args
+    from streamgan.preprocess.config import PreprocessConfig
+    from streamgan.train.config import TrainConfig
     pre = from_args(PreprocessConfig, args, output="")
     config = from_args(TrainConfig, args, store="", workdir="")
     result = run_all(args.workdir, pre, config, beam_args, from_scratch=args.from_scratch)

@@ -22,7 +22,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from common.files import write_text
+from streamgan.common.files import write_text
 
 # Colour names used in descriptions -> RGB. No white: a white garment on the white background
 # would be invisible, which a real catalogue avoids with a grey backdrop we don't bother with.

@@ -26,8 +26,8 @@ import os
 
 
 def register(subparsers) -> None:
-    from common.options import add_options
-    from train.config import TrainConfig
+    from streamgan.common.options import add_options
+    from streamgan.train.config import TrainConfig
     parser = subparsers.add_parser(
         "train", help="train the GAN on a store (streamed from disk), resumable",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,7 +40,7 @@ def register(subparsers) -> None:
 
 
 def log_file(args: argparse.Namespace) -> str:
-    from train.paths import RunPaths
+    from streamgan.train.paths import RunPaths
     if not args.workdir or args.dry_run:  # a dry run creates nothing
         return None
     return RunPaths(os.path.abspath(args.workdir)).log_file
@@ -48,10 +48,10 @@ def log_file(args: argparse.Namespace) -> str:
 
 def config_from_args(args: argparse.Namespace):
     """The TrainConfig the command line asks for: a new run, or the saved run with changes."""
-    from common.errors import ConfigError
-    from common.options import given
-    from train.config import TrainConfig
-    from train.loop import resume_config
+    from streamgan.common.errors import ConfigError
+    from streamgan.common.options import given
+    from streamgan.train.config import TrainConfig
+    from streamgan.train.loop import resume_config
 
     options = given(TrainConfig, args)
     options.pop("resume", None)
@@ -66,12 +66,12 @@ def config_from_args(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace, extra: list[str]) -> int:
-    from common.logs import console
+    from streamgan.common.logs import console
     config = config_from_args(args)
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2, sort_keys=True))
         return 0
-    from train.loop import train
+    from streamgan.train.loop import train
     try:
         train(config)
     except KeyboardInterrupt:

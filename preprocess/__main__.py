@@ -1,6 +1,6 @@
-"""`python -m preprocess ...`: the same job as `streamgan preprocess ...`."""
+"""`python -m streamgan.preprocess ...`: the same job as `streamgan preprocess ...`."""
 import sys
 
-from pipeline.cli import main
+from streamgan.pipeline.cli import main
 
 sys.exit(main(["preprocess", *sys.argv[1:]]))

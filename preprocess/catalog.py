@@ -34,8 +34,8 @@ from typing import IO, Iterator
 
 import ijson
 
-from common.errors import CatalogError, RecordError
-from common.files import is_remote, local_path
+from streamgan.common.errors import CatalogError, RecordError
+from streamgan.common.files import is_remote, local_path
 
 HTTP_SCHEMES = ("http", "https")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
@@ -95,7 +95,7 @@ def _open(path: str) -> IO[bytes]:
 
 def _open_http(url: str) -> IO[bytes]:
     """A streamed http(s) catalogue, fetched like the images (preprocess/fetch.py)."""
-    from preprocess.fetch import Fetcher, FetchOptions
+    from streamgan.preprocess.fetch import Fetcher, FetchOptions
     try:
         return Fetcher(FetchOptions(max_bytes=1 << 62)).open(url)
     except RecordError as e:

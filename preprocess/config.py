@@ -6,10 +6,10 @@ import argparse
 import dataclasses
 import os
 
-from common.errors import ConfigError
-from common.files import is_remote
-from common.options import add_options, check_choice, from_args, option
-from store.contract import field_name_problem, image_size_problem, parse_image_size
+from streamgan.common.errors import ConfigError
+from streamgan.common.files import is_remote
+from streamgan.common.options import add_options, check_choice, from_args, option
+from streamgan.store.contract import field_name_problem, image_size_problem, parse_image_size
 
 
 def parse_colour(text: str) -> tuple[int, int, int]:

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from common.errors import RecordError
+from streamgan.common.errors import RecordError
 
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
 MAX_ASPECT = 10.0  # longest side / shortest side; see the module docstring

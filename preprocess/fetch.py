@@ -33,8 +33,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
-from common.errors import RecordError
-from common.files import is_remote, local_path
+from streamgan.common.errors import RecordError
+from streamgan.common.files import is_remote, local_path
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)

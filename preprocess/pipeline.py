@@ -1,7 +1,7 @@
 """The preprocessing job: catalogue -> HDF5 image store, as one Apache Beam pipeline with TFT inside.
 
     streamgan preprocess --catalog catalog.json --output store/ --image-size 64
-    python -m preprocess --catalog catalog.json --output store/ --runner DataflowRunner \\
+    python -m streamgan.preprocess --catalog catalog.json --output store/ --runner DataflowRunner \\
         --project P --region R --temp_location gs://B/tmp --setup_file ./setup.py
 
 Any option the job does not know is a Beam pipeline option. Without --runner it runs on this
@@ -28,14 +28,14 @@ import time
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from preprocess import catalog, publish, staging
-from preprocess.config import PreprocessConfig, add_arguments, config_from_args
-from preprocess.dedup import FirstSeen
-from preprocess.fetch import options_for
-from preprocess.previous import PreviousStore, summary_line
-from preprocess.progress import ProgressMonitor
-from preprocess.steps import ERRORS, FetchAndDecodeFn, WriteShardFn
-from store.contract import FEATURE_IMAGE, Manifest
+from streamgan.preprocess import catalog, publish, staging
+from streamgan.preprocess.config import PreprocessConfig, add_arguments, config_from_args
+from streamgan.preprocess.dedup import FirstSeen
+from streamgan.preprocess.fetch import options_for
+from streamgan.preprocess.previous import PreviousStore, summary_line
+from streamgan.preprocess.progress import ProgressMonitor
+from streamgan.preprocess.steps import ERRORS, FetchAndDecodeFn, WriteShardFn
+from streamgan.store.contract import FEATURE_IMAGE, Manifest
 
 FETCH_BATCH = 64  # records per thread-pool batch inside a worker
 
@@ -87,7 +87,7 @@ def build_analysis(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-    from preprocess import transform
+    from streamgan.preprocess import transform
     metadata = dataset_metadata.DatasetMetadata(
         schema_utils.schema_from_feature_spec(transform.feature_spec(cfg.condition_fields)))
     features = (p | "ReadFeatures" >> beam.io.ReadFromText(paths.features)
@@ -218,7 +218,7 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
 
 def run(argv: list[str] | None = None) -> Manifest | None:
     """Beam's conventional entry point: parse our options, pass the rest to Beam."""
-    parser = argparse.ArgumentParser(prog="python -m preprocess", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m streamgan.preprocess", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     known, beam_args = parser.parse_known_args(argv)

@@ -28,9 +28,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from common.errors import StoreError
-from common.files import is_remote
-from store import contract as sf
+from streamgan.common.errors import StoreError
+from streamgan.common.files import is_remote
+from streamgan.store import contract as sf
 
 BLOCK = 1 << 12                 # rows of the previous store's columns read at a time
 CHUNK_CACHE = 16 << 20          # bytes of HDF5 chunk cache per worker for the previous images
@@ -45,7 +45,7 @@ def note(message: str) -> None:
 def pixel_option_problem(manifest: sf.Manifest, cfg) -> str | None:
     """Which pixel-deciding option (marked `pixels`) the previous store was made with
     differently, or None."""
-    from common.options import flag_of, marked
+    from streamgan.common.options import flag_of, marked
     for name in marked(type(cfg), "pixels"):
         then, now = manifest.options.get(name), getattr(cfg, name)
         if json.dumps(then, default=list) != json.dumps(now, default=list):
@@ -173,7 +173,7 @@ def _vocabulary(store_dir: str, name: str) -> list[str] | None:
     new rather than failing a finished job."""
     import tensorflow_transform as tft
 
-    from preprocess.transform import vocabulary_entries
+    from streamgan.preprocess.transform import vocabulary_entries
     try:
         return vocabulary_entries(tft.TFTransformOutput(store_dir), name)
     except Exception:  # ValueError for a missing one; TensorFlow's own errors for a damaged one

@@ -20,8 +20,8 @@ import uuid
 
 from apache_beam.io.filesystems import FileSystems
 
-from common.files import atomic_path, is_remote
-from common.logs import console
+from streamgan.common.files import atomic_path, is_remote
+from streamgan.common.logs import console
 
 FIELDS = ("done", "failed", "duplicates")
 

@@ -27,11 +27,11 @@ from typing import Iterable, Iterator
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from preprocess.catalog import CatalogSummary
-from preprocess.config import PreprocessConfig
-from preprocess.dedup import FirstSeen
-from preprocess.staging import Output
-from store import contract as sf
+from streamgan.preprocess.catalog import CatalogSummary
+from streamgan.preprocess.config import PreprocessConfig
+from streamgan.preprocess.dedup import FirstSeen
+from streamgan.preprocess.staging import Output
+from streamgan.store import contract as sf
 
 _INDEX_PREFIX = re.compile(rb'^\{"index": ?(\d+)')
 VERSIONED_PACKAGES = ("streamgan", "apache-beam", "tensorflow", "tensorflow-transform", "keras",
@@ -177,7 +177,7 @@ def deduplicate(out: Output, num_records: int, fields: tuple[str, ...] = ()) -> 
                 dups.write(json.dumps(duplicate) + "\n")
                 kept.drop(record["index"])
     result = Deduplicated(kept, contents)
-    from preprocess import transform  # TensorFlow: first needed here, after the Beam job
+    from streamgan.preprocess import transform  # TensorFlow: first needed here, after the Beam job
     with FileSystems.create(out.paths.features) as fh:
         for record in result.records():
             fh.write(json.dumps({transform.DESCRIPTION_TEXT: "\n".join(record["descriptions"]),
@@ -253,7 +253,7 @@ def _analysis_results(store_dir: str, image_size: int, fields: tuple[str, ...]) 
     import tensorflow as tf
     import tensorflow_transform as tft
 
-    from preprocess import transform
+    from streamgan.preprocess import transform
     output = tft.TFTransformOutput(store_dir)
     raw = {sf.FEATURE_IMAGE: tf.constant([bytes(image_size * image_size * 3)]),
            transform.DESCRIPTION_TEXT: tf.constant([""]),
@@ -287,7 +287,7 @@ def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, staged:
     """Write the store from the run's staging area and rename it into place; returns the
     manifest. previous: the PreviousStore the run reused images of (closed here), whose
     change summary goes into the manifest."""
-    from preprocess import transform
+    from streamgan.preprocess import transform
     started = time.time()
     n = summary.records
     kept = staged.kept

@@ -21,8 +21,8 @@ from typing import Iterable
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
-from common.files import is_remote
-from store.contract import MANIFEST_FILE, STORE_FILE
+from streamgan.common.files import is_remote
+from streamgan.store.contract import MANIFEST_FILE, STORE_FILE
 
 LOCAL_RUNNERS = (None, "DirectRunner", "direct", "PrismRunner", "prism")
 # The catalogue goes to the workers as files of at least this many records, and at most this

@@ -25,12 +25,12 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from common.errors import RecordError
-from common.files import is_remote
-from preprocess.decode import MAX_ASPECT, channel_moments, decode_image
-from preprocess.fetch import Fetched, Fetcher, FetchOptions
-from preprocess.previous import PreviousImages
-from preprocess.progress import ProgressWriter
+from streamgan.common.errors import RecordError
+from streamgan.common.files import is_remote
+from streamgan.preprocess.decode import MAX_ASPECT, channel_moments, decode_image
+from streamgan.preprocess.fetch import Fetched, Fetcher, FetchOptions
+from streamgan.preprocess.previous import PreviousImages
+from streamgan.preprocess.progress import ProgressWriter
 
 ERRORS = "errors"
 DUPLICATES = "duplicates"

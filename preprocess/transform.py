@@ -28,7 +28,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from store.contract import (
+from streamgan.store.contract import (
     DESCRIPTION_VOCABULARY,
     FEATURE_DESCRIPTION_TEXT,
     FEATURE_IMAGE,

@@ -23,8 +23,8 @@ from typing import Any, Iterable, Sequence
 import h5py
 import numpy as np
 
-from common.errors import StoreError
-from common.files import atomic_path, require_room
+from streamgan.common.errors import StoreError
+from streamgan.common.files import atomic_path, require_room
 
 __all__ = ["StoreError"]  # re-exported: readers catch it from here
 

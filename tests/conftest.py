@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from pipeline.serve import StaticServer
-from pipeline.synthetic import make_catalog
+from streamgan.pipeline.serve import StaticServer
+from streamgan.pipeline.synthetic import make_catalog
 
 SERVED_IMAGES = 24  # garments; the catalogue adds a missing image and a repeated record
 
@@ -30,7 +30,7 @@ def served_catalog(tmp_path_factory):
 @pytest.fixture(scope="session")
 def served_store(served_catalog, tmp_path_factory):
     """A 32 px store made by the real Beam + TFT job from served_catalog."""
-    from preprocess.pipeline import run
+    from streamgan.preprocess.pipeline import run
     out = os.path.join(str(tmp_path_factory.mktemp("served-store")), "store")
     run(["--catalog", served_catalog[0], "--output", out, "--image-size", "32",
          "--retries", "1", "--backoff", "0.05"])

@@ -13,9 +13,9 @@ import time
 import keras
 import numpy as np
 
-from common.files import atomic_path
-from train import checkpoint, images
-from train.paths import RunPaths
+from streamgan.common.files import atomic_path
+from streamgan.train import checkpoint, images
+from streamgan.train.paths import RunPaths
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -83,7 +83,7 @@ class KIDEvaluation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
 
-        from train import quality
+        from streamgan.train import quality
         logs = logs if logs is not None else {}
         finished = epoch + 1
         if finished % self.every and finished != self.epochs:
@@ -129,7 +129,7 @@ class Checkpoint(keras.callbacks.Callback):
 def export_model(net: keras.Model, path: str) -> str:
     """Save a net as a float32 .keras file atomically: generate never loads half a model, and
     a model trained in mixed bfloat16 runs anywhere (train/precision.py)."""
-    from train.precision import float32_copy
+    from streamgan.train.precision import float32_copy
     with atomic_path(path, suffix=".keras") as tmp:  # Keras insists on the suffix
         float32_copy(net).save(tmp)
     return path
@@ -148,7 +148,7 @@ class ExportGenerator(keras.callbacks.Callback):
         self._float32 = None  # the float32 copy, built once and refreshed every epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        from train.precision import float32_copy
+        from streamgan.train.precision import float32_copy
         sampler = self.model.sampler
         if self._float32 is None:
             self._float32 = float32_copy(sampler)

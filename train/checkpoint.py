@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from common.files import require_room
-from train.paths import EPOCH_DIR, epoch_name
+from streamgan.common.files import require_room
+from streamgan.train.paths import EPOCH_DIR, epoch_name
 
 WEIGHTS_FILE = "gan.weights.h5"
 STATE_FILE = "state.json"

@@ -30,9 +30,9 @@ import os
 import keras
 import numpy as np
 
-from common.errors import ConfigError
-from common.files import write_text
-from store import contract
+from streamgan.common.errors import ConfigError
+from streamgan.common.files import write_text
+from streamgan.store import contract
 
 AUTO, NONE = "auto", "none"
 GRID_ROWS = 8  # conditions shown in a conditional run's sample grid, one row each
@@ -321,7 +321,7 @@ def prepare_conditioning(config, info, paths, reader):
     A new run resolves --condition against the store and keeps a copy of the store's TFT graph
     in the run; a resumed run uses its own copy, so ids always mean what the model learned.
     """
-    from train.config import TrainConfig
+    from streamgan.train.config import TrainConfig
 
     if config.resume and os.path.exists(paths.config):
         source = TrainConfig.load(paths.config).condition_source

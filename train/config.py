@@ -15,17 +15,17 @@ import json
 import os
 from typing import Any
 
-from common.errors import ConfigError
-from common.files import write_text
-from common.options import check_choice, flag_of, marked, option
-from store.contract import (
+from streamgan.common.errors import ConfigError
+from streamgan.common.files import write_text
+from streamgan.common.options import check_choice, flag_of, marked, option
+from streamgan.store.contract import (
     DESCRIPTIONS_CONDITION,
     field_name_problem,
     image_size_problem,
     parse_image_size,
 )
-from train.precision import CHOICES as PRECISIONS
-from train.registry import ARCHITECTURES, AUGMENTATIONS, LOSSES
+from streamgan.train.precision import CHOICES as PRECISIONS
+from streamgan.train.registry import ARCHITECTURES, AUGMENTATIONS, LOSSES
 
 SHUFFLE_WINDOW_MIB = 16  # default shuffle buffer: images permuted together, in whole chunks
 

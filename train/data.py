@@ -42,9 +42,9 @@ import threading
 import h5py
 import numpy as np
 
-from common.errors import ConfigError, StoreError
-from store import contract
-from train.config import SHUFFLE_WINDOW_MIB
+from streamgan.common.errors import ConfigError, StoreError
+from streamgan.store import contract
+from streamgan.train.config import SHUFFLE_WINDOW_MIB
 
 SHUFFLE_WINDOW_BYTES = SHUFFLE_WINDOW_MIB << 20  # images permuted together, in whole chunks
 MIN_WINDOW_CHUNKS = 4

@@ -24,7 +24,7 @@ import math
 import keras
 from keras import layers
 
-from train.modulation import generator_inputs, modulate
+from streamgan.train.modulation import generator_inputs, modulate
 
 
 def num_doublings(image_size: int) -> int:

@@ -9,10 +9,10 @@ import json
 import time
 from typing import Any
 
-from common.files import write_text
-from train import quality
-from train.config import TrainConfig
-from train.paths import RunPaths
+from streamgan.common.files import write_text
+from streamgan.train import quality
+from streamgan.train.config import TrainConfig
+from streamgan.train.paths import RunPaths
 
 
 def evaluate(workdir: str, store: str | None = None, split: str | None = "validation",
@@ -25,8 +25,8 @@ def evaluate(workdir: str, store: str | None = None, split: str | None = "valida
     """
     import keras
 
-    from store.contract import open_store
-    from train.generate import find_generator
+    from streamgan.store.contract import open_store
+    from streamgan.train.generate import find_generator
 
     paths = RunPaths(workdir)
     config = TrainConfig.load(paths.config)
@@ -37,12 +37,12 @@ def evaluate(workdir: str, store: str | None = None, split: str | None = "valida
     extract = features or quality.InceptionFeatures()
     real = quality.store_features(info, used_split, num, extract,
                                   cache_dir=paths.feature_cache, seed=seed)
-    import train.conditioning as conditioning  # registers the conditional layers
+    import streamgan.train.conditioning as conditioning  # registers the conditional layers
 
     generator = keras.models.load_model(generator_path, compile=False)
     conditions = None
     if len(generator.inputs) > 1:  # generate with the conditions of the images compared with
-        from train.data import StoreReader
+        from streamgan.train.data import StoreReader
         spec = conditioning.ConditionSpec.load(paths.conditioning)
         encoder = conditioning.ConditionEncoder(paths.conditioning, spec.source, spec.max_tokens)
         reader = StoreReader.from_info(info, info.split_mask(used_split)).with_condition(

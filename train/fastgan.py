@@ -23,8 +23,8 @@ import math
 import keras
 from keras import layers
 
-from train.dcgan import _init, _seeds, num_doublings
-from train.modulation import generator_inputs, modulate
+from streamgan.train.dcgan import _init, _seeds, num_doublings
+from streamgan.train.modulation import generator_inputs, modulate
 
 
 def _conv(filters: int, kernel: int, seeds, strides: int = 1, padding: str = "same",

@@ -30,7 +30,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from train.losses import AdversarialLoss
+from streamgan.train.losses import AdversarialLoss
 
 
 class GAN(keras.Model):
@@ -134,7 +134,7 @@ class GAN(keras.Model):
         """The auxiliary classification term, at the condition's current strength."""
         if self.condition_classify <= 0:
             return ops.convert_to_tensor(0.0), ops.convert_to_tensor(0.0)
-        from train.conditioning import classification_loss
+        from streamgan.train.conditioning import classification_loss
         loss = classification_loss(scores, condition)
         return loss, self.condition_classify * strength * loss
 
@@ -198,7 +198,7 @@ class GAN(keras.Model):
         """Set both nets' condition strength for this step (0 for an unconditional GAN)."""
         if not self.conditional:
             return ops.convert_to_tensor(0.0)
-        from train.conditioning import ramp, strength_layers
+        from streamgan.train.conditioning import ramp, strength_layers
         seen = ops.cast(self.g_optimizer.iterations, "float32") * self.images_per_step
         strength = ramp(seen, *self.condition_ramp)
         for layer in strength_layers(self.generator) + strength_layers(self.discriminator):
@@ -236,15 +236,15 @@ def build_gan(config, condition=None) -> GAN:
 
     condition: a conditioning.ConditionSpec for a conditional GAN, None for an unconditional one.
     """
-    from train import precision
-    from train.registry import ARCHITECTURES, AUGMENTATIONS, LOSSES, resolve
+    from streamgan.train import precision
+    from streamgan.train.registry import ARCHITECTURES, AUGMENTATIONS, LOSSES, resolve
 
     with precision.policy(precision.resolve(config.precision)[0]):
         generator, discriminator = ARCHITECTURES[config.arch].build(
             config.image_size, config.latent_dim, config.base_filters, seed=config.seed,
             condition_dim=condition.dim if condition is not None else 0)
         if condition is not None:
-            from train.conditioning import conditional_discriminator, conditional_generator
+            from streamgan.train.conditioning import conditional_discriminator, conditional_generator
             generator = conditional_generator(generator, config.latent_dim, condition,
                                               seed=config.seed + 7)
             discriminator = conditional_discriminator(discriminator, condition,

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from common.errors import ConfigError
-from train import images
-from train.config import TrainConfig
-from train.paths import RunPaths
+from streamgan.common.errors import ConfigError
+from streamgan.train import images
+from streamgan.train.config import TrainConfig
+from streamgan.train.paths import RunPaths
 
 
 def find_generator(workdir: str | None = None, model: str | None = None) -> str:
@@ -128,7 +128,7 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
     if not out and not out_dir:
         raise ConfigError("nothing to write: give --out GRID.png and/or --out-dir DIR")
     path = find_generator(workdir, model)
-    import train.conditioning as conditioning  # registers the layers a conditional model uses
+    import streamgan.train.conditioning as conditioning  # registers the layers a conditional model uses
 
     generator = keras.models.load_model(path, compile=False)
     discriminator = None

@@ -9,7 +9,7 @@ import math
 import numpy as np
 from PIL import Image
 
-from common.files import atomic_path
+from streamgan.common.files import atomic_path
 
 
 def to_uint8(images: np.ndarray, pixel_range: tuple[float, float]) -> np.ndarray:

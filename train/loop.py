@@ -17,12 +17,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from common.errors import ConfigError, StoreError
-from common.locks import exclusive
-from store.contract import ALL_SPLITS, open_store
-from train.checkpoint import latest_checkpoint, restore_checkpoint
-from train.config import TrainConfig
-from train.paths import RunPaths
+from streamgan.common.errors import ConfigError, StoreError
+from streamgan.common.locks import exclusive
+from streamgan.store.contract import ALL_SPLITS, open_store
+from streamgan.train.checkpoint import latest_checkpoint, restore_checkpoint
+from streamgan.train.config import TrainConfig
+from streamgan.train.paths import RunPaths
 
 
 def resume_config(workdir: str, **overrides: Any) -> TrainConfig:
@@ -52,11 +52,17 @@ def train(config: TrainConfig, *, verbose: int | str = "auto",
 def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
     import keras
 
-    from train import callbacks as cb
-    from train import precision
-    from train.conditioning import GRID_ROWS, grid_conditions, prepare_conditioning
-    from train.data import StoreReader, bound_malloc_arenas, load_transform, num_batches, stream_dataset
-    from train.gan import build_gan
+    from streamgan.train import callbacks as cb
+    from streamgan.train import precision
+    from streamgan.train.conditioning import GRID_ROWS, grid_conditions, prepare_conditioning
+    from streamgan.train.data import (
+        StoreReader,
+        bound_malloc_arenas,
+        load_transform,
+        num_batches,
+        stream_dataset,
+    )
+    from streamgan.train.gan import build_gan
 
     bound_malloc_arenas()  # flat peak memory however long the run (see its docstring)
 
@@ -88,7 +94,7 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
 
     gan = build_gan(config, spec)
     if config.warm_start and not config.resume:
-        from train.warmstart import warm_start
+        from streamgan.train.warmstart import warm_start
         config.parent = warm_start(gan, config, spec, log)
     config.save(paths.config)
     initial_epoch, ckpt = 0, latest_checkpoint(paths.checkpoints) if config.resume else None
@@ -183,8 +189,8 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
 
 def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encoder):
     """The KID evaluation of this run, or None (off, or the feature network is missing)."""
-    from train import callbacks as cb
-    from train import quality
+    from streamgan.train import callbacks as cb
+    from streamgan.train import quality
 
     if not config.eval_every:
         return None

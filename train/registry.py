@@ -32,27 +32,27 @@ class Architecture:
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "dcgan": Architecture("train.dcgan", POWERS_OF_TWO,
+    "dcgan": Architecture("streamgan.train.dcgan", POWERS_OF_TWO,
                           "Radford et al. 2015: strided convolutions and batch norm"),
-    "fastgan": Architecture("train.fastgan", POWERS_OF_TWO,
+    "fastgan": Architecture("streamgan.train.fastgan", POWERS_OF_TWO,
                             "FastGAN-style: upsample+conv with GLU and skip-layer excitation; "
                             "residual discriminator without batch norm (pair with R1)"),
 }
 
 # name -> "module:attribute" of an AdversarialLoss (train/losses.py)
 LOSSES: dict[str, str] = {
-    "nonsaturating": "train.losses:NON_SATURATING",
-    "hinge": "train.losses:HINGE",
-    "relativistic": "train.losses:RELATIVISTIC",
+    "nonsaturating": "streamgan.train.losses:NON_SATURATING",
+    "hinge": "streamgan.train.losses:HINGE",
+    "relativistic": "streamgan.train.losses:RELATIVISTIC",
 }
 
 # name -> "module:attribute" of a function (images, seed_generator) -> images, differentiable
 AUGMENTATIONS: dict[str, str | None] = {
     "none": None,
-    "diffaugment": "train.augment:diffaugment",
-    "colour": "train.augment:colour",
-    "translation": "train.augment:translation",
-    "cutout": "train.augment:cutout",
+    "diffaugment": "streamgan.train.augment:diffaugment",
+    "colour": "streamgan.train.augment:colour",
+    "translation": "streamgan.train.augment:translation",
+    "cutout": "streamgan.train.augment:cutout",
 }
 
 

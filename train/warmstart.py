@@ -16,9 +16,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from train.checkpoint import latest_checkpoint, restore_checkpoint
-from train.config import TrainConfig
-from train.paths import RunPaths
+from streamgan.train.checkpoint import latest_checkpoint, restore_checkpoint
+from streamgan.train.config import TrainConfig
+from streamgan.train.paths import RunPaths
 
 # Options that must match for the parent's weights to fit the new nets.
 SHAPE_OPTIONS = ("arch", "image_size", "latent_dim", "base_filters", "ema_decay",
@@ -41,8 +41,8 @@ def warm_start(gan, config: TrainConfig, spec, log: Callable[[str], None] = prin
     or None (with one line saying why) when the parent cannot be used: then the run trains
     from scratch, which is never worse than failing a new season's run.
     """
-    from train.conditioning import ConditionSpec
-    from train.gan import build_gan
+    from streamgan.train.conditioning import ConditionSpec
+    from streamgan.train.gan import build_gan
 
     parent_dir = os.path.abspath(config.warm_start)
     paths = RunPaths(parent_dir)
@@ -88,7 +88,7 @@ def _nets(new, old):
 def _split(net):
     """(the net's weights outside its condition embeddings, its BagEmbedding layers): the
     former copy one to one, the latter row by word."""
-    from train.conditioning import BagEmbedding, nested_layers
+    from streamgan.train.conditioning import BagEmbedding, nested_layers
     bags = [layer for layer in nested_layers(net) if isinstance(layer, BagEmbedding)]
     embedded = {id(w) for layer in bags for w in layer.weights}
     return [w for w in net.weights if id(w) not in embedded], bags

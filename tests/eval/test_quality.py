@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from train import quality
+from streamgan.train import quality
 
 needs_network = pytest.mark.skipif(not quality.available(),
                                    reason="the FID Inception network is not installed "
@@ -66,11 +66,11 @@ def test_the_offline_network_separates_smooth_photos_from_noise():
 @pytest.mark.slow  # a real fit() with KID, then `streamgan evaluate`
 def test_training_logs_kid_keeps_the_best_generator_and_evaluate_reports(store32, tmp_path,
                                                                           capsys):
-    from pipeline.cli import main
-    from train.callbacks import read_history
-    from train.config import TrainConfig
-    from train.loop import train
-    from train.paths import RunPaths
+    from streamgan.pipeline.cli import main
+    from streamgan.train.callbacks import read_history
+    from streamgan.train.config import TrainConfig
+    from streamgan.train.loop import train
+    from streamgan.train.paths import RunPaths
 
     workdir = str(tmp_path / "run")
     config = TrainConfig(store=store32, workdir=workdir, epochs=2, batch_size=32, latent_dim=8,

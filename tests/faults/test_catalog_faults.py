@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from common.errors import CatalogError
-from pipeline.cli import main
-from pipeline.serve import StaticServer
-from preprocess.catalog import write_normalised
+from streamgan.common.errors import CatalogError
+from streamgan.pipeline.cli import main
+from streamgan.pipeline.serve import StaticServer
+from streamgan.preprocess.catalog import write_normalised
 from tests.faults.console import our_lines
 from tests.http_faults import fail_then_serve, truncated
 

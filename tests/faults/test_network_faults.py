@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.serve import StaticServer
-from preprocess.pipeline import run
-from store.contract import DUPLICATES_FILE, ERRORS_FILE, METADATA_COLUMNS, open_store, read_jsonl
+from streamgan.pipeline.serve import StaticServer
+from streamgan.preprocess.pipeline import run
+from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, METADATA_COLUMNS, open_store, read_jsonl
 from tests.faults import content
 from tests.http_faults import (
     fail_then_serve,

@@ -14,9 +14,9 @@ import h5py
 import numpy as np
 import pytest
 
-from pipeline.serve import StaticServer
-from preprocess.pipeline import run
-from store.contract import DUPLICATES_FILE, ERRORS_FILE, STORE_FILE, open_store
+from streamgan.pipeline.serve import StaticServer
+from streamgan.preprocess.pipeline import run
+from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, STORE_FILE, open_store
 from tests.http_faults import gated
 from tests.preprocess.images import encode, numbered
 
@@ -46,7 +46,7 @@ def site(tmp_path_factory):
 
 
 def command(catalog, out):
-    return [sys.executable, "-m", "preprocess", "--catalog", catalog, "--output", out,
+    return [sys.executable, "-m", "streamgan.preprocess", "--catalog", catalog, "--output", out,
             "--image-size", "16", "--timeout", "5", "--retries", "0",
             "--direct_num_workers", "2"]
 

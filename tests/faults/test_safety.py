@@ -8,13 +8,13 @@ import re
 import h5py
 import pytest
 
-from common.errors import CatalogError, RecordError
-from pipeline.serve import StaticServer
-from preprocess.catalog import write_normalised
-from preprocess.config import PreprocessConfig
-from preprocess.fetch import Fetcher, FetchOptions, redirect_problem
-from preprocess.pipeline import run
-from store.contract import open_store, read_jsonl
+from streamgan.common.errors import CatalogError, RecordError
+from streamgan.pipeline.serve import StaticServer
+from streamgan.preprocess.catalog import write_normalised
+from streamgan.preprocess.config import PreprocessConfig
+from streamgan.preprocess.fetch import Fetcher, FetchOptions, redirect_problem
+from streamgan.preprocess.pipeline import run
+from streamgan.store.contract import open_store, read_jsonl
 from tests.http_faults import redirect
 from tests.preprocess.images import encode, numbered
 

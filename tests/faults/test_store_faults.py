@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from pipeline.cli import main
-from store.contract import MANIFEST_FILE, STORE_FILE, TRANSFORM_DIR, open_store
+from streamgan.pipeline.cli import main
+from streamgan.store.contract import MANIFEST_FILE, STORE_FILE, TRANSFORM_DIR, open_store
 from tests.faults.console import one_line
 from tests.preprocess.images import encode, numbered
 

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from common.locks import exclusive
-from pipeline.cli import main
+from streamgan.common.locks import exclusive
+from streamgan.pipeline.cli import main
+from streamgan.train.checkpoint import STATE_FILE, list_checkpoints
 from tests.faults.console import one_line, our_lines
-from train.checkpoint import STATE_FILE, list_checkpoints
 
 pytestmark = pytest.mark.slow  # real fit() runs in subprocesses
 EPOCHS = 5
@@ -25,7 +25,7 @@ TRAIN = ["--batch-size", "16", "--latent-dim", "8", "--base-filters", "32", "--n
 
 
 def train_cmd(workdir, *extra):
-    return [sys.executable, "-m", "pipeline", "train", "--workdir", workdir, *TRAIN, *extra]
+    return [sys.executable, "-m", "streamgan.pipeline", "train", "--workdir", workdir, *TRAIN, *extra]
 
 
 def wait_for(predicate, proc, what, timeout=240.0, interval=0.001):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.cli import main
+from streamgan.pipeline.cli import main
 from tests.conftest import SERVED_IMAGES
 
 pytestmark = pytest.mark.slow  # a store made by the real Beam job

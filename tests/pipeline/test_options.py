@@ -3,11 +3,11 @@ import dataclasses
 
 import pytest
 
-from common.options import marked
-from pipeline.cli import build_parser
-from pipeline.run_cmd import store_key
-from preprocess.config import PreprocessConfig
-from train.config import TrainConfig
+from streamgan.common.options import marked
+from streamgan.pipeline.cli import build_parser
+from streamgan.pipeline.run_cmd import store_key
+from streamgan.preprocess.config import PreprocessConfig
+from streamgan.train.config import TrainConfig
 
 
 def another_value(field: dataclasses.Field):
@@ -47,7 +47,7 @@ def parse(argv):
 def test_run_accepts_every_preprocess_and_train_option_with_the_same_defaults(tmp_path):
     """`run` derives its options from both configs: nothing is re-typed, nothing drifts."""
     args = parse(["run", "--catalog", "c.json", "--workdir", str(tmp_path)])
-    from pipeline.run_cmd import PREPROCESS_OWN, TRAIN_OWN  # what run sets itself
+    from streamgan.pipeline.run_cmd import PREPROCESS_OWN, TRAIN_OWN  # what run sets itself
     for cls, own in ((PreprocessConfig, PREPROCESS_OWN), (TrainConfig, TRAIN_OWN)):
         for field in dataclasses.fields(cls):
             if field.name not in own and field.metadata.get("cli", True):

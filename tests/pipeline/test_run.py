@@ -6,7 +6,7 @@ import os
 import pytest
 from PIL import Image
 
-from pipeline.cli import main
+from streamgan.pipeline.cli import main
 
 pytestmark = pytest.mark.slow
 SMALL = ["--image-size", "32", "--batch-size", "16", "--base-filters", "8", "--num-samples", "16",

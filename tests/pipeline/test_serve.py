@@ -7,7 +7,7 @@ import time
 import pytest
 import urllib3
 
-from pipeline.serve import StaticServer
+from streamgan.pipeline.serve import StaticServer
 from tests.http_faults import fail_then_serve, html_page, slow, truncated
 
 NO_RETRY = urllib3.Retry(total=False)  # each request is exactly one round trip

@@ -10,8 +10,8 @@ import pytest
 import urllib3
 from PIL import Image
 
-from pipeline.serve import StaticServer
-from pipeline.synthetic import COLOURS, KINDS, PATTERNS, SIZES, draw_garment, make_catalog
+from streamgan.pipeline.serve import StaticServer
+from streamgan.pipeline.synthetic import COLOURS, KINDS, PATTERNS, SIZES, draw_garment, make_catalog
 
 N = 40
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from preprocess.catalog import CatalogError, read_catalog, write_normalised
+from streamgan.preprocess.catalog import CatalogError, read_catalog, write_normalised
 
 
 def write(tmp_path, name, text):

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from pipeline.cli import main
-from pipeline.serve import StaticServer
+from streamgan.pipeline.cli import main
+from streamgan.pipeline.serve import StaticServer
 from tests.http_faults import slow
 from tests.preprocess.images import encode, numbered
 
@@ -88,7 +88,7 @@ def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_works(tmp_path)
         catalog = tmp_path / "catalog.json"
         catalog.write_text(json.dumps(records))
         out = tmp_path / "store"
-        cmd = [sys.executable, "-m", "preprocess", "--catalog", str(catalog), "--output", str(out),
+        cmd = [sys.executable, "-m", "streamgan.preprocess", "--catalog", str(catalog), "--output", str(out),
                "--image-size", "16", "--timeout", "60"]
         proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)

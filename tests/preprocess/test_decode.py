@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.errors import RecordError
-from preprocess.decode import channel_moments, decode_image
+from streamgan.common.errors import RecordError
+from streamgan.preprocess.decode import channel_moments, decode_image
 from tests.preprocess.images import encode, solid
 
 

@@ -1,6 +1,6 @@
 """Deduplication against the on-disk index: the first record of a key is kept with every
 description of its duplicates merged in; each duplicate is one line naming the first."""
-from preprocess.dedup import FirstSeen
+from streamgan.preprocess.dedup import FirstSeen
 
 
 def rec(index, url, *descriptions):

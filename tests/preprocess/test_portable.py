@@ -10,18 +10,18 @@ import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import time
+import zipfile
 
 import h5py
 import numpy as np
 import pytest
 import tensorflow_transform as tft
 
-from pipeline.serve import StaticServer
-from preprocess.pipeline import run
-from store import contract as sf
-from store.contract import DUPLICATES_FILE, ERRORS_FILE, METADATA_COLUMNS, open_store, read_jsonl
+from streamgan.pipeline.serve import StaticServer
+from streamgan.preprocess.pipeline import run
+from streamgan.store import contract as sf
+from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, METADATA_COLUMNS, open_store, read_jsonl
 from tests.preprocess.images import colour_of, encode, numbered
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -137,20 +137,29 @@ def test_portable_runner_store_equals_the_direct_runners(catalog, worker_pool, t
     assert not os.listdir(temp)
 
 
-def test_sdist_holds_every_module_the_workers_import(tmp_path):
-    """The workers unpickle the job's steps; every project module reachable by import from the
-    job's entry point (found by following the imports, not listed by hand) must be shipped."""
-    finder = modulefinder.ModuleFinder(path=[ROOT])  # project modules only: the rest is pip's
-    finder.run_script(os.path.join(ROOT, "preprocess", "pipeline.py"))
-    needed = {os.path.relpath(m.__file__, ROOT) for name, m in finder.modules.items()
-              if m.__file__ and name != "__main__"}
-    needed.add(os.path.join("preprocess", "pipeline.py"))
-    assert {"preprocess/steps.py", "preprocess/fetch.py", "store/contract.py"} <= needed
-
+def test_the_shipped_package_holds_every_module_the_workers_import(tmp_path):
+    """--setup_file ships `setup.py sdist`; each worker builds and installs it. The wheel built
+    from that sdist must hold every project module reachable by import from the job's entry
+    point (found by following the imports, not listed by hand), under the one top-level name
+    `streamgan` (no `train` or `common` of ours in a worker's site-packages)."""
     subprocess.run([sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path),
                     "sdist", "--dist-dir", str(tmp_path)], cwd=ROOT, check=True,
                    capture_output=True)
     (sdist,) = tmp_path.glob("streamgan-*.tar.gz")
-    with tarfile.open(sdist) as tar:
-        shipped = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
-    assert needed - shipped == set()
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(wheels), str(sdist)], check=True, capture_output=True)
+    (wheel,) = wheels.glob("streamgan-*.whl")
+    unpacked = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(unpacked)
+        top = {name.split("/", 1)[0] for name in zf.namelist()}
+    assert {t for t in top if not t.endswith(".dist-info")} == {"streamgan"}
+
+    finder = modulefinder.ModuleFinder(path=[str(unpacked)])  # project modules only
+    finder.run_script(str(unpacked / "streamgan" / "preprocess" / "pipeline.py"))
+    found = {name for name, m in finder.modules.items() if m.__file__ and name != "__main__"}
+    assert {"streamgan.preprocess.steps", "streamgan.preprocess.fetch",
+            "streamgan.store.contract"} <= found
+    missing = sorted(n for n in finder.badmodules if n.startswith("streamgan"))
+    assert not missing, f"imported by the job but not in the wheel: {missing}"

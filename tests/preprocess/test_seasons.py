@@ -10,13 +10,13 @@ import h5py
 import numpy as np
 import pytest
 
-from pipeline.inspect_cmd import render, summarise
-from preprocess.config import PreprocessConfig
-from preprocess.fetch import Fetcher, FetchOptions
-from preprocess.pipeline import run
-from preprocess.previous import PreviousStore
-from preprocess.staging import Paths
-from store.contract import open_store, read_jsonl
+from streamgan.pipeline.inspect_cmd import render, summarise
+from streamgan.preprocess.config import PreprocessConfig
+from streamgan.preprocess.fetch import Fetcher, FetchOptions
+from streamgan.preprocess.pipeline import run
+from streamgan.preprocess.previous import PreviousStore
+from streamgan.preprocess.staging import Paths
+from streamgan.store.contract import open_store, read_jsonl
 from tests.http_faults import served, versioned
 from tests.preprocess.images import encode, numbered
 
@@ -32,7 +32,7 @@ def seasons(tmp_path_factory):
     """Season 1: images 0-5 (ETag) and 6 (a server without validators). Season 2: 0 and 1 are
     gone, 3 has a new image behind its old URL, 7 and 8 are new (a new category, a new word),
     and a new URL serves the very bytes of 2."""
-    from pipeline.serve import StaticServer
+    from streamgan.pipeline.serve import StaticServer
     root = tmp_path_factory.mktemp("seasons")
     routes = {f"/v/{i}.jpg": versioned(jpeg(i)) for i in (0, 1, 2, 3, 4, 5, 7, 8)}
     routes["/v/copy-of-2.jpg"] = versioned(jpeg(2))

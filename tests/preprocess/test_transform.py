@@ -9,7 +9,7 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from preprocess import transform
+from streamgan.preprocess import transform
 
 SIZE = 4
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from pipeline.cli import main
+from streamgan.pipeline.cli import main
 from tests.train.tiny_store import build_store
 
 pytestmark = pytest.mark.slow  # real fit() runs
@@ -65,7 +65,7 @@ def test_missing_store_is_one_line(tmp_path, capsys):
 def test_corrupt_and_empty_stores_are_one_line(store32, tmp_path, capsys):
     import shutil
 
-    from store import contract as store_format
+    from streamgan.store import contract as store_format
     corrupt, empty = str(tmp_path / "corrupt"), str(tmp_path / "empty")
     shutil.copytree(store32, corrupt)
     with open(os.path.join(corrupt, store_format.STORE_FILE), "wb") as fh:

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.errors import ConfigError
-from store.contract import Manifest, open_store
+from streamgan.common.errors import ConfigError
+from streamgan.store.contract import Manifest, open_store
+from streamgan.train import conditioning
+from streamgan.train.config import TrainConfig
+from streamgan.train.data import StoreReader, stream_dataset
 from tests.train.test_cli import one_line_error
 from tests.train.tiny_store import build_described_store, decode_index
-from train import conditioning
-from train.config import TrainConfig
-from train.data import StoreReader, stream_dataset
 
 NUM = 60
 COLOURS = ("red", "blue")
@@ -35,7 +35,7 @@ def described_store(tmp_path_factory):
 
 
 def batches(store, condition, epochs=1, batch_size=16):
-    from train.data import load_transform
+    from streamgan.train.data import load_transform
     info = open_store(store)
     reader = StoreReader.from_info(info).with_condition(condition)
     spec_dir = info.store_dir
@@ -90,7 +90,7 @@ def test_auto_is_unconditional_without_usable_descriptions_and_says_why():
 
 
 def test_the_condition_has_no_effect_at_strength_zero_and_steers_at_one(described_store):
-    from train.gan import build_gan
+    from streamgan.train.gan import build_gan
     spec = conditioning.ConditionSpec("category", CATEGORIES, 4, 8, CATEGORIES)
     config = TrainConfig(store="s", workdir="w", image_size=32, latent_dim=8, base_filters=4,
                          ema_decay=0.0, condition_start=100, condition_ramp=200)
@@ -115,8 +115,8 @@ def test_the_condition_has_no_effect_at_strength_zero_and_steers_at_one(describe
 def test_the_condition_modulates_every_batch_norm_of_the_generator(arch):
     """Besides entering with the noise, the condition scales and shifts each norm: with the
     input path cut, a condition alone still changes the image, at every norm."""
-    from train.gan import build_gan
-    from train.modulation import Modulation
+    from streamgan.train.gan import build_gan
+    from streamgan.train.modulation import Modulation
     spec = conditioning.ConditionSpec("category", CATEGORIES, 4, 8, CATEGORIES)
     config = TrainConfig(store="s", workdir="w", image_size=32, latent_dim=8, base_filters=4,
                          ema_decay=0.0, arch=arch)
@@ -147,7 +147,7 @@ def test_the_condition_modulates_every_batch_norm_of_the_generator(arch):
 
 
 def test_mode_seeking_pairs_share_a_condition_and_punish_ignoring_the_noise():
-    from train.gan import build_gan
+    from streamgan.train.gan import build_gan
     spec = conditioning.ConditionSpec("category", CATEGORIES, 4, 8, CATEGORIES)
     config = TrainConfig(store="s", workdir="w", image_size=32, latent_dim=8, base_filters=4,
                          ema_decay=0.0)
@@ -184,7 +184,7 @@ def test_the_classification_loss_reads_every_word_of_a_bag_and_skips_empty_bags(
 def test_the_classification_term_teaches_the_discriminator_the_conditions():
     """Three conditions drawn in three colours: with the term on (and the condition at full
     strength), D's condition scores come to file each real image under its own condition."""
-    from train.gan import build_gan
+    from streamgan.train.gan import build_gan
     spec = conditioning.ConditionSpec("category", CATEGORIES, 4, 8, CATEGORIES)
     config = TrainConfig(store="s", workdir="w", image_size=32, latent_dim=8, base_filters=8,
                          batch_size=24, augment="none", ema_decay=0.0, condition_start=0,
@@ -206,8 +206,8 @@ def test_the_classification_term_teaches_the_discriminator_the_conditions():
 @pytest.mark.slow  # real fit() epochs
 def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_store, tmp_path,
                                                                       capsys):
-    from pipeline.cli import main
-    from train.loop import train
+    from streamgan.pipeline.cli import main
+    from streamgan.train.loop import train
     run = str(tmp_path / "run")
     config = TrainConfig(store=described_store, workdir=run, epochs=1, batch_size=16,
                          latent_dim=8, base_filters=4, num_samples=6, eval_every=0,
@@ -247,7 +247,7 @@ def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_
         assert np.abs(images[0] - images[1]).max() > 1e-6
 
         # --select: per prompt, the run's exported discriminator's favourite 4 of 12 candidates
-        from train.generate import discriminator_scores
+        from streamgan.train.generate import discriminator_scores
         critic = keras.models.load_model(os.path.join(run, "discriminator.keras"))
         ids = np.repeat(encoder.encode(["shoes"]), 12, axis=0)
         noise = np.random.default_rng(1).standard_normal((12, 8)).astype(np.float32)
@@ -258,7 +258,7 @@ def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_
         picked = [np.asarray(Image.open(tmp_path / "picked" / f"{i:04d}.png")) for i in range(4)]
         best = keras.ops.convert_to_numpy(generator([noise[np.sort(np.argsort(-scores)[:4])],
                                                      ids[:4]]))
-        from train.images import to_uint8
+        from streamgan.train.images import to_uint8
         pixel_range = TrainConfig.load(os.path.join(run, "config.json")).pixel_range
         np.testing.assert_allclose(np.stack(picked).astype(int),
                                    to_uint8(best, pixel_range).astype(int), atol=1)
@@ -273,8 +273,8 @@ def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_
 @pytest.mark.slow
 def test_prompts_are_tokenised_by_the_store_graph_and_unknown_words_named(described_store,
                                                                           tmp_path, capsys):
-    from pipeline.cli import main
-    from train.loop import train
+    from streamgan.pipeline.cli import main
+    from streamgan.train.loop import train
     run = str(tmp_path / "run")
     train(TrainConfig(store=described_store, workdir=run, epochs=1, batch_size=32,
                       latent_dim=8, base_filters=4, num_samples=4, eval_every=0,

@@ -5,10 +5,10 @@ import pickle
 import numpy as np
 import pytest
 
-from store.contract import StoreError, open_store
+from streamgan.store.contract import StoreError, open_store
+from streamgan.train import data
 from tests.train.conftest import CHUNK_ROWS, NUM_IMAGES
 from tests.train.tiny_store import decode_index, index_images
-from train import data
 
 pytestmark = pytest.mark.slow  # stores whose TFT graph a real Beam job analysed
 
@@ -108,7 +108,7 @@ def test_window_to_strings_cuts_exact_images():
 
 
 def test_huge_shuffle_buffer_is_a_config_error(store32):
-    from train.config import ConfigError
+    from streamgan.train.config import ConfigError
     reader = data.StoreReader(open_store(store32).h5_path, 10**7, 128, 21)
     with pytest.raises(ConfigError, match="--shuffle-buffer"):
         data.window_chunks(reader, shuffle_buffer=10**6)
@@ -126,7 +126,7 @@ def test_damaged_transform_is_a_store_error(store32, tmp_path):
 def test_pixels_round_trip_through_the_transform_and_its_inverse(store32):
     """stored uint8 -> the store's TFT graph -> to_uint8 with the store's pixel range: the
     same pixels, whatever range preprocessing chose."""
-    from train.images import to_uint8
+    from streamgan.train.images import to_uint8
     info = open_store(store32)
     reader = data.StoreReader.from_info(info)
     stored = reader.read(0, 40)

@@ -3,9 +3,9 @@ import keras
 import numpy as np
 import pytest
 
-from train.config import TrainConfig
-from train.dcgan import build_discriminator, build_generator, num_doublings
-from train.gan import build_gan
+from streamgan.train.config import TrainConfig
+from streamgan.train.dcgan import build_discriminator, build_generator, num_doublings
+from streamgan.train.gan import build_gan
 
 
 @pytest.mark.parametrize("size", [32, 64, 128])

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.errors import ConfigError
-from train.config import TrainConfig
-from train.dcgan import build_generator
-from train.generate import draw_noise, generate
-from train.images import make_grid, save_png, to_uint8
-from train.paths import RunPaths
+from streamgan.common.errors import ConfigError
+from streamgan.train.config import TrainConfig
+from streamgan.train.dcgan import build_generator
+from streamgan.train.generate import draw_noise, generate
+from streamgan.train.images import make_grid, save_png, to_uint8
+from streamgan.train.paths import RunPaths
 
 
 @pytest.fixture(scope="module")

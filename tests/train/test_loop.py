@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.errors import ConfigError, StoreError
-from train.checkpoint import list_checkpoints, restore_checkpoint
-from train.config import TrainConfig
-from train.gan import build_gan
-from train.loop import resume_config, train
-from train.paths import RunPaths
+from streamgan.common.errors import ConfigError, StoreError
+from streamgan.train.checkpoint import list_checkpoints, restore_checkpoint
+from streamgan.train.config import TrainConfig
+from streamgan.train.gan import build_gan
+from streamgan.train.loop import resume_config, train
+from streamgan.train.paths import RunPaths
 
 pytestmark = pytest.mark.slow  # real fit() runs
 
@@ -190,7 +190,7 @@ def test_unreadable_checkpoint_is_a_clear_error(two_epochs, tmp_path):
 
 
 def test_loss_curve_is_plotted_at_most_every_n_seconds_and_when_fit_ends(tmp_path):
-    from train.callbacks import LossCurve
+    from streamgan.train.callbacks import LossCurve
     history, png = tmp_path / "history.csv", tmp_path / "loss_curve.png"
 
     def finish_epoch(curve, epoch):  # as the CSVLogger before it leaves history.csv

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.errors import ConfigError
-from train import precision
-from train.checkpoint import restore_checkpoint, save_checkpoint
-from train.config import TrainConfig
-from train.gan import build_gan
-from train.registry import ARCHITECTURES
+from streamgan.common.errors import ConfigError
+from streamgan.train import precision
+from streamgan.train.checkpoint import restore_checkpoint, save_checkpoint
+from streamgan.train.config import TrainConfig
+from streamgan.train.gan import build_gan
+from streamgan.train.registry import ARCHITECTURES
 
 
 def tiny(**kw):
@@ -85,8 +85,8 @@ def test_an_unknown_precision_is_a_clear_error():
 @pytest.mark.parametrize("conditional", [False, True])
 def test_an_exported_bfloat16_generator_is_a_float32_model_of_the_same_images(tmp_path,
                                                                                conditional):
-    from train.callbacks import export_model
-    from train.conditioning import ConditionSpec, nested_layers
+    from streamgan.train.callbacks import export_model
+    from streamgan.train.conditioning import ConditionSpec, nested_layers
     spec = ConditionSpec(source="descriptions", vocabulary=("red", "dress", "shoes"),
                          max_tokens=4, dim=8, prompts=("red dress",)) if conditional else None
     gan = build_gan(tiny(precision="mixed_bfloat16"), spec)

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from train import augment, losses
-from train.checkpoint import restore_checkpoint, save_checkpoint
-from train.config import TrainConfig
-from train.gan import build_gan
-from train.registry import ARCHITECTURES, LOSSES
+from streamgan.train import augment, losses
+from streamgan.train.checkpoint import restore_checkpoint, save_checkpoint
+from streamgan.train.config import TrainConfig
+from streamgan.train.gan import build_gan
+from streamgan.train.registry import ARCHITECTURES, LOSSES
 
 REAL = np.linspace(-3, 3, 8).astype(np.float32)[:, None]
 FAKE = np.linspace(-2, 4, 8).astype(np.float32)[:, None]
@@ -27,7 +27,7 @@ def softplus(x):
     ("relativistic", softplus(FAKE - REAL).mean(), softplus(REAL - FAKE).mean()),
 ])
 def test_each_loss_is_its_formula(name, d_expected, g_expected):
-    from train.registry import resolve
+    from streamgan.train.registry import resolve
     loss = resolve(LOSSES[name])
     assert float(loss.discriminator(REAL, FAKE)) == pytest.approx(d_expected, rel=1e-5)
     real_for_g = REAL if loss.uses_real_for_generator else None
@@ -113,7 +113,7 @@ def test_a_checkpoint_restores_ema_weights_and_the_augmentation_stream(tmp_path)
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 @pytest.mark.parametrize("loss", sorted(LOSSES))
 def test_fit_trains_every_architecture_with_every_loss(store32, tmp_path, arch, loss):
-    from train.loop import train
+    from streamgan.train.loop import train
     config = TrainConfig(store=store32, workdir=str(tmp_path / "run"), epochs=1, batch_size=32,
                          arch=arch, loss=loss, augment="diffaugment", r1_gamma=0.1,
                          r1_every=2, ema_decay=0.99, latent_dim=8, base_filters=4,
@@ -129,7 +129,7 @@ def test_the_untrained_fastgan_discriminator_keeps_its_signal_at_scale():
     """Without normalisation, its initial weights alone decide whether images reach the logit:
     layer by layer the activations keep their size, so D can tell images apart from step one
     (with DCGAN's N(0, 0.02) they shrank to logits of ~0.001 and D sat at chance)."""
-    from train import fastgan
+    from streamgan.train import fastgan
     d = fastgan.build_discriminator(64, 32, seed=1)
     taps = [layer.output for layer in d.layers if isinstance(layer, keras.layers.Rescaling)]
     probe = keras.Model(d.inputs, taps + [d.output])

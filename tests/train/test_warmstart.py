@@ -9,11 +9,11 @@ import keras
 import numpy as np
 import pytest
 
+from streamgan.train import conditioning
+from streamgan.train.config import TrainConfig
+from streamgan.train.gan import build_gan
+from streamgan.train.warmstart import warm_start
 from tests.train.tiny_store import build_described_store
-from train import conditioning
-from train.config import TrainConfig
-from train.gan import build_gan
-from train.warmstart import warm_start
 
 pytestmark = pytest.mark.slow  # real fit() epochs
 
@@ -35,7 +35,7 @@ def config(store, workdir, **kw):
 
 
 def test_a_warm_started_run_begins_where_the_parent_ended(tmp_path_factory, tmp_path):
-    from train.loop import train
+    from streamgan.train.loop import train
     summer = store_of(tmp_path_factory, "summer", SUMMER)
     autumn = store_of(tmp_path_factory, "autumn", AUTUMN)
     parent_dir = tmp_path / "summer-run"

@@ -16,8 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from preprocess import transform as tft_transform
-from store import contract as store_format
+from streamgan.preprocess import transform as tft_transform
+from streamgan.store import contract as store_format
 
 
 def index_images(start: int, stop: int, size: int) -> np.ndarray:
@@ -109,7 +109,7 @@ def write_transform_fn(store_dir: str, size: int, num_rows: int = 8,
 def write_manifest(store_dir: str, num_images: int, size: int,
                    validation_every: int | None = None, vocabulary: dict | None = None) -> None:
     """manifest.json through the contract's Manifest, as the job writes it."""
-    from preprocess.transform import PIXEL_RANGE
+    from streamgan.preprocess.transform import PIXEL_RANGE
     splits: dict[str, int] = {}
     for i in range(num_images):
         name = split_of(i, validation_every) or "(none)"
