@@ -197,14 +197,15 @@ def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encod
     if not quality.available():
         log(f"  KID evaluation off: the feature network is not installed ({quality.INSTALL_HINT})")
         return None
-    held_out = "validation" if config.split != "validation" else "train"
-    split = quality.evaluation_split(info, held_out)
+    split = quality.held_out_split(info, config.split)
+    if split is None:
+        log(f"  KID evaluation off: {quality.NO_HELD_OUT}")
+        return None
     features = quality.InceptionFeatures()
-    reference = quality.store_features(info, split, 2000, features, paths.feature_cache,
-                                       seed=config.seed)
+    _, reference = quality.split_features(info, split, 2000, features, log=log)
     past = [k for k in cb.read_history(paths.history).get("kid", []) if np.isfinite(k)]
     log(f"  KID every {config.eval_every} epochs: {config.eval_num} generated vs "
-        f"{len(reference)} real images ({'every image' if split == 'all' else split})")
+        f"{len(reference)} real images (held-out split {split!r})")
     conditions = None
     if encoder is not None:  # generated images get the conditions of real training images
         conditions = encoder.encode(reader.condition_texts(2000, seed=config.seed))

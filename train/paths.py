@@ -10,9 +10,10 @@
       history.csv                    metrics per epoch (keras.callbacks.CSVLogger)
       loss_curve.png                 history.csv as a plot
       evaluation.json                the last `streamgan evaluate` of the run
+      nearest.png                    its generated images nearest to training photos, and those
+      report.html                    everything above on one self-contained page
       logs/                          TensorBoard: logs/train (scalars), logs/samples (grids),
                                      logs/quality (KID)
-      cache/                         Inception features of the held-out images (evaluation)
       conditioning/                  a conditional run's condition.json and a copy of the
                                      store's TFT graph (generate --prompt needs no store)
       streamgan.log                  framework output of the runs in this directory
@@ -96,8 +97,12 @@ class RunPaths:
         return self._join("logs", "quality")
 
     @property
-    def feature_cache(self) -> str:
-        return self._join("cache")
+    def nearest_panel(self) -> str:
+        return self._join("nearest.png")
+
+    @property
+    def report(self) -> str:
+        return self._join("report.html")
 
     @property
     def log_file(self) -> str:
