@@ -177,6 +177,7 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
         "history": paths.history,
         "loss_curve": paths.loss_curve,
         "tensorboard": paths.logs,
+        "report": _report(config.workdir, log) if final_epoch else None,
     }
     log(f"streamgan train: {final_epoch} epochs done, outputs in {config.workdir}/:")
     log(f"  generator   {paths.generator}   (streamgan generate --workdir {config.workdir} "
@@ -184,7 +185,21 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
     log(f"  samples     {paths.samples}/    checkpoints {paths.checkpoints}/")
     log(f"  metrics     {paths.history}, {paths.loss_curve}   "
         f"(tensorboard --logdir {paths.logs})")
+    if summary["report"]:
+        log(f"  report      {summary['report']}   (streamgan evaluate --workdir "
+            f"{config.workdir} adds the evaluation)")
     return summary
+
+
+def _report(workdir: str, log) -> str | None:
+    """Write the run's report.html; a failure is one logged line, never a failed run (the
+    run's outputs are all saved by then)."""
+    from streamgan.train.report import write_report
+    try:
+        return write_report(workdir)
+    except Exception as e:  # noqa: BLE001 - the report is a view of what is saved
+        log(f"  report.html not written: {type(e).__name__}: {e}")
+        return None
 
 
 def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encoder):

@@ -196,3 +196,28 @@ def write_report(workdir: str, log=None) -> str:
     if log:
         log(f"  report      {paths.report}")
     return paths.report
+
+
+def text_table(ev: dict) -> str:
+    """The evaluation table as text: each figure with the real photos' in parentheses."""
+    def fmt(row, key, side):
+        f = row[side].get(key)
+        if not f or f.get("value") is None:
+            return "-"
+        return f"{f['value']:.4f}" if key == "kid" else (
+            f"{f['value']:.1f}" if key == "fid" else f"{f['value']:.0%}")
+    keys = [k for k, _ in COLUMNS]
+    widths = [max(12, len(ev.get("grouped_by") or "condition") + 1)] + [18] * len(keys)
+    header = [ev.get("grouped_by") or "condition", "images"] + keys
+    lines = ["".join(f"{h:<{widths[0]}}" if i == 0 else f"{h:>10}" if i == 1 else f"{h:>16}"
+                     for i, h in enumerate(header))]
+    rows = [("all", ev["overall"])] + list(ev.get("conditions", {}).items())
+    for name, r in rows:
+        cells = [f"{name:<{widths[0]}}", f"{r['generated_images']:>4}/{r['real_images']:<5}"]
+        cells += [f"{fmt(r, k, 'figures') + ' (' + fmt(r, k, 'real') + ')':>16}" for k in keys]
+        lines.append("".join(cells))
+    lines.append("  (real photos in parentheses; novelty threshold "
+                 f"{ev['novelty_threshold']['distance']:.2f} = the "
+                 f"{ev['novelty_threshold']['quantile']:.0%} quantile of train-train "
+                 "nearest distances)")
+    return "\n".join(lines)

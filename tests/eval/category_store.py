@@ -57,6 +57,9 @@ def build(store_dir: str, transform_from: str) -> dict[str, dict[str, np.ndarray
                                                            "fields": {}})
     manifest = contract.Manifest.read(store_dir)  # the real splits, not tiny_store's
     manifest.counts["splits"] = {s: n * len(CATEGORIES) for s, n in PER_SPLIT.items()}
+    pixels = np.stack(images).reshape(-1, 3).astype(np.float64)
+    manifest.statistics = {"channel_mean": pixels.mean(0).tolist(),
+                           "channel_std": pixels.std(0).tolist()}
     manifest.write(store_dir)
     return {s: {c: np.array(v) for c, v in per.items()} for s, per in where.items()}
 
