@@ -2,6 +2,8 @@
 network on images, and KID during training and in `streamgan evaluate`."""
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -64,9 +66,7 @@ def test_the_offline_network_separates_smooth_photos_from_noise():
 
 @needs_network
 @pytest.mark.slow  # a real fit() with KID, then `streamgan evaluate`
-def test_training_logs_kid_keeps_the_best_generator_and_evaluate_reports(store32, tmp_path,
-                                                                          capsys):
-    from streamgan.pipeline.cli import main
+def test_training_logs_kid_keeps_the_best_generator_and_evaluate_reports(store32, tmp_path):
     from streamgan.train.callbacks import read_history
     from streamgan.train.config import TrainConfig
     from streamgan.train.loop import train
@@ -89,13 +89,20 @@ def test_training_logs_kid_keeps_the_best_generator_and_evaluate_reports(store32
     cached = os.listdir(os.path.join(store, quality.FEATURE_DIR))
     assert len(cached) == 1  # the validation features, in the store for every run to reuse
 
-    assert main(["evaluate", "--workdir", workdir, "--num", "16"]) == 0
-    out = capsys.readouterr().out
+    # as a user runs it: the installed command, a new process
+    streamgan = os.path.join(os.path.dirname(sys.executable), "streamgan")
+    done = subprocess.run([streamgan, "evaluate", "--workdir", workdir, "--num", "16"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
     result = json.load(open(paths.evaluation))
     assert result["split"] == "validation" and result["real_images"] == 16
     assert result["held_out"] and result["training_images"] == 80
     assert result["generated_images"] == 16 and np.isfinite(result["fid"])
     assert f"KID {result['kid']:.4f}" in out
+    assert "precision" in out and "novelty" in out
+    assert os.path.exists(paths.report) and os.path.exists(paths.nearest_panel)
+    assert result["overall"]["figures"]["novelty"]["n"] == 16
 
 
 def test_fid_in_the_images_space_equals_the_matrix_square_root_form():
