@@ -45,41 +45,30 @@ PANEL_ROWS = 10
 
 
 class GeneratorSource:
-    """uint8 images from a Keras generator; a conditional one is given each image's condition
-    text, tokenised by the run's copy of the store's TFT graph."""
+    """uint8 images from an exported generator (train/export.py's Generator); a conditional
+    one is given each image's condition text, tokenised by the graph that travels with it."""
 
-    def __init__(self, generator, pixel_range, encoder=None):
-        self.generator, self.pixel_range, self.encoder = generator, pixel_range, encoder
-
-    @property
-    def conditional(self) -> bool:
-        return self.encoder is not None
+    def __init__(self, loaded):
+        self.loaded = loaded
+        self.conditional = loaded.conditional
+        self.condition = loaded.card.condition.source if loaded.conditional else None
 
     def __call__(self, count: int, texts: list[str] | None, seed: int) -> np.ndarray:
         from streamgan.train.generate import draw_noise, in_batches
         from streamgan.train.images import to_uint8
-        noise = draw_noise(count, int(self.generator.inputs[0].shape[-1]), seed)
-        ids = None if self.encoder is None else self.encoder.encode(list(texts))
-        return to_uint8(in_batches(self.generator, noise, ids, batch_size=100),
-                        self.pixel_range)
+        model = self.loaded.model
+        noise = draw_noise(count, int(model.inputs[0].shape[-1]), seed)
+        ids = self.loaded.encoder.encode(list(texts)) if self.conditional else None
+        return to_uint8(in_batches(model, noise, ids, batch_size=100),
+                        self.loaded.card.pixel_range)
 
 
 def load_source(workdir: str, model: str | None = None) -> tuple[GeneratorSource, str]:
     """(the run's generator, or `model`, as an image source; its path)."""
-    import keras
-
-    import streamgan.train.conditioning as conditioning  # registers the conditional layers
-    import streamgan.train.modulation  # noqa: F401  (registers fastgan's layers)
+    from streamgan.train.export import load_generator
     from streamgan.train.generate import find_generator
-    paths = RunPaths(workdir)
-    config = TrainConfig.load(paths.config)
     path = find_generator(workdir, model)
-    generator = keras.models.load_model(path, compile=False)
-    encoder = None
-    if len(generator.inputs) > 1:
-        spec = conditioning.ConditionSpec.load(paths.conditioning)
-        encoder = conditioning.ConditionEncoder(paths.conditioning, spec.source, spec.max_tokens)
-    return GeneratorSource(generator, config.pixel_range, encoder), path
+    return GeneratorSource(load_generator(path)), path
 
 
 def evaluate(workdir: str, store: str | None = None, split: str | None = "validation",
@@ -155,9 +144,7 @@ def score(info, source, *, held_out: str, train_split: str, num: int, train_num:
     pick = np.resize(rng.permutation(len(held_rows)), num)
     texts = None
     if source.conditional:
-        condition = getattr(source, "condition", None) or getattr(
-            source.encoder, "source", None)
-        held_texts = condition_texts(info, held_rows, condition)
+        held_texts = condition_texts(info, held_rows, source.condition)
         texts = [held_texts[i] for i in pick]
     log(f"  generating {num} images" + (" with the held-out photos' conditions"
                                          if texts is not None else ""))

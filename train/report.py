@@ -67,8 +67,7 @@ def prompt_rows(workdir: str, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     from streamgan.train.images import make_grid
     source, _ = load_source(workdir)
     if source.conditional:
-        from streamgan.train.conditioning import ConditionSpec
-        prompts = list(ConditionSpec.load(RunPaths(workdir).conditioning).prompts[:MAX_ROWS])
+        prompts = list(source.loaded.card.condition.prompts[:MAX_ROWS])
     else:
         prompts = [None]
     rows = []
