@@ -112,12 +112,14 @@ def find_groups(info: contract.StoreInfo, source: str, held_out: np.ndarray,
         if texts.names and covered >= LABEL_COVERAGE * max(1, len(values)):
             return texts
         source = DESCRIPTION_WORDS
-    held = collections.Counter(v for values in row_values(info, held_out, source)
-                               for v in values)
+    held_values = row_values(info, held_out, source)
+    held = collections.Counter(v for values in held_values for v in values)
     trained = collections.Counter(v for values in row_values(info, train, source)
                                   for v in values)
+    # a word in (nearly) every description separates nothing ("dress" in a dress catalogue)
+    common = LABEL_COVERAGE * len(held_values) if source == DESCRIPTION_WORDS else np.inf
     names = [name for name, count in held.most_common()
-             if count >= min_images and trained[name] >= min_images]
+             if min_images <= count < common and trained[name] >= min_images]
     return Groups(source, tuple(names[:max_groups]))
 
 

@@ -106,3 +106,25 @@ def test_unseen_real_photos_score_near_the_ceiling_on_every_figure(categories, t
         assert value(mismatch["conditions"][name], "precision") < 0.2
         assert (value(mismatch["conditions"][name], "kid")
                 > 5 * value(result["conditions"][name], "kid", real=True))
+
+
+def test_conditions_are_whole_descriptions_when_they_are_labels_else_their_words(
+        categories, tmp_path):
+    from streamgan.train import groups
+    from streamgan.train.quality import split_rows
+    assert groups.words("Red,cotton T-shirt") == ["red", "cotton", "t", "shirt"]
+    store, _ = categories
+    info = open_store(store)
+    held, train = split_rows(info, "validation", None), split_rows(info, "train", None)
+    labels = groups.find_groups(info, "descriptions", held, train)
+    assert labels.source == "description" and set(labels.names) == {
+        "dress", "hat", "shoes", "t-shirt"}
+    described = str(tmp_path / "described")
+    category_store.build(described, store, sentences=True)
+    info = open_store(described)
+    found = groups.find_groups(info, "descriptions", held, train)
+    # "item" and the numbers are dropped: in every description, or too rare
+    assert found.source == "description word"
+    assert set(found.names) == {"bright", "plain", "dress", "hat", "shoes", "t", "shirt"}
+    members = found.members(info, held[:1])[0]
+    assert members == {"dress", "bright" if held[0] % 2 == 0 else "plain"}
