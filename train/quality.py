@@ -222,9 +222,14 @@ def store_features(info, split: str, num: int | None, extract: Callable,
     if log:
         log(f"  Inception features of {len(rows)} {split} images"
             + (f" (cached in {cache_dir}/)" if cache else ""))
-    features = np.concatenate([extract(read_rows(info, rows[i:i + 500]))
-                               for i in range(0, len(rows), 500)]) if len(rows) else \
-        np.zeros((0, FEATURE_DIM))
+    from tqdm import tqdm
+    blocks = []
+    with tqdm(total=len(rows), unit="img", desc=f"Inception {split}", leave=False,
+              disable=log is None) as bar:  # minutes on a CPU for thousands of photos
+        for i in range(0, len(rows), 500):
+            blocks.append(extract(read_rows(info, rows[i:i + 500])))
+            bar.update(len(blocks[-1]))
+    features = np.concatenate(blocks) if blocks else np.zeros((0, FEATURE_DIM))
     if cache:
         try:
             os.makedirs(cache_dir, exist_ok=True)
