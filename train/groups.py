@@ -90,6 +90,11 @@ def choose_source(manifest: contract.Manifest, condition_source: str | None,
     None when the store says nothing about its images' kinds."""
     fields = (manifest.vocabulary or {}).get("fields", {})
     if by:
+        if by != DESCRIPTIONS and by not in fields:
+            from streamgan.common.errors import ConfigError
+            raise ConfigError(f"--by {by}: the store has no categorical field {by!r} "
+                              f"(analysed fields: {', '.join(sorted(fields)) or 'none'}; or "
+                              f"--by {DESCRIPTIONS})")
         return by
     if condition_source:
         return condition_source

@@ -128,3 +128,14 @@ def test_conditions_are_whole_descriptions_when_they_are_labels_else_their_words
     assert set(found.names) == {"bright", "plain", "dress", "hat", "shoes", "t", "shirt"}
     members = found.members(info, held[:1])[0]
     assert members == {"dress", "bright" if held[0] % 2 == 0 else "plain"}
+
+
+def test_grouping_by_a_field_the_store_lacks_is_one_clear_error(categories):
+    from streamgan.common.errors import ConfigError
+    from streamgan.train import groups
+    manifest = open_store(categories[0]).manifest
+    with pytest.raises(ConfigError, match=r"--by colour: the store has no categorical field "
+                                          r"'colour' \(analysed fields: none; or --by "
+                                          r"descriptions\)"):
+        groups.choose_source(manifest, None, by="colour")
+    assert groups.choose_source(manifest, None) == "descriptions"
