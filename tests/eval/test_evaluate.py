@@ -4,6 +4,7 @@ synthetic product photos in four categories. Cheap pixel features stand in for I
 here (the figures are defined on any features); tests marked slow use the real network."""
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -69,6 +70,29 @@ def test_training_photos_score_near_zero_novelty_and_real_photos_do_not(categori
         assert value(row, "novelty") == 0.0
     # the panel shows the copies first: a generated image beside its own training photo
     assert os.path.getsize(RunPaths(workdir).nearest_panel) > 1000
+    # features of another network are never cached as the store's Inception features
+    assert not os.path.exists(os.path.join(store, "features"))
+
+
+def test_a_store_splits_features_are_computed_once_and_reused(categories):
+    from streamgan.train import quality
+    store, _ = categories
+    info = open_store(store)
+    calls = []
+
+    class Counting:
+        cache_key = "counting-test-network"
+
+        def __call__(self, images):
+            calls.append(len(images))
+            return category_store.pixel_features(images)
+    rows, first = quality.split_features(info, "validation", 50, Counting())
+    again_rows, again = quality.split_features(info, "validation", 50, Counting())
+    assert calls == [50] and np.array_equal(rows, again_rows) and np.array_equal(first, again)
+    assert len(rows) == 50 and (np.diff(rows) > 0).all()
+    quality.split_features(info, "train", None, Counting())  # another split: computed
+    assert calls == [50, 240]
+    shutil.rmtree(os.path.join(store, quality.FEATURE_DIR))
 
 
 def test_one_photo_per_category_scores_low_recall(categories, tmp_path):
