@@ -229,7 +229,7 @@ def store_features(info, split: str, num: int | None, extract: Callable,
             + (f" (cached in {cache_dir}/)" if cache else ""))
     from tqdm import tqdm
     blocks = []
-    with tqdm(total=len(rows), unit="img", desc=f"Inception {split}", leave=False,
+    with tqdm(total=len(rows), unit="img", desc=f"features of {split}", leave=False,
               disable=log is None) as bar:  # minutes on a CPU for thousands of photos
         for i in range(0, len(rows), 500):
             blocks.append(extract(read_rows(info, rows[i:i + 500])))
