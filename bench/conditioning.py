@@ -53,38 +53,24 @@ from bench.quality import DATA, _value, build_store, take_turns  # noqa: E402
 def make_trainee(store: str, condition: str, workdir: str, warm_start: str | None = None,
                  **options):
     """(gan, dataset(seed), encoder or None, config) of the default recipe with `condition`,
-    from random weights or warm-started from the run `warm_start`."""
-    from streamgan.store.contract import open_store
-    from streamgan.train.conditioning import prepare_conditioning
+    from random weights or warm-started from the run `warm_start`: the product's own
+    resolve + build (train/build.py), as `streamgan train` sets a run up."""
+    from streamgan.train.build import build, resolve
     from streamgan.train.config import TrainConfig
-    from streamgan.train.data import StoreReader, load_transform, stream_dataset
-    from streamgan.train.gan import build_gan
-    from streamgan.train.paths import RunPaths
+    from streamgan.train.data import load_transform, stream_dataset
 
-    info = open_store(store)
-    config = TrainConfig(store=store, workdir=workdir, image_size=info.image_size,
-                         split="train", eval_every=0, condition=condition, **options)
-    config.pixel_range = info.manifest.pixel_range
-    paths = RunPaths(workdir)
-    paths.makedirs()
-    reader = StoreReader.from_info(info, info.split_mask("train"))
-    spec, encoder, why = prepare_conditioning(config, info, paths, reader)
-    print(f"  {condition}: {why}")
-    if spec is not None:
-        reader = reader.with_condition(spec.source)
-    transform = load_transform(store)
-    gan = build_gan(config, spec)
-    if warm_start:
-        from streamgan.train.warmstart import warm_start as load_parent
-        config.warm_start = warm_start
-        config.condition_source = spec.source if spec is not None else None
-        if load_parent(gan, config, spec) is None:
-            raise SystemExit(f"could not warm-start from {warm_start}")
+    resolved = resolve(TrainConfig(store=store, workdir=workdir, split="train", eval_every=0,
+                                   condition=condition, warm_start=warm_start, **options))
+    if warm_start and resolved.config.parent is None:
+        raise SystemExit(f"could not warm-start from {warm_start}: {resolved.parent_note}")
+    trainee = build(resolved, log=print)
+    print(f"  {condition}: {resolved.conditioning}")
+    config, encoder, transform = trainee.config, trainee.encoder, load_transform(store)
 
     def dataset(seed: int):
-        return stream_dataset(reader, transform, config.batch_size, seed=seed,
+        return stream_dataset(trainee.reader, transform, config.batch_size, seed=seed,
                               encode_condition=encoder).repeat()
-    return gan, dataset, encoder, config
+    return trainee.gan, dataset, encoder, config
 
 
 def train_both(args, store: str) -> dict:

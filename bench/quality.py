@@ -30,6 +30,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -118,19 +119,23 @@ class TimeLimit:
         return _Limit()
 
 
-def make_trainee(name: str, config, store: str, size: int):
-    """(gan, dataset factory(seed), batch size, pixel range) of one recipe."""
+def make_trainee(config, store: str, workdir: str):
+    """(gan, dataset factory(seed), batch size, pixel range) of one recipe: a streamgan recipe
+    set up by the product's own resolve + build (train/build.py), keras.io's by its example."""
     from bench.train import keras_io_gan
     from streamgan.store.contract import open_store
+    from streamgan.train.build import build, resolve
     from streamgan.train.data import StoreReader, load_transform, stream_dataset
-    from streamgan.train.gan import build_gan
-    info = open_store(store)
-    reader = StoreReader.from_info(info, info.split_mask("train"))
     transform = load_transform(store)
     if config is None:
+        info = open_store(store)
+        reader = StoreReader.from_info(info, info.split_mask("train"))
         gan, batch, pixel_range = keras_io_gan(128), 32, (0.0, 1.0)
     else:
-        gan, batch, pixel_range = build_gan(config), config.batch_size, info.manifest.pixel_range
+        shutil.rmtree(workdir, ignore_errors=True)  # a fresh run each time the bench runs
+        trainee = build(resolve(dataclasses.replace(config, workdir=workdir)))
+        gan, reader = trainee.gan, trainee.reader
+        batch, pixel_range = trainee.config.batch_size, trainee.config.pixel_range
 
     def dataset(seed: int):
         ds = stream_dataset(reader, transform, batch, seed=seed)
@@ -183,7 +188,8 @@ def train_all(args, store: str) -> dict:
     state = {}
     names = args.recipes.split(",") if args.recipes else None
     for name, config in recipes(store, args.size, names).items():
-        gan, dataset, batch, pixel_range = make_trainee(name, config, store, args.size)
+        gan, dataset, batch, pixel_range = make_trainee(config, store,
+                                                        os.path.join(args.out, "runs", name))
         state[name] = {"gan": gan, "dataset": dataset, "batch": batch, "range": pixel_range}
     return take_turns(state, args.minutes, args.slice, args.eval_at.split(","))
 

@@ -1,12 +1,12 @@
 """The options of one training run: a typed, validated dataclass saved as `config.json`.
 
 Each option is declared once, as a field (common/options.py): the command lines of `train` and
-`run` are derived from it. `TrainConfig` is built once, validated, written into the run
-directory and into every checkpoint, and read back by `--resume`, like stylegan's
-`training_options.json`. Options marked `fixed` define the model (its checkpoints only fit that
-architecture, and the sample grids keep the same noise for the whole run): changing one on
-resume is an error. The others (`store`, `epochs`, learning rates, ...) may change on resume,
-e.g. `--epochs 40` to train a finished 30-epoch run further.
+`run` are derived from it. `TrainConfig` is immutable: built once, resolved against its store
+(train/build.py), written into the run directory and into every checkpoint, and read back by
+`--resume`, like stylegan's `training_options.json`. Options marked `fixed` define the model
+(its checkpoints only fit that architecture, and the sample grids keep the same noise for the
+whole run): changing one on resume is an error. The others (`store`, `epochs`, learning
+rates, ...) may change on resume, e.g. `--epochs 40` to train a finished 30-epoch run further.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ MODEL = "model (fixed for the life of a run)"
 OPTIMISATION = "optimisation and input"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run.
 
@@ -236,9 +236,7 @@ class TrainConfig:
         """
         overrides = {k: v for k, v in overrides.items() if v is not None}
         self.check_fixed(overrides)
-        merged = dataclasses.replace(self, **overrides)
-        merged.resume = True
-        return merged.validate()
+        return dataclasses.replace(self, **overrides, resume=True).validate()
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:

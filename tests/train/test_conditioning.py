@@ -16,6 +16,8 @@ from streamgan.train import conditioning
 from streamgan.train import layers as net_layers
 from streamgan.train.config import TrainConfig
 from streamgan.train.data import StoreReader, stream_dataset
+from streamgan.train.gan import condition_strength
+from streamgan.train.losses import classification_loss
 from tests.train.test_cli import one_line_error
 from tests.train.tiny_store import build_described_store, decode_index
 
@@ -108,7 +110,7 @@ def test_the_condition_has_no_effect_at_strength_zero_and_steers_at_one(describe
     other_noise = keras.ops.convert_to_numpy(gan.generator([noise[1:2], ids[:1]]))
     assert np.abs(at_one[0] - at_one[1]).max() > 0.1 * np.abs(at_one[0] - other_noise[0]).max()
     # the schedule: 0 before the start, linear, then 1
-    values = [float(conditioning.ramp(np.float32(n), 100, 200)) for n in (0, 100, 200, 300, 900)]
+    values = [float(condition_strength(np.float32(n), 100, 200)) for n in (0, 100, 200, 300, 900)]
     assert values == pytest.approx([0, 0, 0.5, 1, 1])
 
 
@@ -173,12 +175,12 @@ def test_mode_seeking_pairs_share_a_condition_and_punish_ignoring_the_noise():
 def test_the_classification_loss_reads_every_word_of_a_bag_and_skips_empty_bags():
     ids = np.array([[2, 0, 0], [1, 3, 0], [0, 0, 0]], np.int32)  # model ids: word + 1
     right = np.array([[0, 9, 0], [9, 0, 9], [9, 9, 9]], np.float32)  # row 2 has no words
-    loss = float(conditioning.classification_loss(right, ids))
+    loss = float(classification_loss(right, ids))
     # row 0: one word, certain; row 1: two words in equal shares, so log 2 at best
     assert loss == pytest.approx((0.0 + np.log(2.0)) / 2, abs=1e-3)
     wrong = np.array([[9, 0, 0], [0, 9, 0], [0, 0, 0]], np.float32)
-    assert float(conditioning.classification_loss(wrong, ids)) > 4.0
-    assert float(conditioning.classification_loss(wrong[2:], ids[2:])) == 0.0
+    assert float(classification_loss(wrong, ids)) > 4.0
+    assert float(classification_loss(wrong[2:], ids[2:])) == 0.0
 
 
 @pytest.mark.slow  # real fit() epochs
