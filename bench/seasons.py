@@ -193,9 +193,10 @@ def synthetic_store(path: str, n: int, size: int = 16) -> str:
                      sf.LAST_MODIFIED: "Tue, 01 Dec 2026 10:00:00 GMT"} for i in range(start, stop)]
             w.write(start, blank[:stop - start], rows)
     cfg = PreprocessConfig(catalog="", output="", image_size=size)
-    sf.Manifest(catalog={"records": n}, counts={"records": n, "written": n, "rejected": 0,
-                                                "duplicates": 0},
-                image={"size": size, "pixel_range": [-1, 1]}, options=cfg.to_json()).write(path)
+    sf.Manifest(catalog=sf.CatalogSection(records=n),
+                counts=sf.Counts(records=n, written=n, rejected=0, duplicates=0, fetched=n),
+                image=sf.ImageSection(size=size, pixel_range=(-1, 1)),
+                options=cfg.to_json()).write(path)
     return path
 
 

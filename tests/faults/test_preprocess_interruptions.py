@@ -98,7 +98,7 @@ def test_killed_in_fetch_analysis_and_publish_then_the_rerun_is_the_uninterrupte
 
     reference = str(tmp_path / "reference")
     expected = run(command(site["catalog"], reference)[3:])  # never interrupted, in-process
-    assert open_store(out).num_images == GOOD + 1 == expected.counts["written"]
+    assert open_store(out).num_images == GOOD + 1 == expected.counts.written
     for name in (ERRORS_FILE, DUPLICATES_FILE):
         assert sha256(os.path.join(out, name)) == sha256(os.path.join(reference, name)), name
     with h5py.File(os.path.join(out, STORE_FILE)) as a, \

@@ -88,7 +88,7 @@ def test_remote_catalogue_job_reads_relative_images_over_http_and_refuses_local_
     assert errors == {3: ("catalog", "local_file"), 4: ("catalog", "local_file"),
                       5: ("fetch", "redirect")}
     c = manifest.counts
-    assert (c["written"], c["rejected"], c["duplicates"], c["records"]) == (3, 3, 0, 6)
+    assert (c.written, c.rejected, c.duplicates, c.records) == (3, 3, 0, 6)
     with h5py.File(open_store(out).h5_path) as f:
         assert list(f["url"].asstr()[:]) == ["img/0.jpg", "img/1.jpg", "img/2.jpg"]
 

@@ -5,8 +5,8 @@ import pytest
 
 from streamgan.common.options import marked
 from streamgan.pipeline.cli import build_parser
-from streamgan.pipeline.run_cmd import store_key
 from streamgan.preprocess.config import PreprocessConfig
+from streamgan.store.reuse import store_key
 from streamgan.train.config import TrainConfig
 
 

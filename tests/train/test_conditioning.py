@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from streamgan.common.errors import ConfigError
-from streamgan.store.contract import Manifest, open_store
+from streamgan.store.contract import CatalogSection, Counts, ImageSection, Manifest, Vocabulary, open_store
 from streamgan.train import conditioning
 from streamgan.train.config import TrainConfig
 from streamgan.train.data import StoreReader, stream_dataset
@@ -72,7 +72,10 @@ def test_each_image_arrives_with_its_category(described_store):
 
 
 def manifest_with(vocabulary):
-    return Manifest(catalog={}, counts={}, image={}, vocabulary=vocabulary)
+    """A manifest whose vocabulary section is the given JSON object."""
+    return Manifest(catalog=CatalogSection(), counts=Counts(0, 0, 0, 0),
+                    image=ImageSection(size=32, pixel_range=(-1, 1)),
+                    vocabulary=Vocabulary.load(vocabulary))
 
 
 def test_auto_is_unconditional_without_usable_descriptions_and_says_why():
