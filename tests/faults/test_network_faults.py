@@ -14,6 +14,7 @@ from streamgan.pipeline.serve import StaticServer
 from streamgan.preprocess.pipeline import run
 from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, METADATA_COLUMNS, open_store, read_jsonl
 from tests.faults import content
+from tests.helpers import encode, solid
 from tests.http_faults import (
     fail_then_serve,
     rate_limited,
@@ -25,7 +26,6 @@ from tests.http_faults import (
     truncated,
     unbounded,
 )
-from tests.preprocess.images import encode, solid
 
 pytestmark = pytest.mark.slow
 SIZE = 32

@@ -17,8 +17,8 @@ import pytest
 from streamgan.pipeline.serve import StaticServer
 from streamgan.preprocess.pipeline import run
 from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, STORE_FILE, open_store
+from tests.helpers import encode, numbered
 from tests.http_faults import gated
-from tests.preprocess.images import encode, numbered
 
 pytestmark = pytest.mark.slow
 GOOD = 12

@@ -15,8 +15,8 @@ from streamgan.preprocess.config import PreprocessConfig
 from streamgan.preprocess.fetch import Fetcher, FetchOptions, redirect_problem
 from streamgan.preprocess.pipeline import run
 from streamgan.store.contract import open_store, read_jsonl
+from tests.helpers import encode, numbered
 from tests.http_faults import redirect
-from tests.preprocess.images import encode, numbered
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ from streamgan.pipeline.inspect_cmd import render, summarise
 from streamgan.pipeline.serve import StaticServer
 from streamgan.preprocess.pipeline import run
 from streamgan.store.contract import FieldVocabulary, as_json, open_store, read_jsonl
+from tests.helpers import colour_of, encode, numbered
 from tests.http_faults import fail_then_serve, html_page, slow
-from tests.preprocess.images import colour_of, encode, numbered
 
 pytestmark = pytest.mark.slow
 GOOD = 10

@@ -22,7 +22,7 @@ from streamgan.pipeline.serve import StaticServer
 from streamgan.preprocess.pipeline import run
 from streamgan.store import contract as sf
 from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, METADATA_COLUMNS, open_store, read_jsonl
-from tests.preprocess.images import colour_of, encode, numbered
+from tests.helpers import colour_of, encode, numbered
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOOD = 5

@@ -17,8 +17,8 @@ from streamgan.preprocess.pipeline import run
 from streamgan.preprocess.previous import PreviousStore
 from streamgan.preprocess.staging import Paths
 from streamgan.store.contract import open_store, read_jsonl
+from tests.helpers import encode, numbered
 from tests.http_faults import served, versioned
-from tests.preprocess.images import encode, numbered
 
 JOB = ["--image-size", "32", "--retries", "0", "--timeout", "5"]
 
