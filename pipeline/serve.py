@@ -75,7 +75,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             super().send_header(keyword, value)
 
     def send_response(self, code: int, message: str | None = None) -> None:
-        self.server.count(code)
+        self.server.count(int(code))
         super().send_response(code, message)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
