@@ -316,7 +316,6 @@ def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, staged:
         previous.close()
     out.remove_staging()
     timings = dict(timings, publish_s=time.time() - started)
-    timings["total_s"] = sum(timings.values())
     manifest = sf.Manifest(
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         catalog=sf.CatalogSection(path=cfg.catalog, sha256=summary.sha256,
@@ -329,7 +328,7 @@ def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, staged:
         options=cfg.to_json(),
         pipeline_args=list(beam_args),
         versions=_versions(),
-        timings=sf.Timings(**timings).rounded(),
+        timings=sf.Timings(**timings, total_s=sum(timings.values())).rounded(),
         previous=changes,
     )
     manifest.write(out.partial)
