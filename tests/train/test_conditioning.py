@@ -11,12 +11,12 @@ import pytest
 from PIL import Image
 
 from streamgan.common.errors import ConfigError
-from streamgan.store.contract import Manifest, open_store
+from streamgan.store.contract import CatalogSection, Counts, ImageSection, Manifest, Vocabulary, open_store
 from streamgan.train import conditioning
 from streamgan.train import layers as net_layers
 from streamgan.train.config import TrainConfig
 from streamgan.train.data import StoreReader, stream_dataset
-from tests.train.test_cli import one_line_error
+from tests.helpers import one_line
 from tests.train.tiny_store import build_described_store, decode_index
 
 NUM = 60
@@ -73,7 +73,10 @@ def test_each_image_arrives_with_its_category(described_store):
 
 
 def manifest_with(vocabulary):
-    return Manifest(catalog={}, counts={}, image={}, vocabulary=vocabulary)
+    """A manifest whose vocabulary section is the given JSON object."""
+    return Manifest(catalog=CatalogSection(), counts=Counts(0, 0, 0, 0),
+                    image=ImageSection(size=32, pixel_range=(-1, 1)),
+                    vocabulary=Vocabulary.load(vocabulary))
 
 
 def test_auto_is_unconditional_without_usable_descriptions_and_says_why():
@@ -266,7 +269,7 @@ def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_
 
         capsys.readouterr()
         assert main(["generate", "--workdir", run, "--prompt", "dres", "--out", out]) == 2
-        one_line_error(capsys, "'dres' is not in the vocabulary (closest: dress")
+        one_line(capsys, "'dres' is not in the vocabulary (closest: dress")
     finally:
         shutil.move(moved, described_store)
 
@@ -294,5 +297,5 @@ def test_prompts_are_tokenised_by_the_store_graph_and_unknown_words_named(descri
                  "--out", out]) == 0
     capsys.readouterr()
     assert main(["generate", "--workdir", run, "--prompt", "n3 redd blu", "--out", out]) == 2
-    one_line_error(capsys, "'redd' is not in the vocabulary (closest: red",
+    one_line(capsys, "'redd' is not in the vocabulary (closest: red",
                    "'blu' is not in the vocabulary (closest: blue")
