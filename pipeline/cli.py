@@ -26,6 +26,7 @@ import traceback
 from streamgan.common import logs
 from streamgan.common.errors import UserError
 from streamgan.common.files import disk_full
+from streamgan.common.options import unknown_argument
 
 # Subcommand name -> module defining register(subparsers) and optionally log_file(args).
 COMMANDS = {
@@ -61,7 +62,29 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("-v", "--verbose", action="store_true",
                          help="show TensorFlow, Beam and worker logs on the terminal instead "
                               "of the log file")
+        sub.set_defaults(command_parser=sub)
     return parser
+
+
+def flags_of(parser: argparse.ArgumentParser) -> list[str]:
+    """Every flag a (sub)command's parser takes."""
+    return [flag for action in parser._actions for flag in action.option_strings]
+
+
+def reject_unknown(args: argparse.Namespace, extra: list[str]) -> None:
+    """Exit with one line when an argument is not the command's: for the commands that run a
+    Beam job (`pass_through`), when it is not a Beam pipeline option either. The line names
+    the option it most likely meant. Runs before any work, so a typo never silently vanishes."""
+    if not extra:
+        return
+    sub = args.command_parser
+    if getattr(args, "pass_through", False):
+        from streamgan.preprocess.beam_args import refusal
+        problem = refusal(extra, flags_of(sub))
+    else:
+        problem = unknown_argument(extra, flags_of(sub), f"is not an option of {sub.prog}")
+    if problem:
+        sub.error(problem)
 
 
 def log_file(args: argparse.Namespace) -> str:
@@ -74,8 +97,7 @@ def log_file(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and not getattr(args, "pass_through", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    reject_unknown(args, extra)
     if args.command == "preprocess":  # its many worker processes never use a GPU
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     path = None if args.verbose else log_file(args)

@@ -29,6 +29,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from streamgan.preprocess import catalog, publish, staging
+from streamgan.preprocess.beam_args import refusal
 from streamgan.preprocess.config import PreprocessConfig, add_arguments, config_from_args
 from streamgan.preprocess.dedup import FirstSeen
 from streamgan.preprocess.fetch import options_for
@@ -222,4 +223,7 @@ def run(argv: list[str] | None = None) -> Manifest | None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     known, beam_args = parser.parse_known_args(argv)
+    problem = beam_args and refusal(beam_args, [f for a in parser._actions for f in a.option_strings])
+    if problem:
+        parser.error(problem)
     return run_job(config_from_args(known), beam_args, dry_run=known.dry_run)
