@@ -11,16 +11,18 @@
 Each subcommand lives in its own module and registers itself through `register(subparsers)`;
 heavy imports (Beam, TensorFlow) happen inside the command, so `--help` stays instant.
 User mistakes are reported as one line naming what to do next, never as a traceback.
-Framework output (TensorFlow, absl, Beam workers) goes to a log file that the command names
-(`log_file(args)` of its module); `-v` shows it on the terminal instead.
+Framework output (TensorFlow, absl, Beam workers) goes to `streamgan.log` in the folder the
+command works in (`log_folder(args)` of its module; the rule is in common/logs.py), after a line
+naming the command; `-v` shows it on the terminal instead.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import importlib
 import os
+import shlex
 import sys
-import tempfile
 import traceback
 
 from streamgan.common import logs
@@ -28,7 +30,7 @@ from streamgan.common.errors import UserError
 from streamgan.common.files import disk_full
 from streamgan.common.options import unknown_argument
 
-# Subcommand name -> module defining register(subparsers) and optionally log_file(args).
+# Subcommand name -> module defining register(subparsers) and log_folder(args).
 COMMANDS = {
     "preprocess": "streamgan.pipeline.preprocess_cmd",
     "train": "streamgan.pipeline.train_cmd",
@@ -87,11 +89,17 @@ def reject_unknown(args: argparse.Namespace, extra: list[str]) -> None:
         sub.error(problem)
 
 
-def log_file(args: argparse.Namespace) -> str:
-    """Where the command's framework output goes: its output folder's log, or a temp file."""
-    module = importlib.import_module(COMMANDS[args.command])
-    path = module.log_file(args) if hasattr(module, "log_file") else None
-    return path or os.path.join(tempfile.gettempdir(), f"streamgan-{args.command}.log")
+def log_file(args: argparse.Namespace) -> str | None:
+    """Where the command's framework output goes: `streamgan.log` in the folder its module's
+    `log_folder(args)` names (its workdir, or where its output goes); None: no log."""
+    folder = importlib.import_module(COMMANDS[args.command]).log_folder(args)
+    return os.path.join(os.path.abspath(folder), logs.LOG_FILE) if folder is not None else None
+
+
+def header(argv: list[str]) -> str:
+    """The line a command's log section starts with: when, what, which process."""
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"==== {when} streamgan {shlex.join(argv)} (pid {os.getpid()})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "preprocess":  # its many worker processes never use a GPU
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     path = None if args.verbose else log_file(args)
-    with logs.capture(path):
+    with logs.capture(path, header(sys.argv[1:] if argv is None else argv)):
         try:
             return int(args.func(args, extra) or 0)
         except USER_ERRORS as e:

@@ -26,6 +26,11 @@ def register(subparsers) -> None:
     parser.set_defaults(func=main)
 
 
+def log_folder(args: argparse.Namespace) -> None:
+    """None: inspect runs no framework (h5py and Pillow only), so it keeps no log."""
+    return None
+
+
 def summarise(store_dir: str, show_errors: int = 5) -> dict:
     """The store's manifest boiled down to what a person asks first."""
     from streamgan.store.contract import open_store, read_jsonl

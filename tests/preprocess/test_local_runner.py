@@ -61,7 +61,7 @@ def hooked_run(tmp_path_factory):
              "--direct_num_workers", "1"],
             cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    log = (root / "store.log").read_text()
+    log = (root / "streamgan.log").read_text()
     return root / "store", log, net_log.read_text().splitlines()
 
 
