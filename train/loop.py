@@ -135,10 +135,10 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
         log(f"  no checkpoint in {config.workdir} yet: starting it from epoch 1")
 
     checkpointer = cb.Checkpoint(paths, config.to_dict(), keep=config.keep_checkpoints)
-    grid_noise, grid_ids, grid_cols = fixed_noise, None, None
+    grid_noise, grid_ids, grid_cols, grid_labels = fixed_noise, None, None, None
     if spec is not None:
-        grid_noise, grid_ids, grid_cols = grid_conditions(spec, encoder, config.num_samples,
-                                                          fixed_noise)
+        grid_noise, grid_ids, grid_cols, grid_labels = grid_conditions(
+            spec, encoder, config.num_samples, fixed_noise)
     card = ModelCard(pixel_range=tuple(config.pixel_range), image_size=config.image_size,
                      latent_dim=config.latent_dim, arch=config.arch, condition=spec,
                      conditioning_dir=paths.conditioning if spec else None)
@@ -152,10 +152,11 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
             dataset, epochs=config.epochs, initial_epoch=initial_epoch, verbose=verbose,
             shuffle=False,  # the dataset reshuffles itself every epoch
             callbacks=[
-                *([evaluation] if evaluation else []),  # before the CSVLogger: logs its KID
-                keras.callbacks.CSVLogger(paths.history, append=True),
-                cb.LossCurve(paths.history, paths.loss_curve),  # after the CSVLogger
-                cb.SampleGrid(grid_noise, paths, config.pixel_range, grid_ids, grid_cols),
+                *([evaluation] if evaluation else []),  # before History: logs its KID
+                cb.History(paths.history),
+                cb.LossCurve(paths.history, paths.loss_curve),  # after History
+                cb.SampleGrid(grid_noise, paths, config.pixel_range, grid_ids, grid_cols,
+                              labels=grid_labels),
                 cb.ExportGenerator(paths.generator, paths.discriminator, card),
                 keras.callbacks.TensorBoard(paths.logs, write_graph=False),
                 checkpointer,  # a checkpoint means the epoch's other outputs exist

@@ -8,7 +8,7 @@
                                      streamgan.load_generator(path) loads it anywhere
       generator_best.keras           the generator of the epoch with the best KID (when evaluated)
       samples/epoch0007.png          sample grid after each epoch, from the fixed noise
-      history.csv                    metrics per epoch (keras.callbacks.CSVLogger)
+      history.csv                    metrics per epoch, epoch 1 = the first (callbacks.History)
       loss_curve.png                 history.csv as a plot
       evaluation.json                the last `streamgan evaluate` of the run
       logs/                          TensorBoard: logs/train (scalars), logs/samples (grids),
@@ -16,7 +16,8 @@
       cache/                         Inception features of the held-out images (evaluation)
       conditioning/                  a conditional run's condition.json and a copy of the
                                      store's TFT graph (generate --prompt needs no store)
-      streamgan.log                  framework output of the runs in this directory
+      streamgan.log                  framework output of the commands on this run (train, generate,
+                                     evaluate), one section each
 """
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ class RunPaths:
 
     @property
     def log_file(self) -> str:
-        return self._join("streamgan.log")
+        from streamgan.common.logs import LOG_FILE
+        return self._join(LOG_FILE)
 
     def sample_grid(self, epoch: int) -> str:
         return os.path.join(self.samples, epoch_name(epoch) + ".png")
