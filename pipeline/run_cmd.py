@@ -194,4 +194,6 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     print(f"training run: {result['run']}  (samples/ per epoch, generator.keras)")
     print(f"TensorBoard:  tensorboard --logdir {result['tensorboard']}")
     print(f"samples:      {result['samples']}")
+    if result["train"].get("report"):
+        print(f"report:       {result['train']['report']}")
     return 0

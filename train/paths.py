@@ -11,9 +11,10 @@
       history.csv                    metrics per epoch, epoch 1 = the first (callbacks.History)
       loss_curve.png                 history.csv as a plot
       evaluation.json                the last `streamgan evaluate` of the run
+      nearest.png                    its generated images nearest to training photos, and those
+      report.html                    everything above on one self-contained page
       logs/                          TensorBoard: logs/train (scalars), logs/samples (grids),
                                      logs/quality (KID)
-      cache/                         Inception features of the held-out images (evaluation)
       conditioning/                  a conditional run's condition.json and a copy of the
                                      store's TFT graph (generate --prompt needs no store)
       streamgan.log                  framework output of the commands on this run (train, generate,
@@ -98,8 +99,12 @@ class RunPaths:
         return self._join("logs", "quality")
 
     @property
-    def feature_cache(self) -> str:
-        return self._join("cache")
+    def nearest_panel(self) -> str:
+        return self._join("nearest.png")
+
+    @property
+    def report(self) -> str:
+        return self._join("report.html")
 
     @property
     def log_file(self) -> str:
