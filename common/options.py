@@ -171,3 +171,31 @@ def check_choice(cls, name: str, value: Any, error: type[Exception]) -> None:
     if choices is not None and value not in choices:
         shown = ", ".join("none" if c is None else str(c) for c in choices)
         raise error(f"{flag_of(cls, name)} {value}: use one of {shown}")
+
+
+def closest_flag(argument: str, flags: Iterable[str]) -> str | None:
+    """The flag of `flags` a mistyped `argument` most likely meant, or None.
+
+    `--learning_rate` or `--Learning-Rate` -> `--learning-rate` (the same words, spelt as
+    streamgan spells flags); otherwise the nearest by difflib's ratio (a slip of a letter or
+    two: `--lerning-rate`), taken only when it is close.
+    """
+    import difflib
+    name = argument.split("=", 1)[0]
+    flags = [f for f in flags if f.startswith("--")]
+    normal = "--" + name.lstrip("-").replace("_", "-").lower()
+    for flag in flags:
+        if flag.lower() == normal or flag.lower().replace("_", "-") == normal:
+            return flag
+    near = difflib.get_close_matches(normal, flags, n=1, cutoff=0.75)
+    return near[0] if near else None
+
+
+def unknown_argument(unknown: list[str], flags: Iterable[str], what: str) -> str:
+    """The one-line complaint about the first of `unknown` (arguments no parser took): the flag,
+    `what` it is not, and the flag of `flags` it most likely meant."""
+    first = next((a for a in unknown if a.startswith("-")), unknown[0])
+    if not first.startswith("-"):
+        return f"unexpected argument {first!r}"
+    guess = closest_flag(first, flags)
+    return f"{first.split('=', 1)[0]} {what}" + (f": did you mean {guess}?" if guess else "")

@@ -28,6 +28,11 @@ def register(subparsers) -> None:
     parser.set_defaults(func=main)
 
 
+def log_folder(args: argparse.Namespace) -> None:
+    """None: inspect runs no framework (h5py and Pillow only), so it keeps no log."""
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class Summary:
     """A store boiled down to what a person asks first: its manifest and first errors."""

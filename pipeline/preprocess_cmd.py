@@ -31,9 +31,9 @@ def register(subparsers) -> None:
     parser.set_defaults(func=main, pass_through=True)
 
 
-def log_file(args: argparse.Namespace) -> str:
-    """Beside the store (the store itself appears only when complete)."""
-    return os.path.abspath(args.output) + ".log"
+def log_folder(args: argparse.Namespace) -> str:
+    """The folder that receives the store (the store itself appears only when complete)."""
+    return os.path.dirname(os.path.abspath(args.output))
 
 
 def summary_table(manifest) -> str:

@@ -19,8 +19,10 @@ examples:
 workdir layout:
   work/store-<key>/  the store of one catalogue + options (work/store points to the latest)
   work/train-<key>/  the training run on it: checkpoints, samples/, logs/, generator.keras
-  work/samples.png   the latest generated grid
-  work/streamgan.log framework output (TensorFlow, Beam workers); -v shows it instead
+  work/samples.png   the latest generated grid (a conditional run: one labelled row per
+                     frequent condition)
+  work/streamgan.log framework output (TensorFlow, Beam workers) of every command on the
+                     workdir; -v shows it instead
 """
 from __future__ import annotations
 
@@ -58,7 +60,8 @@ class Workdir:
 
     @property
     def log_file(self) -> str:
-        return os.path.join(self.root, "streamgan.log")
+        from streamgan.common.logs import LOG_FILE
+        return os.path.join(self.root, LOG_FILE)
 
 
 def register(subparsers) -> None:
@@ -78,8 +81,8 @@ def register(subparsers) -> None:
     parser.set_defaults(func=main, pass_through=True)
 
 
-def log_file(args: argparse.Namespace) -> str:
-    return Workdir(os.path.abspath(args.workdir)).log_file
+def log_folder(args: argparse.Namespace) -> str:
+    return args.workdir
 
 
 def previous_store(layout: Workdir, pre) -> str | None:
@@ -99,6 +102,24 @@ def point_latest(link: str, target: str) -> None:
     tmp = f"{link}.tmp-{os.getpid()}"
     os.symlink(os.path.basename(target), tmp)
     os.replace(tmp, link)
+
+
+def grid_rows(run_dir: str, num_samples: int) -> tuple[list[str] | None, int]:
+    """(prompts, images per prompt) of the workdir's sample grid: for a conditional run the
+    rows of its per-epoch grids (its frequent conditions; those with a word the model has no
+    embedding for left out, as `generate --prompt` refuses them), one labelled row each;
+    (None, num_samples) for an unconditional run."""
+    from streamgan.train.conditioning import SPEC_FILE, ConditionEncoder, ConditionSpec, grid_prompts
+    from streamgan.train.paths import RunPaths
+    graph = RunPaths(run_dir).conditioning
+    if not os.path.exists(os.path.join(graph, SPEC_FILE)):
+        return None, num_samples
+    spec = ConditionSpec.load(graph)
+    encoder = ConditionEncoder(graph, spec.source, spec.max_tokens)
+    known = tuple(p for p in spec.prompts if p.strip() and not encoder.unknown(p))
+    if not known:
+        return None, num_samples
+    return grid_prompts(dataclasses.replace(spec, prompts=known), num_samples)
 
 
 def run_all(workdir: str, pre, train_config, beam_args: list[str],
@@ -153,8 +174,11 @@ def _run_all(layout: Workdir, pre, train_config, beam_args: list[str],
     summary = train(config)
     point_latest(layout.latest_run, run_dir)
 
-    print(f"[3/3] generating {config.num_samples} images")
-    generate(run_dir, num=config.num_samples, out=layout.samples, seed=config.seed)
+    prompts, per_prompt = grid_rows(run_dir, config.num_samples)
+    print(f"[3/3] generating {config.num_samples} images" if prompts is None else
+          f"[3/3] generating {per_prompt} images for each of {len(prompts)} frequent "
+          "conditions, one row each")
+    generate(run_dir, num=per_prompt, out=layout.samples, seed=config.seed, prompts=prompts)
     return {"store": store, "run": run_dir, "samples": layout.samples, "train": summary,
             "tensorboard": RunPaths(run_dir).logs}
 
@@ -170,4 +194,6 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     print(f"training run: {result['run']}  (samples/ per epoch, generator.keras)")
     print(f"TensorBoard:  tensorboard --logdir {result['tensorboard']}")
     print(f"samples:      {result['samples']}")
+    if result["train"].get("report"):
+        print(f"report:       {result['train']['report']}")
     return 0

@@ -4,8 +4,9 @@
     python -m streamgan.preprocess --catalog catalog.json --output store/ --runner DataflowRunner \\
         --project P --region R --temp_location gs://B/tmp --setup_file ./setup.py
 
-Any option the job does not know is a Beam pipeline option. Without --runner it runs on this
-machine with the DirectRunner on all cores (multi-processing).
+Any option the job does not know is a Beam pipeline option. Without --runner (or with the
+DirectRunner) it runs on this machine on Beam's FnApiRunner, on all cores (multi-processing),
+never trying to download the Prism runner first (preprocess/runners.py).
 
 A run is two Beam jobs between launcher steps, so that no runner holds per-record state:
 
@@ -29,6 +30,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
 from streamgan.preprocess import catalog, publish, runners, staging
+from streamgan.preprocess.beam_args import refusal
 from streamgan.preprocess.config import PreprocessConfig, add_arguments, config_from_args
 from streamgan.preprocess.dedup import FirstSeen
 from streamgan.preprocess.fetch import options_for
@@ -190,13 +192,13 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
                  if summary.bad else ""))
         with ProgressMonitor(out.paths.progress, summary.records - summary.bad,
                              done_before=url_duplicates):
-            with beam.Pipeline(options=options) as p:
+            with runners.pipeline(options) as p:
                 build_pipeline(p, cfg, out.paths, previous.worker_h5 if previous else None)
         ran = time.time()
         staged = publish.deduplicate(out, summary.records, cfg.condition_fields)
         deduplicated = time.time()
         import tensorflow_transform.beam as tft_beam
-        with beam.Pipeline(options=analysis_options(options)) as p:
+        with runners.pipeline(analysis_options(options)) as p:
             with tft_beam.Context(temp_dir=out.paths.tft_temp):
                 build_analysis(p, cfg, out.paths)
         analysed = time.time()
@@ -220,4 +222,7 @@ def run(argv: list[str] | None = None) -> Manifest | None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     known, beam_args = parser.parse_known_args(argv)
+    problem = beam_args and refusal(beam_args, [f for a in parser._actions for f in a.option_strings])
+    if problem:
+        parser.error(problem)
     return run_job(config_from_args(known), beam_args, dry_run=known.dry_run)

@@ -249,16 +249,22 @@ def ramp(images_seen, start: float, length: float):
     return ops.clip((ops.cast(images_seen, "float32") - start) / length, 0.0, 1.0)
 
 
-def grid_conditions(spec: ConditionSpec, encoder: ConditionEncoder, num_samples: int,
-                    fixed_noise: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """(noise, ids, columns) of a conditional sample grid: one row per frequent condition,
-    the same noise down each column, so rows differ only by their condition."""
+def grid_prompts(spec: ConditionSpec, num_samples: int) -> tuple[list[str], int]:
+    """(prompts, columns) of a conditional grid of about num_samples images: one row per
+    frequent condition (at most GRID_ROWS), as many columns as fill num_samples."""
     rows = max(1, min(GRID_ROWS, len(spec.prompts), num_samples))
-    cols = max(1, num_samples // rows)
-    prompts = list(spec.prompts[:rows]) or [""]
+    return list(spec.prompts[:rows]) or [""], max(1, num_samples // rows)
+
+
+def grid_conditions(spec: ConditionSpec, encoder: ConditionEncoder, num_samples: int,
+                    fixed_noise: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, list[str]]:
+    """(noise, ids, columns, prompts) of a conditional sample grid: one row per frequent
+    condition (`grid_prompts`), the same noise down each column, so rows differ only by their
+    condition; the prompts label the rows."""
+    prompts, cols = grid_prompts(spec, num_samples)
     ids = np.repeat(encoder.encode(prompts), cols, axis=0)
     noise = np.tile(fixed_noise[:cols], (len(prompts), 1))
-    return noise, ids, cols
+    return noise, ids, cols, prompts
 
 
 def prepare_conditioning(config, info, paths, reader):

@@ -155,6 +155,9 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
         width = max(4, len(str(num - 1)))
         files = [images.save_png(image, os.path.join(out_dir, f"{i:0{width}d}.png"))
                  for i, image in enumerate(pixels)]
-    grid = images.save_png(images.make_grid(pixels, cols), out) if out else None
+    # one grid row per prompt (the prompts asked for, or one image a row): each row labelled
+    rows = (prompts if prompts and any(prompts) and groups == len(prompts) and cols
+            and cols * len(prompts) == num else None)
+    grid = images.save_png(images.make_grid(pixels, cols, labels=rows), out) if out else None
     return {"generator": path, "num": num, "seed": seed, "grid": grid, "files": files,
             "prompts": prompts or []}

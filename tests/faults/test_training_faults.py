@@ -106,7 +106,7 @@ def test_sigkill_in_a_checkpoint_write_and_mid_epoch_then_resume_reaches_every_e
     state = json.load(open(os.path.join(complete[-1][1], STATE_FILE)))
     assert complete[-1][0] == EPOCHS and state["epoch"] == EPOCHS
     assert state["step"] == EPOCHS * STEPS  # killed epochs' steps were not counted
-    assert history_epochs(workdir) == list(range(EPOCHS))  # each epoch once
+    assert history_epochs(workdir) == list(range(1, EPOCHS + 1))  # each epoch once, 1-based
     assert not [n for n in checkpoint_names(workdir) if n.startswith(".")]  # debris removed
 
 
@@ -156,4 +156,4 @@ def test_disk_full_while_checkpointing_is_one_line_and_the_last_checkpoint_survi
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"resuming {workdir} after epoch 1 " in again.stdout
     assert [e for e, _ in list_checkpoints(os.path.join(workdir, "checkpoints"))] == [1, 2]
-    assert history_epochs(workdir) == [0, 1]
+    assert history_epochs(workdir) == [1, 2]

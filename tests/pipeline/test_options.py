@@ -59,6 +59,17 @@ def test_train_help_shows_the_config_defaults(capsys):
     assert "about 16 MiB of images" in text  # the stream's own default, not a copy
 
 
+def test_train_help_names_the_default_architecture(capsys):
+    import dataclasses
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    text = capsys.readouterr().out
+    default = {f.name: f.default for f in dataclasses.fields(TrainConfig)}["arch"]
+    assert f"{default} (the default): " in text and "(the default)" not in text.replace(
+        f"{default} (the default)", "")
+    assert text.split("\n\n")[1].startswith("`streamgan train`: train a GAN on an image store")
+
+
 def test_train_options_default_to_none_so_resume_sees_what_was_given():
     args = parse(["train", "--workdir", "w", "--resume", "--epochs", "9"])
     assert args.epochs == 9 and args.batch_size is None and args.latent_dim is None

@@ -16,6 +16,7 @@ from streamgan.train import conditioning
 from streamgan.train import layers as net_layers
 from streamgan.train.config import TrainConfig
 from streamgan.train.data import StoreReader, stream_dataset
+from streamgan.train.images import label_margin
 from tests.helpers import one_line
 from tests.train.tiny_store import build_described_store, decode_index
 
@@ -227,9 +228,12 @@ def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_
     spec = conditioning.ConditionSpec.load(os.path.join(run, "conditioning"))
     assert spec.source == "category" and set(spec.vocabulary) == set(CATEGORIES)
     assert set(spec.prompts) == set(CATEGORIES)
-    # the sample grid: one row per category (3 rows of 2 from 6 samples, 32 px, 2 px padding)
+    # the sample grid: one row per category (3 rows of 2 from 6 samples, 32 px, 2 px padding),
+    # each row labelled with its category, left of the cells
     grid = np.asarray(Image.open(os.path.join(run, "samples", "epoch0001.png")))
-    assert grid.shape[0] == 3 * 34 + 2 and grid.shape[1] == 2 * 34 + 2
+    labels = label_margin(list(spec.prompts[:3]), 32)
+    assert grid.shape[0] == 3 * 34 + 2 and grid.shape[1] == labels.shape[1] + 2 * 34 + 2
+    assert (grid[:, :labels.shape[1]] == labels).all() and (labels < 128).any()
 
     resumed = train(TrainConfig.load(os.path.join(run, "config.json")).resumed_with(epochs=2),
                     verbose=0, log=lambda _: None)
@@ -244,7 +248,9 @@ def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_
         assert main(["generate", "--workdir", run, "--prompt", "dress", "--prompt", "Shoes",
                      "--num", "4", "--seed", "1", "--out", out]) == 0
         grid = np.asarray(Image.open(out))
-        assert grid.shape[:2] == (2 * 34 + 2, 4 * 34 + 2)  # a row per prompt, --num each
+        labels = label_margin(["dress", "Shoes"], 32)  # a row per prompt, --num each, labelled
+        assert grid.shape[:2] == (2 * 34 + 2, labels.shape[1] + 4 * 34 + 2)
+        assert (grid[:, :labels.shape[1]] == labels).all()
         # the exported generator answers the prompt (two epochs: compare before rounding)
         generator = keras.models.load_model(os.path.join(run, "generator.keras"))
         encoder = conditioning.ConditionEncoder(os.path.join(run, "conditioning"), "category",

@@ -64,7 +64,8 @@ def test_two_epochs_write_the_whole_run_directory(two_epochs):
     for epoch in (1, 2):
         with Image.open(os.path.join(workdir, "samples", f"epoch{epoch:04d}.png")) as grid:
             assert grid.mode == "RGB" and grid.size[0] > 3 * 32  # 6 samples -> 3 columns
-    assert history_epochs(workdir) == [0, 1]
+    # history.csv counts epochs as the sample files and checkpoints do: 1-based
+    assert history_epochs(workdir) == [1, 2]
     assert os.path.getsize(os.path.join(workdir, "loss_curve.png")) > 0
     tags = event_tags(os.path.join(workdir, "logs"))
     assert {"epoch_d_loss", "epoch_g_loss", "epoch_d_real", "epoch_d_fake", "samples"} <= tags
@@ -117,7 +118,7 @@ def test_resume_continues_epochs_steps_rng_and_fixed_noise(two_epochs, tmp_path)
     draws = 2 * STEPS_PER_EPOCH
     assert after["seed_generator_state"][1] == before["seed_generator_state"][1] + draws
     np.testing.assert_array_equal(np.load(os.path.join(workdir, "fixed_noise.npy")), noise)
-    assert history_epochs(workdir) == [0, 1, 2]
+    assert history_epochs(workdir) == [1, 2, 3]
     assert os.path.exists(os.path.join(workdir, "samples", "epoch0003.png"))
     assert TrainConfig.load(RunPaths(workdir).config).epochs == 3
 
@@ -155,7 +156,7 @@ def test_run_killed_mid_epoch_resumes_from_its_last_checkpoint(store32, tmp_path
     assert summary["step"] == 3 * STEPS_PER_EPOCH  # the interrupted steps were not counted
     assert [e for e, _ in list_checkpoints(checkpoints)] == [1, 2, 3]
     assert not [n for n in os.listdir(checkpoints) if n.startswith(".")]
-    assert history_epochs(workdir) == [0, 1, 2]
+    assert history_epochs(workdir) == [1, 2, 3]
 
 
 @pytest.mark.slow  # real fit() runs
@@ -197,8 +198,8 @@ def test_loss_curve_is_plotted_at_most_every_n_seconds_and_when_fit_ends(tmp_pat
     from streamgan.train.callbacks import LossCurve
     history, png = tmp_path / "history.csv", tmp_path / "loss_curve.png"
 
-    def finish_epoch(curve, epoch):  # as the CSVLogger before it leaves history.csv
-        rows = "".join(f"{e},{1.0 + e},{2.0 - e / 10},0.6,0.4\n" for e in range(epoch + 1))
+    def finish_epoch(curve, epoch):  # as History before it leaves history.csv (1-based)
+        rows = "".join(f"{e + 1},{1.0 + e},{2.0 - e / 10},0.6,0.4\n" for e in range(epoch + 1))
         history.write_text("epoch,d_loss,g_loss,d_real,d_fake\n" + rows)
         curve.on_epoch_end(epoch)
         return png.read_bytes()

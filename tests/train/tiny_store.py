@@ -2,7 +2,7 @@
 
 The store is written through the store contract exactly as the preprocessing job writes one:
 images through `store.contract.StoreWriter`, the manifest through `store.contract.Manifest`,
-and the TFT `transform_fn` analysed by a real Beam pipeline (DirectRunner) from
+and the TFT `transform_fn` analysed by a real Beam pipeline (streamgan's local runner) from
 `preprocess.transform.make_preprocessing_fn`. Pixels encode the
 image's index (red = index % 256, green = index // 256), so tests can recover which image a
 transformed tensor came from and check that every image arrives exactly once per epoch.
@@ -82,7 +82,10 @@ def write_transform_fn(store_dir: str, size: int, num_rows: int = 8,
     """
     import apache_beam as beam
     import tensorflow_transform.beam as tft_beam
+    from apache_beam.options.pipeline_options import PipelineOptions
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+    from streamgan.preprocess import runners
 
     metadata = dataset_metadata.DatasetMetadata(
         schema_utils.schema_from_feature_spec(tft_transform.feature_spec(fields)))
@@ -98,7 +101,7 @@ def write_transform_fn(store_dir: str, size: int, num_rows: int = 8,
                      **{store_format.field_feature(f): store_format.field_value(extra, f)
                         for f in fields}})
     with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp):
-        with beam.Pipeline() as pipeline:
+        with runners.pipeline(PipelineOptions()) as pipeline:  # streamgan's local runner
             transform_fn = (
                 (pipeline | "CreateRows" >> beam.Create(rows), metadata)
                 | "Analyze" >> tft_beam.AnalyzeDataset(tft_transform.make_preprocessing_fn(
