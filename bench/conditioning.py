@@ -11,7 +11,7 @@ turns in slices (bench/quality.py's TimeLimit), so load from other work hits bot
   conditional     `streamgan train --condition descriptions` (the default `auto` picks it here)
 
 Then it reports:
-- class consistency: a linear classifier on FID Inception features of the real training
+- class consistency: a linear classifier (train/judge.py) on FID Inception features of the real training
   photos (by category; with `--blurred-judge`, of blurred copies of them as well: tried, it
   read no more of the prompts and fell to 81.5% on real photos) classifies `--per-prompt`
   images generated for each category's prompt; the share classified as the prompted
@@ -44,6 +44,7 @@ import numpy as np
 
 from bench.data import OUT, require_clothing
 from bench.quality import build_store, option_value, take_turns
+from streamgan.train.judge import LinearProbe
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -123,41 +124,6 @@ def real_split(store: str, split: str):
                                  for i in range(0, len(rows), 1024)])
         labels = [d.decode() for d in f[contract.DESCRIPTION][:][rows]]
     return images, labels
-
-
-class FeatureClassifier:
-    """A linear (softmax) classifier on FID Inception features of the real training photos.
-
-    A pretrained judge: a CNN trained here from scratch on 3,068 photos reached only about 53%
-    on the validation photos, too weak to tell a generator that ignores its prompt from a
-    judge that cannot see. The classifier's accuracy on the validation photos is the ceiling
-    printed beside the consistency."""
-
-    def __init__(self, features: np.ndarray, labels: np.ndarray, classes: int,
-                 steps: int = 300, weight_decay: float = 1e-3):
-        import torch
-        torch.manual_seed(0)
-        self.mean = features.mean(0)
-        self.scale = features.std(0) + 1e-6
-        x = torch.from_numpy((features - self.mean) / self.scale).float()
-        y = torch.from_numpy(np.asarray(labels)).long()
-        self.layer = torch.nn.Linear(x.shape[1], classes)
-        optimiser = torch.optim.LBFGS(self.layer.parameters(), max_iter=steps,
-                                      line_search_fn="strong_wolfe")
-
-        def closure():
-            optimiser.zero_grad()
-            loss = torch.nn.functional.cross_entropy(self.layer(x), y)
-            loss = loss + weight_decay * self.layer.weight.pow(2).sum()
-            loss.backward()
-            return loss
-        optimiser.step(closure)
-
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        import torch
-        x = torch.from_numpy((features - self.mean) / self.scale).float()
-        with torch.no_grad():
-            return self.layer(x).argmax(1).numpy()
 
 
 def real_features(features, store: str, split: str, images: np.ndarray) -> np.ndarray:
@@ -376,7 +342,7 @@ def main() -> int:
         train_features = np.concatenate([train_features, real_features(
             features, store, f"train-blurred{BLUR_SIZE}", blurred(train_images))])
         train_labels = np.concatenate([train_labels, train_labels])
-    classifier = FeatureClassifier(train_features, train_labels, len(categories))
+    classifier = LinearProbe(train_features, train_labels, len(categories))
     verdicts = classifier.predict(val_features)
     ceiling = float((verdicts == val_labels).mean())
     # the target averages over categories, so its ceiling is the judge's mean per category

@@ -43,6 +43,7 @@ def garble_manifest(store):
         fh.write('{"schema_version": 2, "counts": ')
 
 
+@pytest.mark.slow  # fault_store's TFT graph is analysed by a real Beam job
 @pytest.mark.parametrize("damage, names, says", [
     (truncate_h5, STORE_FILE, "is corrupt or not a streamgan store"),
     (disagree, MANIFEST_FILE, f"disagrees with {{store}}/{STORE_FILE} (107 images of 32 px vs "

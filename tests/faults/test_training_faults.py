@@ -16,7 +16,6 @@ from streamgan.pipeline.cli import main
 from streamgan.train.checkpoint import STATE_FILE, list_checkpoints
 from tests.helpers import one_line, our_lines
 
-pytestmark = pytest.mark.slow  # real fit() runs in subprocesses
 EPOCHS = 5
 STEPS = 7  # 100 images, batch 16
 UNBUFFERED = dict(os.environ, PYTHONUNBUFFERED="1")  # what a killed child printed is readable
@@ -51,6 +50,7 @@ def history_epochs(workdir):
         return [int(row["epoch"]) for row in csv.DictReader(fh)]
 
 
+@pytest.mark.slow  # real fit() runs in subprocesses
 def test_sigkill_in_a_checkpoint_write_and_mid_epoch_then_resume_reaches_every_epoch(
         fault_store, tmp_path, capsys):
     workdir = str(tmp_path / "run")
@@ -127,6 +127,7 @@ def fill(folder, leave: int) -> str:
     return filler
 
 
+@pytest.mark.slow  # real fit() runs in subprocesses
 def test_disk_full_while_checkpointing_is_one_line_and_the_last_checkpoint_survives(
         fault_store, small_disk, capsys):
     workdir = os.path.join(small_disk(16 * 1024 * 1024), "run")

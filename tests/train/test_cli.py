@@ -8,8 +8,6 @@ from streamgan.pipeline.cli import main
 from tests.helpers import one_line
 from tests.train.tiny_store import build_store
 
-pytestmark = pytest.mark.slow  # real fit() runs
-
 TINY = ["--epochs", "1", "--batch-size", "32", "--latent-dim", "8", "--base-filters", "4",
         "--num-samples", "4", "--eval-every", "0"]
 
@@ -21,6 +19,7 @@ def cli_run(store32, tmp_path_factory):
     return workdir
 
 
+@pytest.mark.slow  # real fit() runs
 def test_train_then_generate(cli_run, tmp_path, capsys):
     assert os.path.exists(os.path.join(cli_run, "generator.keras"))
     assert os.path.exists(os.path.join(cli_run, "samples", "epoch0001.png"))
@@ -32,6 +31,7 @@ def test_train_then_generate(cli_run, tmp_path, capsys):
     assert grid in capsys.readouterr().out
 
 
+@pytest.mark.slow  # real fit() runs
 def test_resume_from_the_command_line(cli_run, tmp_path, capsys):
     assert main(["train", "--workdir", cli_run, "--resume", "--epochs", "2",
                  "--batch-size", "64"]) == 0
@@ -40,6 +40,7 @@ def test_resume_from_the_command_line(cli_run, tmp_path, capsys):
     assert os.path.exists(os.path.join(cli_run, "samples", "epoch0002.png"))
 
 
+@pytest.mark.slow  # real fit() runs
 def test_dry_run_prints_the_resolved_options(store32, tmp_path, capsys):
     workdir = str(tmp_path / "dry")
     assert main(["train", "--store", store32, "--workdir", workdir, "--dry-run", *TINY]) == 0
@@ -54,6 +55,7 @@ def test_missing_store_is_one_line(tmp_path, capsys):
     one_line(capsys, "streamgan train: error: no store at", "streamgan preprocess")
 
 
+@pytest.mark.slow  # real fit() runs
 def test_corrupt_and_empty_stores_are_one_line(store32, tmp_path, capsys):
     import shutil
 
@@ -69,6 +71,7 @@ def test_corrupt_and_empty_stores_are_one_line(store32, tmp_path, capsys):
     one_line(capsys, "holds no images")
 
 
+@pytest.mark.slow  # real fit() runs
 def test_image_size_mismatch_is_one_line(cli_run, store16, tmp_path, capsys):
     assert main(["train", "--workdir", cli_run, "--resume", "--store", store16]) == 2
     one_line(capsys, "holds 16 px images", "32 px")
@@ -77,6 +80,7 @@ def test_image_size_mismatch_is_one_line(cli_run, store16, tmp_path, capsys):
     one_line(capsys, "holds 16 px images but the model is 32 px")
 
 
+@pytest.mark.slow  # real fit() runs
 def test_user_mistakes_are_one_line(cli_run, store32, tmp_path, capsys):
     assert main(["train", "--store", store32, "--workdir", cli_run, *TINY]) == 2
     one_line(capsys, "already holds a training run", "--resume")

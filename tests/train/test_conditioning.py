@@ -50,6 +50,7 @@ def batches(store, condition, epochs=1, batch_size=16):
     return out, encoder.vocabulary()
 
 
+@pytest.mark.slow  # described_store is analysed by a real Beam job
 def test_each_image_arrives_with_one_of_its_own_descriptions(described_store):
     epochs, vocabulary = batches(described_store, "descriptions", epochs=3)
     seen_colours = {i: set() for i in range(NUM)}
@@ -66,6 +67,7 @@ def test_each_image_arrives_with_one_of_its_own_descriptions(described_store):
     assert sum(len(c) == 2 for c in seen_colours.values()) > NUM / 2
 
 
+@pytest.mark.slow  # described_store is analysed by a real Beam job
 def test_each_image_arrives_with_its_category(described_store):
     (epoch,), vocabulary = batches(described_store, "category")
     for index, ids in epoch:
@@ -94,6 +96,7 @@ def test_auto_is_unconditional_without_usable_descriptions_and_says_why():
         conditioning.choose_source("descriptions", manifest_with({}))
 
 
+@pytest.mark.slow  # described_store is analysed by a real Beam job
 def test_the_condition_has_no_effect_at_strength_zero_and_steers_at_one(described_store):
     from streamgan.train.gan import build_gan
     spec = conditioning.ConditionSpec("category", CATEGORIES, 4, 8, CATEGORIES)
