@@ -11,19 +11,10 @@ from __future__ import annotations
 import ast
 import os
 
-import pytest
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The installed folders (setup.py FOLDERS, as streamgan.<folder>) and the benchmarks.
 PACKAGES = {**{f"streamgan.{f}": f for f in ("common", "store", "pipeline", "preprocess", "train")},
             "bench": "bench"}
-
-# Known and owned elsewhere (issue 28, the evaluation work): train/report.py imports
-# evaluate.load_source inside prompt_rows, train/evaluate.py imports report.write_report inside
-# evaluate. When it is gone, the xfail below passes and strict=True fails the suite until this
-# set and the mark are removed.
-KNOWN = frozenset({"streamgan.train.evaluate", "streamgan.train.report"})
-
 
 def modules() -> dict[str, str]:
     """Module name -> file, for every .py file of the packages."""
@@ -117,11 +108,5 @@ def test_a_cycle_is_found_however_long():
     assert cycles({**graph, "c": {"d"}}) == []
 
 
-def test_no_import_cycle_but_the_known_one():
-    assert [sorted(c) for c in cycles(project_graph()) if c != KNOWN] == []
-
-
-@pytest.mark.xfail(strict=True, reason="train.evaluate <-> train.report (function-level imports "
-                                       "of load_source and write_report), issue 28's to remove")
 def test_no_import_cycle():
     assert [sorted(c) for c in cycles(project_graph())] == []

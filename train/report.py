@@ -63,7 +63,7 @@ def prompt_rows(workdir: str, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """(label, a strip of ROW_IMAGES generated images) per prompt of a conditional run (its
     most frequent conditions), or one unlabelled row for an unconditional one. The same noise
     down each column, so rows differ only by their prompt."""
-    from streamgan.train.evaluate import load_source
+    from streamgan.train.generate import load_source
     from streamgan.train.images import make_grid
     source, _ = load_source(workdir)
     if source.conditional:
