@@ -4,8 +4,9 @@
     python -m streamgan.preprocess --catalog catalog.json --output store/ --runner DataflowRunner \\
         --project P --region R --temp_location gs://B/tmp --setup_file ./setup.py
 
-Any option the job does not know is a Beam pipeline option. Without --runner it runs on this
-machine with the DirectRunner on all cores (multi-processing).
+Any option the job does not know is a Beam pipeline option. Without --runner (or with the
+DirectRunner) it runs on this machine on Beam's FnApiRunner, on all cores (multi-processing),
+never trying to download the Prism runner first (preprocess/runners.py).
 
 A run is two Beam jobs between launcher steps, so that no runner holds per-record state:
 
@@ -26,9 +27,10 @@ import os
 import time
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-from streamgan.preprocess import catalog, publish, staging
+from streamgan.preprocess import catalog, publish, runners, staging
+from streamgan.preprocess.beam_args import refusal
 from streamgan.preprocess.config import PreprocessConfig, add_arguments, config_from_args
 from streamgan.preprocess.dedup import FirstSeen
 from streamgan.preprocess.fetch import options_for
@@ -53,8 +55,7 @@ def decode_threads(cfg: PreprocessConfig, options: PipelineOptions) -> int:
         return cfg.decode_threads
     cores = os.cpu_count() or 1
     direct = options.view_as(DirectOptions)
-    runner = options.view_as(StandardOptions).runner
-    if runner in (None, "DirectRunner", "direct") and direct.direct_running_mode != "in_memory":
+    if runners.is_direct(options) and direct.direct_running_mode != "in_memory":
         return max(2, cores // (direct.direct_num_workers or cores))
     return cores
 
@@ -103,7 +104,7 @@ def analysis_options(options: PipelineOptions) -> PipelineOptions:
     """The analysis job's options: the user's runner on a cluster; on this machine the
     DirectRunner in this process (its input is small, and worker processes would each have
     to import TensorFlow first)."""
-    if options.view_as(StandardOptions).runner in staging.LOCAL_RUNNERS:
+    if runners.is_local(options):
         return PipelineOptions([], runner="DirectRunner", direct_running_mode="in_memory",
                                direct_num_workers=1)
     return options
@@ -152,8 +153,7 @@ def pipeline_options(beam_args: list[str], record_files: int = 2) -> PipelineOpt
     worker process per core, unless the catalogue is a single file of work: a file is not
     split between workers, so a second process would only cost its start-up."""
     options = PipelineOptions(beam_args)
-    runner = options.view_as(StandardOptions).runner
-    if runner in (None, "DirectRunner", "direct"):
+    if runners.is_direct(options):
         direct = options.view_as(DirectOptions)
         if not any(a.startswith("--direct_num_workers") for a in beam_args):
             direct.direct_num_workers = 0  # 0 = one worker per core
@@ -181,7 +181,7 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
                              indent=2, default=str))
             out.abandon()
             return None
-        cluster = options.view_as(StandardOptions).runner not in staging.LOCAL_RUNNERS
+        cluster = not runners.is_local(options)
         previous = PreviousStore.open(cfg, out.paths, cluster)
         summary, url_duplicates, files = stage_catalog(cfg, out, previous)
         options = pipeline_options(beam_args, files)
@@ -192,13 +192,13 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
                  if summary.bad else ""))
         with ProgressMonitor(out.paths.progress, summary.records - summary.bad,
                              done_before=url_duplicates):
-            with beam.Pipeline(options=options) as p:
+            with runners.pipeline(options) as p:
                 build_pipeline(p, cfg, out.paths, previous.worker_h5 if previous else None)
         ran = time.time()
         staged = publish.deduplicate(out, summary.records, cfg.condition_fields)
         deduplicated = time.time()
         import tensorflow_transform.beam as tft_beam
-        with beam.Pipeline(options=analysis_options(options)) as p:
+        with runners.pipeline(analysis_options(options)) as p:
             with tft_beam.Context(temp_dir=out.paths.tft_temp):
                 build_analysis(p, cfg, out.paths)
         analysed = time.time()
@@ -222,4 +222,7 @@ def run(argv: list[str] | None = None) -> Manifest | None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     known, beam_args = parser.parse_known_args(argv)
+    problem = beam_args and refusal(beam_args, [f for a in parser._actions for f in a.option_strings])
+    if problem:
+        parser.error(problem)
     return run_job(config_from_args(known), beam_args, dry_run=known.dry_run)
