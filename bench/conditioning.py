@@ -1,7 +1,7 @@
 """Benchmark: does conditioning on the descriptions give what is asked for, at no cost in quality?
 
-    python bench/conditioning.py                    # 15 min of training per model (~45 min)
-    python bench/conditioning.py --minutes 3        # a quick look
+    python -m bench.conditioning                    # 15 min of training per model (~45 min)
+    python -m bench.conditioning --minutes 3        # a quick look
 
 On ../shared/data/clothing-small (descriptions are the 10 category names), preprocessed at
 64 px by the real job, it trains the default recipe twice for the same wall-clock time, taking
@@ -40,14 +40,12 @@ import os
 import sys
 import time
 
+import numpy as np
+
+from bench.data import OUT, require_clothing
+from bench.quality import build_store, option_value, take_turns
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
-
-import numpy as np  # noqa: E402
-
-from bench.quality import DATA, _value, build_store, take_turns  # noqa: E402
 
 
 def make_trainee(store: str, condition: str, workdir: str, warm_start: str | None = None,
@@ -334,7 +332,7 @@ def main() -> int:
     parser.add_argument("--kid-per-prompt", type=int, default=200,
                         help="generated images per category scored by KID")
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
-                        type=lambda text: (text.split("=", 1)[0], _value(text.split("=", 1)[1])),
+                        type=option_value,
                         help="a training option for both models, e.g. condition_ramp=6000")
     parser.add_argument("--blurred-judge", action=argparse.BooleanOptionalAction, default=False,
                         help=f"teach the judge blurred copies of the photos too (down to "
@@ -351,16 +349,17 @@ def main() -> int:
                              "instead of training")
     parser.add_argument("--models", default="unconditional,conditional",
                         help="which to train (the overall KID ratio needs both)")
-    parser.add_argument("--out", default=os.path.join(HERE, "out", "conditioning"))
-    parser.add_argument("--store-cache", default=os.path.join(HERE, "out", "conditioning"),
+    parser.add_argument("--out", default=os.path.join(OUT, "conditioning"))
+    parser.add_argument("--store-cache", default=os.path.join(OUT, "conditioning"),
                         help="where the preprocessed store is cached")
     args = parser.parse_args()
-    if not os.path.exists(DATA):
-        print(f"bench/conditioning.py: {DATA} not found (the shared clothing photos)")
+    missing = require_clothing("conditioning")
+    if missing:
+        print(missing)
         return 1
     os.makedirs(args.out, exist_ok=True)
     store = build_store(args.store_cache, 64)
-    print(f"bench/conditioning.py: store {store}; {args.minutes:g} min per model")
+    print(f"bench.conditioning: store {store}; {args.minutes:g} min per model")
 
     train_images, train_names = real_split(store, "train")
     val_images, val_names = real_split(store, "validation")

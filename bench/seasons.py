@@ -1,15 +1,15 @@
 """Benchmark: a new season's preprocessing with and without last season's store (issue 11).
 
-    python bench/seasons.py                          # about 5 minutes on 2 cores
-    python bench/seasons.py --source /work/shared/data/clothing-small --delay 0.05
-    python bench/seasons.py --skip-jobs              # only the lookup's memory
+    python -m bench.seasons                          # about 5 minutes on 2 cores
+    python -m bench.seasons --source /work/shared/data/clothing-small --delay 0.05
+    python -m bench.seasons --skip-jobs              # only the lookup's memory
 
 Two seasons from the shared clothing-small catalogue's training photos: two categories are held
 out of season 1; season 1 is 80% of the other photos; season 2 is 60% of season 1, the other 20%
 and the two held-out categories. Each season is preprocessed by the real `streamgan
 preprocess` command (its own process, DirectRunner on all cores), with its images
 
-  http  - served from 127.0.0.1 with a fixed delay per request (a CDN's round trip, 50 ms
+  http  - served from 127.0.0.1 (pipeline/serve.py) with a fixed delay per request (a CDN's round trip, 50 ms
           by default; a conditional GET answered 304 pays it too), Last-Modified from the files
   http-plain - the same host sending no validators: unchanged URLs are reused unasked
   local - read as plain local files (reuse then saves the read and the decode)
@@ -23,8 +23,6 @@ the same run; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import json
 import os
 import random
@@ -32,17 +30,13 @@ import resource
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-SHARED = os.path.join(HERE, "..", "..", "shared", "data", "clothing-small")
-# The jobs and their Beam workers import this checkout (not whatever copy is installed).
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
-    [os.path.dirname(HERE)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+from bench.data import CLOTHING, OUT
+from bench.preprocess import TreeRss  # the peak memory of a process tree
+from streamgan.store import contract as sf
 
-from bench.preprocess import TreeRss  # noqa: E402  (the peak memory of a process tree)
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where `-m bench.X` runs
 
 
 def seasons(source: str, held_out: tuple[str, ...], seed: int = 0) -> tuple[list, list]:
@@ -61,42 +55,6 @@ def seasons(source: str, held_out: tuple[str, ...], seed: int = 0) -> tuple[list
     return first, second
 
 
-class DelayedHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files over HTTP/1.1 after a fixed delay per request, counting statuses. The
-    standard handler sends Last-Modified and answers If-Modified-Since with 304; with
-    `validators` off it sends no Last-Modified (a host without validators: reuse then asks
-    nothing)."""
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes: with Nagle's algorithm the body waits for
-    # the client's delayed ACK (~40 ms on Linux loopback), which would add to the delay.
-    disable_nagle_algorithm = True
-    delay = 0.05
-    validators = True
-    statuses: dict = {}
-    lock = threading.Lock()
-
-    def send_header(self, keyword, value):
-        if self.validators or keyword != "Last-Modified":
-            super().send_header(keyword, value)
-
-    def do_GET(self):  # noqa: N802
-        time.sleep(self.delay)
-        super().do_GET()
-
-    def send_response(self, code, message=None):
-        with self.lock:
-            self.statuses[code] = self.statuses.get(code, 0) + 1
-        super().send_response(code, message)
-
-    def log_message(self, *args):
-        pass
-
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-
-
 def write_catalog(records: list, path: str, prefix: str) -> str:
     with open(path, "w") as fh:
         json.dump([{"url": prefix + r["url"], "description": r["description"],
@@ -104,22 +62,20 @@ def write_catalog(records: list, path: str, prefix: str) -> str:
     return path
 
 
-def preprocess(catalog: str, store: str, size: int, log: str, *extra: str) -> tuple[float, int,
-                                                                                  dict]:
+def preprocess(catalog: str, store: str, size: int, log: str,
+               *extra: str) -> tuple[float, int, sf.Manifest]:
     """Wall seconds, peak tree RSS and manifest of one `streamgan preprocess` process."""
     cmd = [sys.executable, "-m", "streamgan.pipeline", "preprocess", "--catalog", catalog, "--output",
            store, "--image-size", str(size), "--overwrite", *extra]
     started = time.time()
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
-                                cwd=os.path.dirname(HERE), env=ENV)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
         rss = TreeRss(proc.pid)
         code = proc.wait()
     peak = rss.stop()
     if code:
         sys.exit(f"preprocess of {catalog} failed ({code}); see {log}")
-    with open(os.path.join(store, "manifest.json")) as fh:
-        return time.time() - started, peak, json.load(fh)
+    return time.time() - started, peak, sf.Manifest.read(store)
 
 
 def run_mode(mode: str, first: list, second: list, args, work: str) -> dict:
@@ -127,11 +83,9 @@ def run_mode(mode: str, first: list, second: list, args, work: str) -> dict:
     source = os.path.abspath(args.source)
     server = None
     if mode.startswith("http"):
-        DelayedHandler.delay = args.delay
-        DelayedHandler.validators = mode == "http"
-        server = Server(("127.0.0.1", 0), functools.partial(DelayedHandler, directory=source))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        prefix = f"http://127.0.0.1:{server.server_address[1]}/"
+        from streamgan.pipeline.serve import StaticServer
+        server = StaticServer(source, delay=args.delay, validators=mode == "http").start()
+        prefix = server.base_url
     else:
         prefix = source + "/"
     folder = os.path.join(work, mode)
@@ -144,30 +98,30 @@ def run_mode(mode: str, first: list, second: list, args, work: str) -> dict:
         t, _, _ = preprocess(cat1, s1, args.size, os.path.join(folder, "season1.log"))
         print(f"[{mode}] season 1: {len(first)} records in {t:.1f}s")
         for label, extra in (("scratch", ()), ("reuse", ("--previous", s1))):
-            DelayedHandler.statuses.clear()
+            if server is not None:
+                server.statuses.clear()
             store = os.path.join(folder, f"store-season2-{label}")
             t, peak, m = preprocess(cat2, store, args.size,
                                     os.path.join(folder, f"season2-{label}.log"), *extra)
-            c, tm = m["counts"], m["timings"]
+            c, tm = m.counts, m.timings
             results[label] = t
-            requests = (f", server answered {dict(sorted(DelayedHandler.statuses.items()))}"
-                        if mode.startswith("http") else "")
-            print(f"[{mode}] season 2 {label:<7}: {t:6.1f}s wall (pipeline {tm['pipeline_s']:.1f}s,"
-                  f" analyse {tm['analyse_s']:.1f}s, publish {tm['publish_s']:.1f}s), peak "
-                  f"{peak / 2**20:.0f} MiB; written {c['written']} = reused {c['reused']} + "
-                  f"fetched {c['fetched']}{requests}")
-            results[label + "_pipeline"] = tm["pipeline_s"]
-            if m.get("previous"):
-                p = m["previous"]
-                print(f"    changes: {p['records_new']} new, {p['records_kept']} kept, "
-                      f"{p['records_gone']} gone; new categories "
-                      f"{p['new_categories'].get('category', {}).get('examples')}; "
-                      f"{p['new_tokens']['count']} new description tokens")
+            requests = (f", server answered {dict(sorted(server.statuses.items()))}"
+                        if server is not None else "")
+            print(f"[{mode}] season 2 {label:<7}: {t:6.1f}s wall (pipeline {tm.pipeline_s:.1f}s,"
+                  f" analyse {tm.analyse_s:.1f}s, publish {tm.publish_s:.1f}s), peak "
+                  f"{peak / 2**20:.0f} MiB; written {c.written} = reused {c.reused} + "
+                  f"fetched {c.fetched}{requests}")
+            results[label + "_pipeline"] = tm.pipeline_s
+            if m.previous:
+                p = m.previous
+                new_kinds = p.new_categories.get("category", sf.NewEntries()).examples
+                print(f"    changes: {p.records_new} new, {p.records_kept} kept, "
+                      f"{p.records_gone} gone; new categories {list(new_kinds)}; "
+                      f"{p.new_tokens.count} new description tokens")
             shutil.rmtree(store, ignore_errors=True)
     finally:
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            server.stop()
         shutil.rmtree(s1, ignore_errors=True)
     return results
 
@@ -176,7 +130,6 @@ def synthetic_store(path: str, n: int, size: int = 16) -> str:
     """A valid store of n rows with distinct sources (blank gzip images: the lookup never
     reads pixels), cached."""
     from streamgan.preprocess.config import PreprocessConfig
-    from streamgan.store import contract as sf
     if os.path.exists(os.path.join(path, sf.MANIFEST_FILE)):
         return path
     shutil.rmtree(path, ignore_errors=True)
@@ -193,9 +146,10 @@ def synthetic_store(path: str, n: int, size: int = 16) -> str:
                      sf.LAST_MODIFIED: "Tue, 01 Dec 2026 10:00:00 GMT"} for i in range(start, stop)]
             w.write(start, blank[:stop - start], rows)
     cfg = PreprocessConfig(catalog="", output="", image_size=size)
-    sf.Manifest(catalog={"records": n}, counts={"records": n, "written": n, "rejected": 0,
-                                                "duplicates": 0},
-                image={"size": size, "pixel_range": [-1, 1]}, options=cfg.to_json()).write(path)
+    sf.Manifest(catalog=sf.CatalogSection(records=n),
+                counts=sf.Counts(records=n, written=n, rejected=0, duplicates=0, fetched=n),
+                image=sf.ImageSection(size=size, pixel_range=(-1, 1)),
+                options=cfg.to_json()).write(path)
     return path
 
 
@@ -232,8 +186,8 @@ def measure_lookup(work: str, base: int) -> None:
     for factor in (1, 10, 100):
         n = base * factor
         store = synthetic_store(os.path.join(work, f"lookup-{factor}x"), n)
-        out = subprocess.run([sys.executable, __file__, "--lookup-child", store, str(n)],
-                             capture_output=True, text=True, cwd=os.path.dirname(HERE), env=ENV)
+        out = subprocess.run([sys.executable, "-m", "bench.seasons", "--lookup-child", store,
+                              str(n)], capture_output=True, text=True, cwd=CHECKOUT)
         if out.returncode:
             sys.exit(out.stderr[-2000:])
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -250,14 +204,14 @@ def measure_lookup(work: str, base: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", default=SHARED)
+    parser.add_argument("--source", default=CLOTHING)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--delay", type=float, default=0.05, help="seconds per HTTP request")
     parser.add_argument("--held-out", default="hat,skirt", help="categories season 1 lacks")
     parser.add_argument("--modes", default="http,http-plain,local",
                         help="http: a host with Last-Modified (conditional GETs); http-plain: "
                              "one without validators; local: plain files")
-    parser.add_argument("--work", default=os.path.join(HERE, "out", "seasons"))
+    parser.add_argument("--work", default=os.path.join(OUT, "seasons"))
     parser.add_argument("--skip-jobs", action="store_true")
     parser.add_argument("--skip-lookup", action="store_true", help="no lookup memory runs")
     parser.add_argument("--lookup-child", nargs=2, help=argparse.SUPPRESS)

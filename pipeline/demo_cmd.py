@@ -80,4 +80,6 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     print(f"  sample grids: {result['train']['samples']}/ (one per epoch)")
     print(f"  TensorBoard:  tensorboard --logdir {result['tensorboard']}")
     print(f"  generated:    {result['samples']}")
+    if result["train"].get("report"):
+        print(f"  report:       {result['train']['report']}  (open it in a browser)")
     return 0

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import json
 import os
 
 # Options of `preprocess` and `train` that `run` sets itself.
@@ -87,38 +85,13 @@ def log_folder(args: argparse.Namespace) -> str:
     return args.workdir
 
 
-def store_key(catalog_sha256: str, cfg) -> str:
-    """Names a store by what determines its content: the catalogue bytes and the options
-    marked `store` in PreprocessConfig."""
-    from streamgan.common.options import marked
-    options = {name: getattr(cfg, name) for name in marked(type(cfg), "store")}
-    text = json.dumps({"catalog": catalog_sha256, "options": options}, sort_keys=True, default=list)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def reusable(store_dir: str, catalog_sha256: str, cfg) -> bool:
-    """True when store_dir is a complete store of this catalogue made with cfg's store options."""
-    from streamgan.common.errors import StoreError
-    from streamgan.common.options import marked
-    from streamgan.store.contract import open_store
-    try:
-        manifest = open_store(store_dir, allow_empty=True).manifest
-    except StoreError:
-        return False
-
-    def same(name):
-        return (json.dumps(manifest.options.get(name), default=list)
-                == json.dumps(getattr(cfg, name), default=list))
-    return (manifest.catalog["sha256"] == catalog_sha256
-            and all(same(name) for name in marked(type(cfg), "store")))
-
-
 def previous_store(layout: Workdir, pre) -> str | None:
     """The store a new store takes unchanged images from: --previous, else the workdir's
     latest store (the last season's). With --refetch it is still compared against, for the
     change summary, but nothing is taken from it."""
     if pre.previous:
-        return pre.previous if "://" in pre.previous else os.path.abspath(pre.previous)
+        from streamgan.common.files import absolute
+        return absolute(pre.previous)
     if os.path.islink(layout.latest_store) and os.path.isdir(layout.latest_store):
         return os.path.realpath(layout.latest_store)
     return None
@@ -169,6 +142,7 @@ def _run_all(layout: Workdir, pre, train_config, beam_args: list[str],
              from_scratch: bool) -> dict:
     from streamgan.preprocess.catalog import file_sha256
     from streamgan.preprocess.pipeline import run_job
+    from streamgan.store.reuse import reusable, store_key
     from streamgan.train.generate import generate
     from streamgan.train.loop import train
     from streamgan.train.paths import RunPaths
@@ -220,4 +194,6 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     print(f"training run: {result['run']}  (samples/ per epoch, generator.keras)")
     print(f"TensorBoard:  tensorboard --logdir {result['tensorboard']}")
     print(f"samples:      {result['samples']}")
+    if result["train"].get("report"):
+        print(f"report:       {result['train']['report']}")
     return 0

@@ -16,15 +16,23 @@ endpoints in tests (tests/http_faults.py has ready-made ones):
 A route gets the live `http.server.BaseHTTPRequestHandler`; `handler.server.closing` is a
 `threading.Event` set when the server stops, so a deliberately slow route can wait on it and
 let shutdown proceed at once.
+
+Static files carry Last-Modified and a request with If-Modified-Since gets 304 when the file is
+unchanged (http.server's own behaviour), as from a CDN. To stand in for other hosts:
+`delay` seconds before every answer (a distant one), `validators=False` (one that sends no
+Last-Modified, so nothing can be asked conditionally); `statuses` counts the answers by status
+code (bench/seasons.py measures a new season's requests with it).
 """
 from __future__ import annotations
 
+import collections
 import functools
 import http.server
 import os
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 from typing import Callable
 
@@ -62,11 +70,25 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Connection", "close")
         super().end_headers()
 
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword != "Last-Modified" or self.server.validators:
+            super().send_header(keyword, value)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.server.count(int(code))
+        super().send_response(code, message)
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._wait()
         self._dispatch(super().do_GET)
 
     def do_HEAD(self) -> None:  # noqa: N802
+        self._wait()
         self._dispatch(super().do_HEAD)
+
+    def _wait(self) -> None:
+        if self.server.delay:
+            time.sleep(self.server.delay)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002
         pass  # tests and the demo would otherwise print one stderr line per image
@@ -78,12 +100,20 @@ class _Server(http.server.ThreadingHTTPServer):
     # them, and each dropped SYN costs the client a 1 s retransmit.
     request_queue_size = 128
 
-    def __init__(self, address, handler, routes: dict[str, Route]):
+    def __init__(self, address, handler, routes: dict[str, Route], delay: float,
+                 validators: bool, statuses: collections.Counter):
         super().__init__(address, handler)
         self.routes = routes
+        self.delay = delay
+        self.validators = validators
+        self.statuses = statuses
         self.closing = threading.Event()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
+
+    def count(self, status: int) -> None:
+        with self._lock:
+            self.statuses[status] += 1
 
     # Open connections are tracked so stop() can cut keep-alive connections too; otherwise a
     # client's pooled connection would go on being served after the server "stopped".
@@ -116,14 +146,18 @@ class StaticServer:
     """Serves `root` on 127.0.0.1 at an OS-chosen port from a daemon thread.
 
     Use as a context manager (or call start()/stop()). Paths in `routes` start with "/" and
-    take precedence over files.
+    take precedence over files. delay, validators, statuses: see the module docstring.
     """
 
-    def __init__(self, root: str, routes: dict[str, Route] | None = None, host: str = "127.0.0.1"):
+    def __init__(self, root: str, routes: dict[str, Route] | None = None, host: str = "127.0.0.1",
+                 delay: float = 0.0, validators: bool = True):
         if not os.path.isdir(root):
             raise FileNotFoundError(f"cannot serve {root!r}: not a directory")
         self.root = os.path.abspath(root)
         self.host = host
+        self.delay = delay
+        self.validators = validators
+        self.statuses: collections.Counter = collections.Counter()  # answers by status code
         self.routes = {("/" + path.lstrip("/")): fn for path, fn in (routes or {}).items()}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -147,7 +181,8 @@ class StaticServer:
         if self._server is not None:
             raise RuntimeError("StaticServer is already running")
         handler = functools.partial(_Handler, directory=self.root)
-        self._server = _Server((self.host, 0), handler, self.routes)  # port 0: the OS picks
+        self._server = _Server((self.host, 0), handler, self.routes,  # port 0: the OS picks
+                               self.delay, self.validators, self.statuses)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05},
                                         name=f"StaticServer:{self.port}", daemon=True)

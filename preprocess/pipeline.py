@@ -6,7 +6,7 @@
 
 Any option the job does not know is a Beam pipeline option. Without --runner (or with the
 DirectRunner) it runs on this machine on Beam's FnApiRunner, on all cores (multi-processing),
-never trying to download the Prism runner first (preprocess/runner.py).
+never trying to download the Prism runner first (preprocess/runners.py).
 
 A run is two Beam jobs between launcher steps, so that no runner holds per-record state:
 
@@ -29,7 +29,7 @@ import time
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-from streamgan.preprocess import catalog, publish, runner, staging
+from streamgan.preprocess import catalog, publish, runners, staging
 from streamgan.preprocess.beam_args import refusal
 from streamgan.preprocess.config import PreprocessConfig, add_arguments, config_from_args
 from streamgan.preprocess.dedup import FirstSeen
@@ -55,7 +55,7 @@ def decode_threads(cfg: PreprocessConfig, options: PipelineOptions) -> int:
         return cfg.decode_threads
     cores = os.cpu_count() or 1
     direct = options.view_as(DirectOptions)
-    if runner.is_direct(options) and direct.direct_running_mode != "in_memory":
+    if runners.is_direct(options) and direct.direct_running_mode != "in_memory":
         return max(2, cores // (direct.direct_num_workers or cores))
     return cores
 
@@ -101,10 +101,10 @@ def build_analysis(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths
 
 
 def analysis_options(options: PipelineOptions) -> PipelineOptions:
-    """The analysis job's options: the user's runner on a cluster; on this machine the local
-    runner in this process (its input is small, and worker processes would each have to import
-    TensorFlow first)."""
-    if runner.is_local(options):
+    """The analysis job's options: the user's runner on a cluster; on this machine the
+    DirectRunner in this process (its input is small, and worker processes would each have
+    to import TensorFlow first)."""
+    if runners.is_local(options):
         return PipelineOptions([], runner="DirectRunner", direct_running_mode="in_memory",
                                direct_num_workers=1)
     return options
@@ -153,7 +153,7 @@ def pipeline_options(beam_args: list[str], record_files: int = 2) -> PipelineOpt
     worker process per core, unless the catalogue is a single file of work: a file is not
     split between workers, so a second process would only cost its start-up."""
     options = PipelineOptions(beam_args)
-    if runner.is_direct(options):
+    if runners.is_direct(options):
         direct = options.view_as(DirectOptions)
         if not any(a.startswith("--direct_num_workers") for a in beam_args):
             direct.direct_num_workers = 0  # 0 = one worker per core
@@ -181,7 +181,7 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
                              indent=2, default=str))
             out.abandon()
             return None
-        cluster = not runner.is_local(options)
+        cluster = not runners.is_local(options)
         previous = PreviousStore.open(cfg, out.paths, cluster)
         summary, url_duplicates, files = stage_catalog(cfg, out, previous)
         options = pipeline_options(beam_args, files)
@@ -192,13 +192,13 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
                  if summary.bad else ""))
         with ProgressMonitor(out.paths.progress, summary.records - summary.bad,
                              done_before=url_duplicates):
-            with runner.pipeline(options) as p:
+            with runners.pipeline(options) as p:
                 build_pipeline(p, cfg, out.paths, previous.worker_h5 if previous else None)
         ran = time.time()
         staged = publish.deduplicate(out, summary.records, cfg.condition_fields)
         deduplicated = time.time()
         import tensorflow_transform.beam as tft_beam
-        with runner.pipeline(analysis_options(options)) as p:
+        with runners.pipeline(analysis_options(options)) as p:
             with tft_beam.Context(temp_dir=out.paths.tft_temp):
                 build_analysis(p, cfg, out.paths)
         analysed = time.time()

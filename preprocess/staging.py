@@ -22,7 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
 from streamgan.common.files import is_remote
-from streamgan.preprocess import runner
+from streamgan.preprocess.runners import is_local
 from streamgan.store.contract import MANIFEST_FILE, STORE_FILE
 
 # The catalogue goes to the workers as files of at least this many records, and at most this
@@ -164,7 +164,7 @@ def prepare(output: str, overwrite: bool, options: PipelineOptions) -> Output:
     partial = f"{output}.partial-{run_id}"
     os.makedirs(partial)
     temp_location = options.view_as(GoogleCloudOptions).temp_location
-    remote = not runner.is_local(options) and bool(temp_location)
+    remote = not is_local(options) and bool(temp_location)
     staging = (FileSystems.join(temp_location, f"streamgan-{run_id}") if remote
                else os.path.join(partial, "staging"))
     paths = Paths.under(staging, os.path.join(partial, "scratch"))

@@ -62,6 +62,7 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
         num_batches,
         stream_dataset,
     )
+    from streamgan.train.export import ModelCard
     from streamgan.train.gan import build_gan
 
     bound_malloc_arenas()  # flat peak memory however long the run (see its docstring)
@@ -138,7 +139,10 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
     if spec is not None:
         grid_noise, grid_ids, grid_cols, grid_labels = grid_conditions(
             spec, encoder, config.num_samples, fixed_noise)
-    evaluation = _kid_callback(config, info, paths, log, reader, encoder)
+    card = ModelCard(pixel_range=tuple(config.pixel_range), image_size=config.image_size,
+                     latent_dim=config.latent_dim, arch=config.arch, condition=spec,
+                     conditioning_dir=paths.conditioning if spec else None)
+    evaluation = _kid_callback(config, info, paths, log, reader, encoder, card)
     history = {}
     if initial_epoch >= config.epochs:
         log(f"  already trained for {initial_epoch} epochs: pass --epochs N with N > "
@@ -153,7 +157,7 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
                 cb.LossCurve(paths.history, paths.loss_curve),  # after History
                 cb.SampleGrid(grid_noise, paths, config.pixel_range, grid_ids, grid_cols,
                               labels=grid_labels),
-                cb.ExportGenerator(paths.generator, paths.discriminator),
+                cb.ExportGenerator(paths.generator, paths.discriminator, card),
                 keras.callbacks.TensorBoard(paths.logs, write_graph=False),
                 checkpointer,  # a checkpoint means the epoch's other outputs exist
                 *(callbacks or []),
@@ -178,6 +182,7 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
         "history": paths.history,
         "loss_curve": paths.loss_curve,
         "tensorboard": paths.logs,
+        "report": _report(config.workdir, log) if final_epoch else None,
     }
     log(f"streamgan train: {final_epoch} epochs done, outputs in {config.workdir}/:")
     log(f"  generator   {paths.generator}   (streamgan generate --workdir {config.workdir} "
@@ -185,10 +190,24 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
     log(f"  samples     {paths.samples}/    checkpoints {paths.checkpoints}/")
     log(f"  metrics     {paths.history}, {paths.loss_curve}   "
         f"(tensorboard --logdir {paths.logs})")
+    if summary["report"]:
+        log(f"  report      {summary['report']}   (streamgan evaluate --workdir "
+            f"{config.workdir} adds the evaluation)")
     return summary
 
 
-def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encoder):
+def _report(workdir: str, log) -> str | None:
+    """Write the run's report.html; a failure is one logged line, never a failed run (the
+    run's outputs are all saved by then)."""
+    from streamgan.train.report import write_report
+    try:
+        return write_report(workdir)
+    except Exception as e:  # noqa: BLE001 - the report is a view of what is saved
+        log(f"  report.html not written: {type(e).__name__}: {e}")
+        return None
+
+
+def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encoder, card):
     """The KID evaluation of this run, or None (off, or the feature network is missing)."""
     from streamgan.train import callbacks as cb
     from streamgan.train import quality
@@ -198,21 +217,22 @@ def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encod
     if not quality.available():
         log(f"  KID evaluation off: the feature network is not installed ({quality.INSTALL_HINT})")
         return None
-    held_out = "validation" if config.split != "validation" else "train"
-    split = quality.evaluation_split(info, held_out)
+    split = quality.held_out_split(info, config.split)
+    if split is None:
+        log(f"  KID evaluation off: {quality.NO_HELD_OUT}")
+        return None
     features = quality.InceptionFeatures()
-    reference = quality.store_features(info, split, 2000, features, paths.feature_cache,
-                                       seed=config.seed)
+    _, reference = quality.split_features(info, split, 2000, features, log=log)
     past = [k for k in cb.read_history(paths.history).get("kid", []) if np.isfinite(k)]
     log(f"  KID every {config.eval_every} epochs: {config.eval_num} generated vs "
-        f"{len(reference)} real images ({'every image' if split == 'all' else split})")
+        f"{len(reference)} real images (held-out split {split!r})")
     conditions = None
     if encoder is not None:  # generated images get the conditions of real training images
         conditions = encoder.encode(reader.condition_texts(2000, seed=config.seed))
     return cb.KIDEvaluation(reference, features, config.pixel_range, paths,
                             every=config.eval_every, num=config.eval_num, epochs=config.epochs,
                             seed=config.seed, best=min(past, default=float("inf")), log=log,
-                            conditions=conditions)
+                            conditions=conditions, card=card)
 
 
 def _fixed_noise(paths: RunPaths, config: TrainConfig) -> np.ndarray:

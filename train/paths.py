@@ -4,15 +4,17 @@
       config.json                    the TrainConfig of the run
       fixed_noise.npy                noise behind every sample grid (drawn once, reused on resume)
       checkpoints/epoch0007/         one directory per finished epoch (train/checkpoint.py)
-      generator.keras                the latest generator, loadable with keras.models.load_model
+      generator.keras                the latest generator, with its card (train/export.py):
+                                     streamgan.load_generator(path) loads it anywhere
       generator_best.keras           the generator of the epoch with the best KID (when evaluated)
       samples/epoch0007.png          sample grid after each epoch, from the fixed noise
       history.csv                    metrics per epoch, epoch 1 = the first (callbacks.History)
       loss_curve.png                 history.csv as a plot
       evaluation.json                the last `streamgan evaluate` of the run
+      nearest.png                    its generated images nearest to training photos, and those
+      report.html                    everything above on one self-contained page
       logs/                          TensorBoard: logs/train (scalars), logs/samples (grids),
                                      logs/quality (KID)
-      cache/                         Inception features of the held-out images (evaluation)
       conditioning/                  a conditional run's condition.json and a copy of the
                                      store's TFT graph (generate --prompt needs no store)
       streamgan.log                  framework output of the commands on this run (train, generate,
@@ -97,8 +99,12 @@ class RunPaths:
         return self._join("logs", "quality")
 
     @property
-    def feature_cache(self) -> str:
-        return self._join("cache")
+    def nearest_panel(self) -> str:
+        return self._join("nearest.png")
+
+    @property
+    def report(self) -> str:
+        return self._join("report.html")
 
     @property
     def log_file(self) -> str:

@@ -17,8 +17,8 @@ import pytest
 from streamgan.pipeline.serve import StaticServer
 from streamgan.preprocess.pipeline import run
 from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, STORE_FILE, open_store
+from tests.helpers import encode, numbered
 from tests.http_faults import gated
-from tests.preprocess.images import encode, numbered
 
 pytestmark = pytest.mark.slow
 GOOD = 12
@@ -98,7 +98,7 @@ def test_killed_in_fetch_analysis_and_publish_then_the_rerun_is_the_uninterrupte
 
     reference = str(tmp_path / "reference")
     expected = run(command(site["catalog"], reference)[3:])  # never interrupted, in-process
-    assert open_store(out).num_images == GOOD + 1 == expected.counts["written"]
+    assert open_store(out).num_images == GOOD + 1 == expected.counts.written
     for name in (ERRORS_FILE, DUPLICATES_FILE):
         assert sha256(os.path.join(out, name)) == sha256(os.path.join(reference, name)), name
     with h5py.File(os.path.join(out, STORE_FILE)) as a, \

@@ -9,8 +9,7 @@ import pytest
 
 from streamgan.pipeline.cli import main
 from streamgan.store.contract import MANIFEST_FILE, STORE_FILE, TRANSFORM_DIR, open_store
-from tests.faults.console import one_line
-from tests.preprocess.images import encode, numbered
+from tests.helpers import encode, numbered, one_line
 
 TRAIN = ["--epochs", "1", "--batch-size", "16", "--latent-dim", "8", "--base-filters", "4",
          "--num-samples", "4", "--eval-every", "0"]

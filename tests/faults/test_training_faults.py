@@ -14,7 +14,7 @@ import pytest
 from streamgan.common.locks import exclusive
 from streamgan.pipeline.cli import main
 from streamgan.train.checkpoint import STATE_FILE, list_checkpoints
-from tests.faults.console import one_line, our_lines
+from tests.helpers import one_line, our_lines
 
 pytestmark = pytest.mark.slow  # real fit() runs in subprocesses
 EPOCHS = 5

@@ -16,7 +16,7 @@ import h5py
 import pytest
 
 from streamgan.pipeline.serve import StaticServer
-from tests.preprocess.images import encode, numbered
+from tests.helpers import encode, numbered
 
 STREAMGAN = os.path.join(os.path.dirname(sys.executable), "streamgan")
 RECORDS = 6

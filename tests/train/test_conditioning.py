@@ -11,12 +11,13 @@ import pytest
 from PIL import Image
 
 from streamgan.common.errors import ConfigError
-from streamgan.store.contract import Manifest, open_store
+from streamgan.store.contract import CatalogSection, Counts, ImageSection, Manifest, Vocabulary, open_store
 from streamgan.train import conditioning
+from streamgan.train import layers as net_layers
 from streamgan.train.config import TrainConfig
 from streamgan.train.data import StoreReader, stream_dataset
 from streamgan.train.images import label_margin
-from tests.train.test_cli import one_line_error
+from tests.helpers import one_line
 from tests.train.tiny_store import build_described_store, decode_index
 
 NUM = 60
@@ -73,7 +74,10 @@ def test_each_image_arrives_with_its_category(described_store):
 
 
 def manifest_with(vocabulary):
-    return Manifest(catalog={}, counts={}, image={}, vocabulary=vocabulary)
+    """A manifest whose vocabulary section is the given JSON object."""
+    return Manifest(catalog=CatalogSection(), counts=Counts(0, 0, 0, 0),
+                    image=ImageSection(size=32, pixel_range=(-1, 1)),
+                    vocabulary=Vocabulary.load(vocabulary))
 
 
 def test_auto_is_unconditional_without_usable_descriptions_and_says_why():
@@ -101,7 +105,7 @@ def test_the_condition_has_no_effect_at_strength_zero_and_steers_at_one(describe
     same_noise = np.repeat(noise[:1], 3, axis=0)
     at_zero = keras.ops.convert_to_numpy(gan.generator([same_noise, ids]))
     np.testing.assert_array_equal(at_zero[0], at_zero[1])  # the condition is ignored
-    for layer in conditioning.strength_layers(gan.generator):
+    for layer in net_layers.strength_layers(gan.generator):
         layer.strength.assign(1.0)
     at_one = keras.ops.convert_to_numpy(gan.generator([same_noise, ids]))
     # (an untrained net's images are all near 0: compare with what other noise changes)
@@ -117,12 +121,12 @@ def test_the_condition_modulates_every_batch_norm_of_the_generator(arch):
     """Besides entering with the noise, the condition scales and shifts each norm: with the
     input path cut, a condition alone still changes the image, at every norm."""
     from streamgan.train.gan import build_gan
-    from streamgan.train.modulation import Modulation
+    from streamgan.train.layers import Modulation
     spec = conditioning.ConditionSpec("category", CATEGORIES, 4, 8, CATEGORIES)
     config = TrainConfig(store="s", workdir="w", image_size=32, latent_dim=8, base_filters=4,
                          ema_decay=0.0, arch=arch)
     gan = build_gan(config, spec)
-    layers = list(conditioning.nested_layers(gan.generator))
+    layers = list(net_layers.nested_layers(gan.generator))
     norms = [la for la in layers if isinstance(la, keras.layers.BatchNormalization)]
     modulations = [la for la in layers if isinstance(la, Modulation)]
     assert len(norms) == len(modulations) >= 3
@@ -130,7 +134,7 @@ def test_the_condition_modulates_every_batch_norm_of_the_generator(arch):
     kernel = first_dense.kernel.numpy()
     kernel[8:] = 0.0  # the condition's rows of the input layer: cut
     first_dense.kernel.assign(kernel)
-    for layer in conditioning.strength_layers(gan.generator):
+    for layer in net_layers.strength_layers(gan.generator):
         layer.strength.assign(1.0)
     noise = np.repeat(np.random.default_rng(0).normal(size=(1, 8)).astype(np.float32), 2, 0)
     ids = np.array([[1, 0, 0, 0], [2, 0, 0, 0]], np.int32)
@@ -153,7 +157,7 @@ def test_mode_seeking_pairs_share_a_condition_and_punish_ignoring_the_noise():
     config = TrainConfig(store="s", workdir="w", image_size=32, latent_dim=8, base_filters=4,
                          ema_decay=0.0)
     gan = build_gan(config, spec)
-    for layer in conditioning.strength_layers(gan.generator):
+    for layer in net_layers.strength_layers(gan.generator):
         layer.strength.assign(1.0)
     ids = np.array([[1, 0, 0, 0], [2, 0, 0, 0], [3, 0, 0, 0], [1, 2, 0, 0], [3, 0, 0, 0]],
                    np.int32)
@@ -161,7 +165,7 @@ def test_mode_seeking_pairs_share_a_condition_and_punish_ignoring_the_noise():
     paired = keras.ops.convert_to_numpy(paired)
     np.testing.assert_array_equal(paired[3:], ids[:2])  # the last two repeat the first two
     assert images.shape[0] == 5
-    first_dense = next(la for la in conditioning.nested_layers(gan.generator)
+    first_dense = next(la for la in net_layers.nested_layers(gan.generator)
                        if isinstance(la, keras.layers.Dense))
     kernel = first_dense.kernel.numpy()
     kernel[:8] = 0.0  # the noise's rows: now a condition makes one image, whatever the noise
@@ -271,7 +275,7 @@ def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_
 
         capsys.readouterr()
         assert main(["generate", "--workdir", run, "--prompt", "dres", "--out", out]) == 2
-        one_line_error(capsys, "'dres' is not in the vocabulary (closest: dress")
+        one_line(capsys, "'dres' is not in the vocabulary (closest: dress")
     finally:
         shutil.move(moved, described_store)
 
@@ -299,5 +303,5 @@ def test_prompts_are_tokenised_by_the_store_graph_and_unknown_words_named(descri
                  "--out", out]) == 0
     capsys.readouterr()
     assert main(["generate", "--workdir", run, "--prompt", "n3 redd blu", "--out", out]) == 2
-    one_line_error(capsys, "'redd' is not in the vocabulary (closest: red",
+    one_line(capsys, "'redd' is not in the vocabulary (closest: red",
                    "'blu' is not in the vocabulary (closest: blue")
