@@ -1,5 +1,5 @@
 """On this machine the job runs on the runner the suite tests (Beam's FnApiRunner, named in
-preprocess/runner.py), with no network call but the catalogue's own images: Beam's
+preprocess/runners.py), with no network call but the catalogue's own images: Beam's
 DirectRunner would first try to download the Prism runner from GitHub.
 
 Checked at the socket level: the installed `streamgan` script runs as a new process with an
