@@ -16,6 +16,10 @@ endpoints in tests (tests/http_faults.py has ready-made ones):
 A route gets the live `http.server.BaseHTTPRequestHandler`; `handler.server.closing` is a
 `threading.Event` set when the server stops, so a deliberately slow route can wait on it and
 let shutdown proceed at once.
+
+`clock` (a function returning POSIX seconds) is the time the server's `Date` headers show:
+tests that compare the stores of two runs (which keep each response's Date) give it a fixed
+one, and caching tests move it to make stored responses fresh or stale.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 from typing import Callable
 
@@ -71,6 +76,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002
         pass  # tests and the demo would otherwise print one stderr line per image
 
+    def date_time_string(self, timestamp=None) -> str:
+        return super().date_time_string(self.server.clock() if timestamp is None else timestamp)
+
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True  # a handler stuck on a slow client never holds up interpreter exit
@@ -78,9 +86,10 @@ class _Server(http.server.ThreadingHTTPServer):
     # them, and each dropped SYN costs the client a 1 s retransmit.
     request_queue_size = 128
 
-    def __init__(self, address, handler, routes: dict[str, Route]):
+    def __init__(self, address, handler, routes: dict[str, Route], clock: Callable[[], float]):
         super().__init__(address, handler)
         self.routes = routes
+        self.clock = clock
         self.closing = threading.Event()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
@@ -119,12 +128,14 @@ class StaticServer:
     take precedence over files.
     """
 
-    def __init__(self, root: str, routes: dict[str, Route] | None = None, host: str = "127.0.0.1"):
+    def __init__(self, root: str, routes: dict[str, Route] | None = None, host: str = "127.0.0.1",
+                 clock: Callable[[], float] = time.time):
         if not os.path.isdir(root):
             raise FileNotFoundError(f"cannot serve {root!r}: not a directory")
         self.root = os.path.abspath(root)
         self.host = host
         self.routes = {("/" + path.lstrip("/")): fn for path, fn in (routes or {}).items()}
+        self.clock = clock
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -147,7 +158,7 @@ class StaticServer:
         if self._server is not None:
             raise RuntimeError("StaticServer is already running")
         handler = functools.partial(_Handler, directory=self.root)
-        self._server = _Server((self.host, 0), handler, self.routes)  # port 0: the OS picks
+        self._server = _Server((self.host, 0), handler, self.routes, self.clock)  # port 0: the OS picks
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05},
                                         name=f"StaticServer:{self.port}", daemon=True)

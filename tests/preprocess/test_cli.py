@@ -95,7 +95,7 @@ def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_works(tmp_path)
         try:
             deadline = time.time() + 120
             while time.time() < deadline:  # wait until the job is fetching
-                progress = glob.glob(f"{out}.partial-*/staging/progress/*.json")
+                progress = glob.glob(f"{out}.staging/progress/*.json")
                 if progress:
                     break
                 time.sleep(0.5)
@@ -110,7 +110,7 @@ def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_works(tmp_path)
                                capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "left by an interrupted run" in rerun.stdout
-    assert not glob.glob(f"{out}.partial-*")
+    assert not glob.glob(f"{out}.partial-*") and not os.path.exists(f"{out}.staging")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["written"] == 1 and manifest["counts"]["rejected"] == 20
     assert manifest["rejected_by_reason"] == {"fetch/timeout": 20}
