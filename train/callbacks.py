@@ -15,6 +15,7 @@ import numpy as np
 
 from streamgan.common.files import atomic_path
 from streamgan.train import checkpoint, images
+from streamgan.train.export import ModelCard, export_model
 from streamgan.train.paths import RunPaths
 
 
@@ -68,8 +69,10 @@ class KIDEvaluation(keras.callbacks.Callback):
 
     def __init__(self, reference: np.ndarray, features, pixel_range, paths: RunPaths, *,
                  every: int, num: int, epochs: int, seed: int = 0, best: float = float("inf"),
-                 log=print, conditions: np.ndarray | None = None):
+                 log=print, conditions: np.ndarray | None = None,
+                 card: ModelCard | None = None):
         super().__init__()
+        self.card = card  # exported with generator_best.keras
         self.reference = reference
         self.features = features
         self.pixel_range = pixel_range
@@ -96,7 +99,7 @@ class KIDEvaluation(keras.callbacks.Callback):
         better = kid < self.best
         if better:
             self.best = kid
-            export_model(self.model.sampler, self.paths.best_generator)
+            export_model(self.model.sampler, self.paths.best_generator, self.card)
         self.log(f"  epoch {finished}: KID {kid:.4f} +- {kid_std:.4f}"
                  + ("  (best so far: generator_best.keras)" if better else ""))
         if self._writer is None:
@@ -126,25 +129,18 @@ class Checkpoint(keras.callbacks.Callback):
                                                     self.config, logs, keep=self.keep)
 
 
-def export_model(net: keras.Model, path: str) -> str:
-    """Save a net as a float32 .keras file atomically: generate never loads half a model, and
-    a model trained in mixed bfloat16 runs anywhere (train/precision.py)."""
-    from streamgan.train.precision import float32_copy
-    with atomic_path(path, suffix=".keras") as tmp:  # Keras insists on the suffix
-        float32_copy(net).save(tmp)
-    return path
-
-
 class ExportGenerator(keras.callbacks.Callback):
     """Keeps `generator.keras` (what `streamgan generate` loads) at the latest epoch: the
     weight-averaged generator when the run keeps one; and, when `fit()` ends, beside it
     `discriminator.keras`, which `generate --select` ranks candidates with (once per `fit()`,
     not per epoch: one more clone and save per epoch is a cost short epochs feel)."""
 
-    def __init__(self, path: str, discriminator_path: str | None = None):
+    def __init__(self, path: str, discriminator_path: str | None = None,
+                 card: ModelCard | None = None):
         super().__init__()
         self.path = path
         self.discriminator_path = discriminator_path
+        self.card = card  # travels inside each exported file (train/export.py)
         self._float32 = None  # the float32 copy, built once and refreshed every epoch
 
     def on_epoch_end(self, epoch, logs=None):
@@ -154,11 +150,11 @@ class ExportGenerator(keras.callbacks.Callback):
             self._float32 = float32_copy(sampler)
         elif self._float32 is not sampler:
             self._float32.set_weights(sampler.get_weights())
-        export_model(self._float32, self.path)
+        export_model(self._float32, self.path, self.card)
 
     def on_train_end(self, logs=None):
         if self.discriminator_path:
-            export_model(self.model.discriminator, self.discriminator_path)
+            export_model(self.model.discriminator, self.discriminator_path, self.card)
 
 
 class LossCurve(keras.callbacks.Callback):

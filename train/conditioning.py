@@ -33,6 +33,7 @@ import numpy as np
 from streamgan.common.errors import ConfigError
 from streamgan.common.files import write_text
 from streamgan.store import contract
+from streamgan.train.layers import BagEmbedding, ConditionStrength
 
 AUTO, NONE = "auto", "none"
 GRID_ROWS = 8  # conditions shown in a conditional run's sample grid, one row each
@@ -63,14 +64,17 @@ class ConditionSpec:
                           json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
     @classmethod
+    def from_dict(cls, data: dict) -> "ConditionSpec":
+        return cls(source=data["source"], vocabulary=tuple(data["vocabulary"]),
+                   max_tokens=int(data["max_tokens"]), dim=int(data["dim"]),
+                   prompts=tuple(data["prompts"]))
+
+    @classmethod
     def load(cls, directory: str) -> "ConditionSpec":
         path = os.path.join(directory, SPEC_FILE)
         try:
             with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-            return cls(source=data["source"], vocabulary=tuple(data["vocabulary"]),
-                       max_tokens=int(data["max_tokens"]), dim=int(data["dim"]),
-                       prompts=tuple(data["prompts"]))
+                return cls.from_dict(json.load(fh))
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ConfigError(f"{path} is missing or unreadable ({e}): the run's conditioning "
                               "cannot be restored; train it again") from None
@@ -176,50 +180,6 @@ def check_prompts(encoder: ConditionEncoder, prompts: list[str]) -> None:
                           f"{', '.join(vocabulary[:8])}")
 
 
-@keras.saving.register_keras_serializable(package="streamgan")
-class BagEmbedding(keras.layers.Layer):
-    """int ids (B, T), 0 = nothing -> the mean of their embeddings (B, dim); zeros for none."""
-
-    def __init__(self, input_dim: int, dim: int, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.input_dim, self.dim, self.seed = int(input_dim), int(dim), seed
-        self.embedding = keras.layers.Embedding(
-            self.input_dim, self.dim,
-            embeddings_initializer=keras.initializers.RandomNormal(0.0, 1.0, seed=seed))
-
-    def build(self, input_shape):
-        self.embedding.build(input_shape)
-
-    def call(self, ids, scores_of=None):
-        """The bag's mean embedding; with scores_of (features (B, dim)), instead the features'
-        inner product with every vocabulary entry's embedding (B, input_dim - 1): the class
-        scores implied by a projection discriminator's embedding."""
-        from keras import ops
-        if scores_of is not None:
-            table = ops.cast(self.embedding.embeddings[1:], scores_of.dtype)
-            return ops.cast(ops.matmul(scores_of, ops.transpose(table)), "float32")
-        vectors = self.embedding(ids)
-        present = ops.cast(ops.expand_dims(ids > 0, -1), vectors.dtype)
-        total = ops.sum(vectors * present, axis=1)
-        return total / ops.maximum(ops.sum(present, axis=1), 1.0)
-
-    def get_config(self):
-        return {**super().get_config(), "input_dim": self.input_dim, "dim": self.dim,
-                "seed": self.seed}
-
-
-@keras.saving.register_keras_serializable(package="streamgan")
-class ConditionStrength(keras.layers.Layer):
-    """x * strength, a non-trainable scalar the GAN ramps from 0 to 1 during training."""
-
-    def build(self, input_shape):
-        self.strength = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                        name="strength")
-
-    def call(self, x):
-        return x * self.strength
-
-
 def conditional_generator(base: keras.Model, latent_dim: int, spec: ConditionSpec,
                           seed: int | None = None) -> keras.Model:
     """(noise, ids) -> images: the condition's embedding, scaled by the condition strength,
@@ -279,19 +239,6 @@ def classification_loss(scores, ids):
     per_row = -ops.sum(targets * ops.log_softmax(scores, axis=-1), axis=-1)
     known = ops.cast(words > 0, "float32")
     return ops.sum(per_row * known) / ops.maximum(ops.sum(known), 1.0)
-
-
-def nested_layers(model: keras.Model):
-    """Every layer of a model, those of the models nested in it included."""
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from nested_layers(layer)
-
-
-def strength_layers(model: keras.Model) -> list[ConditionStrength]:
-    """Every ConditionStrength in a model, nested models included."""
-    return [layer for layer in nested_layers(model) if isinstance(layer, ConditionStrength)]
 
 
 def ramp(images_seen, start: float, length: float):

@@ -23,9 +23,8 @@ def evaluate(workdir: str, store: str | None = None, split: str | None = "valida
     store defaults to the run's; a store without that split is compared on every image (the
     result says which). Writes the result to the run's evaluation.json and returns it.
     """
-    import keras
-
     from streamgan.store.contract import open_store
+    from streamgan.train.export import load_generator
     from streamgan.train.generate import find_generator
 
     paths = RunPaths(workdir)
@@ -37,18 +36,14 @@ def evaluate(workdir: str, store: str | None = None, split: str | None = "valida
     extract = features or quality.InceptionFeatures()
     real = quality.store_features(info, used_split, num, extract,
                                   cache_dir=paths.feature_cache, seed=seed)
-    import streamgan.train.conditioning as conditioning  # registers the conditional layers
-
-    generator = keras.models.load_model(generator_path, compile=False)
-    conditions = None
-    if len(generator.inputs) > 1:  # generate with the conditions of the images compared with
+    loaded = load_generator(generator_path)
+    generator, conditions = loaded.model, None
+    if loaded.conditional:  # generate with the conditions of the images compared with
         from streamgan.train.data import StoreReader
-        spec = conditioning.ConditionSpec.load(paths.conditioning)
-        encoder = conditioning.ConditionEncoder(paths.conditioning, spec.source, spec.max_tokens)
         reader = StoreReader.from_info(info, info.split_mask(used_split)).with_condition(
-            spec.source)
-        conditions = encoder.encode(reader.condition_texts(num, seed=seed))
-    fakes = quality.generated_images(generator, num, config.pixel_range, seed=seed + 1,
+            loaded.card.condition.source)
+        conditions = loaded.encoder.encode(reader.condition_texts(num, seed=seed))
+    fakes = quality.generated_images(generator, num, loaded.card.pixel_range, seed=seed + 1,
                                      conditions=conditions)
     fake = extract(fakes)
     kid_mean, kid_std = quality.kid(fake, real, seed=seed)

@@ -24,6 +24,7 @@ import keras
 from keras import layers
 
 from streamgan.train.dcgan import _init, _seeds, num_doublings
+from streamgan.train.layers import GLU
 from streamgan.train.modulation import generator_inputs, modulate
 
 
@@ -39,15 +40,6 @@ def _he(seed: int | None):
     the untrained D scored every image ~0.001 and stayed at chance (D(x) = D(G(z)) = 0.5) for
     whole runs (bench/quality.py)."""
     return keras.initializers.HeNormal(seed=seed)
-
-
-@keras.saving.register_keras_serializable(package="streamgan")
-class GLU(layers.Layer):
-    """Gated linear unit over channels: the first half times the sigmoid of the second."""
-
-    def call(self, x):
-        a, b = keras.ops.split(x, 2, axis=-1)
-        return a * keras.ops.sigmoid(b)
 
 
 def _norm(x, condition):

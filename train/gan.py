@@ -198,7 +198,8 @@ class GAN(keras.Model):
         """Set both nets' condition strength for this step (0 for an unconditional GAN)."""
         if not self.conditional:
             return ops.convert_to_tensor(0.0)
-        from streamgan.train.conditioning import ramp, strength_layers
+        from streamgan.train.conditioning import ramp
+        from streamgan.train.layers import strength_layers
         seen = ops.cast(self.g_optimizer.iterations, "float32") * self.images_per_step
         strength = ramp(seen, *self.condition_ramp)
         for layer in strength_layers(self.generator) + strength_layers(self.discriminator):

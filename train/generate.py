@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from streamgan.common.errors import ConfigError
-from streamgan.train import images
-from streamgan.train.config import TrainConfig
+from streamgan.train import conditioning, images
+from streamgan.train.export import load_generator, load_model
 from streamgan.train.paths import RunPaths
 
 
@@ -41,16 +41,6 @@ def find_generator(workdir: str | None = None, model: str | None = None) -> str:
         raise FileNotFoundError(f"{where}: train one first with "
                                 "`streamgan train --store STORE --workdir WORKDIR`")
     return path
-
-
-def pixel_range_of(generator_path: str) -> tuple[float, float]:
-    """The pixel range of a run's generator, from the config.json of the run that exported it
-    (the store's range, recorded when the run started)."""
-    config = TrainConfig.load(RunPaths(os.path.dirname(os.path.abspath(generator_path))).config)
-    if config.pixel_range is None:
-        raise ConfigError(f"the run of {generator_path} does not record its pixel range: "
-                          "train it again with this streamgan")
-    return config.pixel_range
 
 
 def draw_noise(count: int, latent_dim: int, seed: int | None = None,
@@ -117,8 +107,6 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
     truncation: draw the noise from a normal truncated at +-truncation (None: not truncated).
     Returns {"generator", "num", "seed", "grid", "files", "prompts"}.
     """
-    import keras
-
     if num < 1:
         raise ConfigError(f"--num must be >= 1, got {num}")
     if select < 1:
@@ -128,27 +116,23 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
     if not out and not out_dir:
         raise ConfigError("nothing to write: give --out GRID.png and/or --out-dir DIR")
     path = find_generator(workdir, model)
-    import streamgan.train.conditioning as conditioning  # registers the layers a conditional model uses
-
-    generator = keras.models.load_model(path, compile=False)
+    loaded = load_generator(path)
+    generator, spec = loaded.model, loaded.card.condition
     discriminator = None
     if select > 1:
         critic = RunPaths(os.path.dirname(os.path.abspath(path))).discriminator
         if not os.path.exists(critic):
-            raise ConfigError(f"--select: {critic} is missing (a run exports it after every "
-                              "epoch; resume an older run for one epoch to write it)")
-        discriminator = keras.models.load_model(critic, compile=False)
-    latent_dim = int(generator.inputs[0].shape[-1])
-    noise = draw_noise(num * select, latent_dim, seed, truncation)
-    conditional = len(generator.inputs) > 1
-    if prompts and not conditional:
+            raise ConfigError(f"--select: {critic} is missing (a run exports it beside the "
+                              "generator when training ends; resume an older run for one "
+                              "epoch to write it)")
+        discriminator = load_model(critic)
+    noise = draw_noise(num * select, loaded.card.latent_dim, seed, truncation)
+    if prompts and not loaded.conditional:
         raise ConfigError(f"--prompt: {path} is an unconditional generator (its run had no "
                           "usable descriptions, or --condition none): generate without --prompt")
     ids, groups = None, 1  # groups: sets of candidates a selection keeps the best of
-    if conditional:
-        graph = RunPaths(os.path.dirname(os.path.abspath(path))).conditioning
-        spec = conditioning.ConditionSpec.load(graph)
-        encoder = conditioning.ConditionEncoder(graph, spec.source, spec.max_tokens)
+    if loaded.conditional:
+        encoder = loaded.encoder
         if prompts:
             conditioning.check_prompts(encoder, prompts)
             noise = np.tile(noise, (len(prompts), 1))
@@ -162,7 +146,7 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
             groups = num  # each image's candidates share its condition
     fakes = (in_batches(generator, noise, ids, batch_size) if discriminator is None
              else picked(generator, discriminator, noise, ids, groups, select, batch_size))
-    pixels = images.to_uint8(fakes, pixel_range_of(path))
+    pixels = images.to_uint8(fakes, loaded.card.pixel_range)
     num = len(pixels)
 
     files = []

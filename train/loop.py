@@ -62,6 +62,7 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
         num_batches,
         stream_dataset,
     )
+    from streamgan.train.export import ModelCard
     from streamgan.train.gan import build_gan
 
     bound_malloc_arenas()  # flat peak memory however long the run (see its docstring)
@@ -138,7 +139,10 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
     if spec is not None:
         grid_noise, grid_ids, grid_cols = grid_conditions(spec, encoder, config.num_samples,
                                                           fixed_noise)
-    evaluation = _kid_callback(config, info, paths, log, reader, encoder)
+    card = ModelCard(pixel_range=tuple(config.pixel_range), image_size=config.image_size,
+                     latent_dim=config.latent_dim, arch=config.arch, condition=spec,
+                     conditioning_dir=paths.conditioning if spec else None)
+    evaluation = _kid_callback(config, info, paths, log, reader, encoder, card)
     history = {}
     if initial_epoch >= config.epochs:
         log(f"  already trained for {initial_epoch} epochs: pass --epochs N with N > "
@@ -152,7 +156,7 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
                 keras.callbacks.CSVLogger(paths.history, append=True),
                 cb.LossCurve(paths.history, paths.loss_curve),  # after the CSVLogger
                 cb.SampleGrid(grid_noise, paths, config.pixel_range, grid_ids, grid_cols),
-                cb.ExportGenerator(paths.generator, paths.discriminator),
+                cb.ExportGenerator(paths.generator, paths.discriminator, card),
                 keras.callbacks.TensorBoard(paths.logs, write_graph=False),
                 checkpointer,  # a checkpoint means the epoch's other outputs exist
                 *(callbacks or []),
@@ -187,7 +191,7 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
     return summary
 
 
-def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encoder):
+def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encoder, card):
     """The KID evaluation of this run, or None (off, or the feature network is missing)."""
     from streamgan.train import callbacks as cb
     from streamgan.train import quality
@@ -211,7 +215,7 @@ def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encod
     return cb.KIDEvaluation(reference, features, config.pixel_range, paths,
                             every=config.eval_every, num=config.eval_num, epochs=config.epochs,
                             seed=config.seed, best=min(past, default=float("inf")), log=log,
-                            conditions=conditions)
+                            conditions=conditions, card=card)
 
 
 def _fixed_noise(paths: RunPaths, config: TrainConfig) -> np.ndarray:

@@ -12,24 +12,9 @@ ramp of "collapse by conditioning" (train/conditioning.py) holds layer by layer.
 from __future__ import annotations
 
 import keras
-from keras import layers, ops
+from keras import layers
 
-
-@keras.saving.register_keras_serializable(package="streamgan")
-class Modulation(layers.Layer):
-    """[x (B, ..., C), condition (B, D)] -> x * (1 + condition @ Wg) + condition @ Wb."""
-
-    def build(self, input_shape):
-        channels, dim = input_shape[0][-1], input_shape[1][-1]
-        self.scale = self.add_weight(shape=(dim, channels), initializer="zeros", name="scale")
-        self.shift = self.add_weight(shape=(dim, channels), initializer="zeros", name="shift")
-
-    def call(self, inputs):
-        x, condition = inputs
-        shape = [-1] + [1] * (len(x.shape) - 2) + [x.shape[-1]]
-        scale = ops.reshape(ops.matmul(condition, self.scale), shape)
-        shift = ops.reshape(ops.matmul(condition, self.shift), shape)
-        return x * (1.0 + scale) + shift
+from streamgan.train.layers import Modulation
 
 
 def generator_inputs(latent_dim: int, condition_dim: int):

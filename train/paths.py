@@ -4,7 +4,8 @@
       config.json                    the TrainConfig of the run
       fixed_noise.npy                noise behind every sample grid (drawn once, reused on resume)
       checkpoints/epoch0007/         one directory per finished epoch (train/checkpoint.py)
-      generator.keras                the latest generator, loadable with keras.models.load_model
+      generator.keras                the latest generator, with its card (train/export.py):
+                                     streamgan.load_generator(path) loads it anywhere
       generator_best.keras           the generator of the epoch with the best KID (when evaluated)
       samples/epoch0007.png          sample grid after each epoch, from the fixed noise
       history.csv                    metrics per epoch (keras.callbacks.CSVLogger)

@@ -64,7 +64,7 @@ def float32_copy(model):
     loads as a plain float32 Keras model. A float32 model is returned as it is."""
     import keras
 
-    from streamgan.train.conditioning import nested_layers
+    from streamgan.train.layers import nested_layers
     if all(layer.dtype_policy.name == FLOAT32 for layer in nested_layers(model)):
         return model
 

@@ -88,7 +88,7 @@ def _nets(new, old):
 def _split(net):
     """(the net's weights outside its condition embeddings, its BagEmbedding layers): the
     former copy one to one, the latter row by word."""
-    from streamgan.train.conditioning import BagEmbedding, nested_layers
+    from streamgan.train.layers import BagEmbedding, nested_layers
     bags = [layer for layer in nested_layers(net) if isinstance(layer, BagEmbedding)]
     embedded = {id(w) for layer in bags for w in layer.weights}
     return [w for w in net.weights if id(w) not in embedded], bags

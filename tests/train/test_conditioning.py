@@ -13,6 +13,7 @@ from PIL import Image
 from streamgan.common.errors import ConfigError
 from streamgan.store.contract import Manifest, open_store
 from streamgan.train import conditioning
+from streamgan.train import layers as net_layers
 from streamgan.train.config import TrainConfig
 from streamgan.train.data import StoreReader, stream_dataset
 from tests.train.test_cli import one_line_error
@@ -100,7 +101,7 @@ def test_the_condition_has_no_effect_at_strength_zero_and_steers_at_one(describe
     same_noise = np.repeat(noise[:1], 3, axis=0)
     at_zero = keras.ops.convert_to_numpy(gan.generator([same_noise, ids]))
     np.testing.assert_array_equal(at_zero[0], at_zero[1])  # the condition is ignored
-    for layer in conditioning.strength_layers(gan.generator):
+    for layer in net_layers.strength_layers(gan.generator):
         layer.strength.assign(1.0)
     at_one = keras.ops.convert_to_numpy(gan.generator([same_noise, ids]))
     # (an untrained net's images are all near 0: compare with what other noise changes)
@@ -116,12 +117,12 @@ def test_the_condition_modulates_every_batch_norm_of_the_generator(arch):
     """Besides entering with the noise, the condition scales and shifts each norm: with the
     input path cut, a condition alone still changes the image, at every norm."""
     from streamgan.train.gan import build_gan
-    from streamgan.train.modulation import Modulation
+    from streamgan.train.layers import Modulation
     spec = conditioning.ConditionSpec("category", CATEGORIES, 4, 8, CATEGORIES)
     config = TrainConfig(store="s", workdir="w", image_size=32, latent_dim=8, base_filters=4,
                          ema_decay=0.0, arch=arch)
     gan = build_gan(config, spec)
-    layers = list(conditioning.nested_layers(gan.generator))
+    layers = list(net_layers.nested_layers(gan.generator))
     norms = [la for la in layers if isinstance(la, keras.layers.BatchNormalization)]
     modulations = [la for la in layers if isinstance(la, Modulation)]
     assert len(norms) == len(modulations) >= 3
@@ -129,7 +130,7 @@ def test_the_condition_modulates_every_batch_norm_of_the_generator(arch):
     kernel = first_dense.kernel.numpy()
     kernel[8:] = 0.0  # the condition's rows of the input layer: cut
     first_dense.kernel.assign(kernel)
-    for layer in conditioning.strength_layers(gan.generator):
+    for layer in net_layers.strength_layers(gan.generator):
         layer.strength.assign(1.0)
     noise = np.repeat(np.random.default_rng(0).normal(size=(1, 8)).astype(np.float32), 2, 0)
     ids = np.array([[1, 0, 0, 0], [2, 0, 0, 0]], np.int32)
@@ -152,7 +153,7 @@ def test_mode_seeking_pairs_share_a_condition_and_punish_ignoring_the_noise():
     config = TrainConfig(store="s", workdir="w", image_size=32, latent_dim=8, base_filters=4,
                          ema_decay=0.0)
     gan = build_gan(config, spec)
-    for layer in conditioning.strength_layers(gan.generator):
+    for layer in net_layers.strength_layers(gan.generator):
         layer.strength.assign(1.0)
     ids = np.array([[1, 0, 0, 0], [2, 0, 0, 0], [3, 0, 0, 0], [1, 2, 0, 0], [3, 0, 0, 0]],
                    np.int32)
@@ -160,7 +161,7 @@ def test_mode_seeking_pairs_share_a_condition_and_punish_ignoring_the_noise():
     paired = keras.ops.convert_to_numpy(paired)
     np.testing.assert_array_equal(paired[3:], ids[:2])  # the last two repeat the first two
     assert images.shape[0] == 5
-    first_dense = next(la for la in conditioning.nested_layers(gan.generator)
+    first_dense = next(la for la in net_layers.nested_layers(gan.generator)
                        if isinstance(la, keras.layers.Dense))
     kernel = first_dense.kernel.numpy()
     kernel[:8] = 0.0  # the noise's rows: now a condition makes one image, whatever the noise

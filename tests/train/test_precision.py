@@ -85,8 +85,9 @@ def test_an_unknown_precision_is_a_clear_error():
 @pytest.mark.parametrize("conditional", [False, True])
 def test_an_exported_bfloat16_generator_is_a_float32_model_of_the_same_images(tmp_path,
                                                                                conditional):
-    from streamgan.train.callbacks import export_model
-    from streamgan.train.conditioning import ConditionSpec, nested_layers
+    from streamgan.train.conditioning import ConditionSpec
+    from streamgan.train.export import export_model
+    from streamgan.train.layers import nested_layers
     spec = ConditionSpec(source="descriptions", vocabulary=("red", "dress", "shoes"),
                          max_tokens=4, dim=8, prompts=("red dress",)) if conditional else None
     gan = build_gan(tiny(precision="mixed_bfloat16"), spec)
