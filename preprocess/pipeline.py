@@ -21,16 +21,16 @@ A run is two Beam jobs between launcher steps, so that no runner holds per-recor
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import threading
 import time
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from streamgan.preprocess import catalog, publish, resume, staging
-from streamgan.preprocess.config import PreprocessConfig, add_arguments, config_from_args
+from streamgan.preprocess.config import PreprocessConfig
 from streamgan.preprocess.dedup import FirstSeen
 from streamgan.preprocess.fetch import options_for
 from streamgan.preprocess.previous import PreviousStore, summary_line
@@ -158,6 +158,24 @@ def pipeline_options(beam_args: list[str], record_files: int = 2) -> PipelineOpt
     return options
 
 
+def preload_analysis() -> threading.Thread:
+    """Import TensorFlow and TFT in a background thread while the launcher validates the
+    catalogue and the Beam job fetches: the launcher needs them only afterwards (content dedup
+    writes the analysis input, then TFT analyses it), and importing them takes 4-10 s that a
+    small season would otherwise wait for after its Beam job (docs/scaling.md). The first
+    `import` of either in the main thread waits for this one to finish."""
+    def load():
+        try:
+            import tensorflow_transform.beam  # noqa: F401
+
+            from streamgan.preprocess import transform  # noqa: F401
+        except Exception:  # the main thread's own import then raises it where it matters
+            pass
+    thread = threading.Thread(target=load, name="preload-tensorflow", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) -> Manifest | None:
     """Validate the catalogue, run the pipeline and publish the store atomically.
 
@@ -165,6 +183,8 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
     for user mistakes.
     """
     started = time.time()
+    if not dry_run:
+        preload_analysis()
     options = pipeline_options(beam_args)
     out = staging.prepare(cfg.output, cfg.overwrite, options)
     previous = None
@@ -214,12 +234,3 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
     if manifest.previous:
         print(summary_line(manifest.previous))
     return manifest
-
-
-def run(argv: list[str] | None = None) -> Manifest | None:
-    """Beam's conventional entry point: parse our options, pass the rest to Beam."""
-    parser = argparse.ArgumentParser(prog="python -m streamgan.preprocess", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    known, beam_args = parser.parse_known_args(argv)
-    return run_job(config_from_args(known), beam_args, dry_run=known.dry_run)

@@ -41,6 +41,7 @@ from streamgan.preprocess.progress import ProgressWriter
 SHARD_SUFFIX = ".u8"       # a unit's images: raw uint8 rows of (S, S, 3)
 UNIT_SUFFIX = ".jsonl"     # a unit's lines, one per record; present = the unit is complete
 TEMP_PREFIX = "tmp-"       # a unit's files while being written
+PENDING_BATCHES = 4        # batches a worker has in flight at once (a kill loses at most these)
 
 
 def error_record(record: dict, stage: str, reason: str, message: str) -> dict:
@@ -61,7 +62,7 @@ def unit_line(record: dict, shard: str | None = None, row: int | None = None) ->
 
 class FetchAndDecodeFn(beam.DoFn):
     """A batch of records -> one scratch unit (images and lines, see the module docstring);
-    emits the number of records the unit holds.
+    emits nothing: the units are the output.
 
     Downloads are I/O bound, so remote records go to a pool of `threads` threads; conditional
     GETs (revalidations) go to their own pool of `revalidate_threads`, so that they never
@@ -172,6 +173,12 @@ class FetchAndDecodeFn(beam.DoFn):
                     origin="fetched",
                     changed=attached is not None and attached["sha256"] != sha256)
 
+    def _counted(self, record: dict) -> dict:
+        """_one, with the record counted in the live progress as soon as it is done."""
+        result = self._one(record)
+        self._progress.add(done=1, failed=int("pixels" not in result))
+        return result
+
     def _pool(self, record: dict):
         if not is_remote(record["source"]):
             return self._cpu_pool
@@ -181,23 +188,46 @@ class FetchAndDecodeFn(beam.DoFn):
         return self._io_pool
 
     def process(self, batch: list[dict]):
-        futures = [self._pool(r).submit(self._one, r) for r in batch]
+        """Start the batch's fetches and save every batch that is complete as its unit: up to
+        PENDING_BATCHES batches are in flight at once, so the next batch's requests start
+        while the last downloads of the one before finish (no barrier per batch), and a slow
+        image holds up only its own unit."""
+        self._pending.append([self._pool(r).submit(self._counted, r) for r in batch])
+        self._save_finished(PENDING_BATCHES)
+        return ()
+
+    def _save_finished(self, keep: int) -> None:
+        """Save every batch whose fetches are all done, waiting for more while over `keep`
+        batches are in flight; a batch is saved when complete, whatever is still in flight
+        before it."""
+        while True:
+            for futures in [b for b in self._pending if all(f.done() for f in b)]:
+                self._pending.remove(futures)
+                self._write(futures)
+            if len(self._pending) <= keep:
+                return
+            concurrent.futures.wait([f for b in self._pending for f in b if not f.done()],
+                                    return_when=concurrent.futures.FIRST_COMPLETED)
+
+    def start_bundle(self):
+        self._pending = []
+
+    def finish_bundle(self):
+        self._save_finished(0)
+        self._progress.flush()
+
+    def _write(self, futures: list) -> None:
+        """Wait for one batch and save it as a unit."""
         results = []
         for future in futures:
             result = future.result()
             if "pixels" in result:
                 (self.reused if result["origin"] == "reused" else self.decoded).inc()
                 self.bytes_fetched.inc(result.pop("num_bytes"))
-                self._progress.add(done=1)
             else:
                 self.rejected.inc()
-                self._progress.add(done=1, failed=1)
             results.append(result)
         write_unit(self.units_dir, results)
-        yield len(results)
-
-    def finish_bundle(self):
-        self._progress.flush()
 
     def teardown(self):
         for pool in (self._io_pool, self._check_pool, self._cpu_pool):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
-from streamgan.preprocess.pipeline import run
 from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, METADATA_COLUMNS, open_store, read_jsonl
 from tests.faults import content
 from tests.http_faults import (

@@ -81,7 +81,9 @@ def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_works(tmp_path)
     site = tmp_path / "site"
     site.mkdir()
     (site / "ok.jpg").write_bytes(encode(numbered(1), "JPEG"))
-    with StaticServer(str(site), routes={"/slow.jpg": slow(30.0, b"never")}) as server:
+    # never answers while the first run lives (an answer would finish its unit, and the rerun
+    # would resume it instead of asking again)
+    with StaticServer(str(site), routes={"/slow.jpg": slow(600.0, b"never")}) as server:
         records = [{"url": server.url_for("ok.jpg"), "description": "fine"}]
         records += [{"url": server.url_for("slow.jpg") + f"?n={i}", "description": "slow"}
                     for i in range(20)]

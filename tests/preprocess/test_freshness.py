@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
+from streamgan.pipeline.preprocess_cmd import run
 from streamgan.preprocess.freshness import FETCH, REUSE, REVALIDATE, Freshness, http_date, plan
-from streamgan.preprocess.pipeline import run
 from streamgan.store.contract import open_store, read_jsonl
 from tests.http_faults import served, versioned
 from tests.preprocess.images import encode, numbered
