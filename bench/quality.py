@@ -1,8 +1,8 @@
 """Benchmark: image quality per minute of CPU training, for three recipes, in one run.
 
-    python bench/quality.py                       # 15 min of training per recipe (~60 min)
-    python bench/quality.py --minutes 3 --eval-at 1,2,3   # a quick look
-    python bench/quality.py --recipes streamgan,streamgan:batch_size=32+loss=hinge  # candidates
+    python -m bench.quality                       # 15 min of training per recipe (~60 min)
+    python -m bench.quality --minutes 3 --eval-at 1,2,3   # a quick look
+    python -m bench.quality --recipes streamgan,streamgan:batch_size=32+loss=hinge  # candidates
 
 On ../shared/data/clothing-small (3,409 CC0 photos; the train split trains, the validation
 split is held out), preprocessed by the real job at 64 px, it trains:
@@ -33,13 +33,9 @@ import os
 import sys
 import time
 
+from bench.data import CLOTHING_CATALOG, OUT, require_clothing
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
-
-
-DATA = os.path.join(ROOT, "..", "shared", "data", "clothing-small", "catalog.json")
 
 
 def build_store(out: str, size: int) -> str:
@@ -53,7 +49,7 @@ def build_store(out: str, size: int) -> str:
         return store
     except StoreError:
         pass
-    run(["--catalog", os.path.abspath(DATA), "--output", store, "--image-size", str(size),
+    run(["--catalog", CLOTHING_CATALOG, "--output", store, "--image-size", str(size),
          "--overwrite"])
     return store
 
@@ -84,19 +80,18 @@ def recipes(store: str, size: int, names: list[str] | None = None) -> dict:
         config = known[base_name]
         if overrides:  # e.g. streamgan:batch_size=32+loss=hinge, a candidate measured ad hoc
             config = dataclasses.replace(config, **dict(
-                (key, _value(value)) for key, value in
-                (item.split("=", 1) for item in overrides.split("+"))))
+                option_value(item) for item in overrides.split("+")))
         chosen[name] = config
     return chosen
 
 
-def _value(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+def option_value(text: str) -> tuple[str, object]:
+    """"batch_size=32" -> ("batch_size", 32): a training option, parsed as `streamgan train`
+    parses --batch-size."""
+    from streamgan.common.options import parse_value
+    from streamgan.train.config import TrainConfig
+    name, _, value = text.partition("=")
+    return name, parse_value(TrainConfig, name, value)
 
 
 class TimeLimit:
@@ -273,16 +268,17 @@ def main() -> int:
     parser.add_argument("--slice", type=float, default=60.0, help="seconds per turn")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--recipes", help="comma-separated recipe names (see recipes())")
-    parser.add_argument("--out", default=os.path.join(HERE, "out", "quality"))
+    parser.add_argument("--out", default=os.path.join(OUT, "quality"))
     parser.add_argument("--store-cache", help="where the preprocessed store is cached "
                         "(default: --out)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    if not os.path.exists(DATA):
-        print(f"bench/quality.py: {DATA} not found (the shared clothing photos)")
+    missing = require_clothing("quality")
+    if missing:
+        print(missing)
         return 1
     store = build_store(args.store_cache or args.out, args.size)
-    print(f"bench/quality.py: store {store}; {args.minutes:g} min per recipe")
+    print(f"bench.quality: store {store}; {args.minutes:g} min per recipe")
     state = train_all(args, store)
     results, grids = score(args, store, state)
     report(args, results, grids)

@@ -1,17 +1,18 @@
 """Benchmark: a new season at the network's limit (issue 25).
 
-    python bench/seasons.py                          # 5,000 records, about 15 minutes here
-    python bench/seasons.py --records 20000          # the issue's scale
-    python bench/seasons.py --skip-jobs              # only the lookup's memory
+    python -m bench.seasons                          # 5,000 records, about 15 minutes here
+    python -m bench.seasons --records 20000          # the issue's scale
+    python -m bench.seasons --skip-jobs              # only the lookup's memory
 
-A synthetic catalogue of `--records` distinct generated JPEGs, served from 127.0.0.1 with a
-fixed delay per answer (a CDN's round trip, 50 ms by default; a 304 pays it too). Season 2 has
-60% of season 1's records unchanged, 10% changed (new bytes behind the same URL) and 30% new
-URLs. For each server behaviour
+A synthetic catalogue of `--records` distinct generated JPEGs, served from 127.0.0.1
+(pipeline/serve.py StaticServer) with a fixed delay per answer (a CDN's round trip, 50 ms by
+default; a 304 pays it too). Season 2 has 60% of season 1's records unchanged, 10% changed
+(new bytes behind the same URL) and 30% new URLs. For each server behaviour
 
-  immutable   Cache-Control: public, max-age=31536000, immutable (and an ETag)
-  validators  an ETag only, no freshness information (every row stale: revalidated)
-  no-cache    Cache-Control: no-cache (and an ETag): always revalidated
+  immutable   Cache-Control: public, max-age=31536000, immutable (and Last-Modified)
+  validators  Last-Modified only, no freshness information (the files are minutes old, so the
+              RFC's heuristic lifetime, 10% of their age, has run out: revalidated)
+  no-cache    Cache-Control: no-cache (and Last-Modified): always revalidated
 
 season 1 is preprocessed from scratch, then season 2 with `--previous` season 1, and a
 catalogue of season 2's new and changed records alone from scratch, each by the real
@@ -32,9 +33,7 @@ the growth of resident memory. Prints ratios measured in the same run; asserts n
 from __future__ import annotations
 
 import argparse
-import collections
 import hashlib
-import http.server
 import json
 import os
 import random
@@ -43,17 +42,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-# The jobs and their Beam workers import this checkout (not whatever copy is installed).
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
-    [os.path.dirname(HERE)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+from bench.data import OUT
+from bench.preprocess import TreeRss  # the peak memory of a process tree
+from streamgan.pipeline.serve import StaticServer
+from streamgan.store import contract as sf
 
-from bench.preprocess import TreeRss  # noqa: E402  (the peak memory of a process tree)
-
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where `-m bench.X` runs
 BEHAVIOURS = {"immutable": "public, max-age=31536000, immutable", "validators": "",
               "no-cache": "no-cache"}
 TARGETS = {"immutable": 1.25, "no-cache": 1.5}
@@ -67,78 +63,6 @@ def make_image(path: str, seed: int, size: int = 48) -> None:
     blocks = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
     Image.fromarray(np.kron(blocks, np.ones((size // 6, size // 6, 1), np.uint8))).save(
         path, "JPEG", quality=85)
-
-
-class CountingHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files over HTTP/1.1 after a fixed delay per answer, as one of BEHAVIOURS: an
-    ETag from the file's size and modification time, the behaviour's Cache-Control, If-None-Match
-    answered 304. Counts answers by kind and the most requests in flight per kind."""
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # the body would wait for the client's delayed ACK
-    delay = 0.05
-    cache_control = ""
-    lock = threading.Lock()
-    counts: collections.Counter = collections.Counter()
-    in_flight: collections.Counter = collections.Counter()
-    peak: collections.Counter = collections.Counter()
-
-    @classmethod
-    def reset(cls) -> None:
-        with cls.lock:
-            cls.counts.clear()
-            cls.in_flight.clear()
-            cls.peak.clear()
-
-    def send_header(self, keyword, value):
-        if keyword != "Last-Modified":  # validators: the ETag only (no heuristic freshness)
-            super().send_header(keyword, value)
-
-    def do_GET(self):  # noqa: N802
-        kind = "conditional" if self.headers.get("If-None-Match") else "unconditional"
-        with self.lock:
-            self.in_flight[kind] += 1
-            self.peak[kind] = max(self.peak[kind], self.in_flight[kind])
-        try:
-            time.sleep(self.delay)
-            path = self.translate_path(self.path)
-            try:
-                stat = os.stat(path)
-            except OSError:
-                self.send_error(404)
-                self._count(kind, 404)
-                return
-            etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
-            status = 304 if self.headers.get("If-None-Match") == etag else 200
-            self._count(kind, status)
-            self.send_response(status)
-            self.send_header("ETag", etag)
-            if self.cache_control:
-                self.send_header("Cache-Control", self.cache_control)
-            if status == 304:
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            with open(path, "rb") as fh:
-                body = fh.read()
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        finally:
-            with self.lock:
-                self.in_flight[kind] -= 1
-
-    def _count(self, kind: str, status: int) -> None:
-        with self.lock:
-            self.counts[f"{kind} {status}"] += 1
-
-    def log_message(self, *args):
-        pass
-
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512
 
 
 def build_site(root: str, n: int, seed: int = 0) -> dict:
@@ -164,18 +88,19 @@ def write_catalog(path: str, prefix: str, indices) -> str:
 
 
 def preprocess(catalog: str, store: str, size: int, log: str, *extra: str,
-               kill_after: int | None = None) -> dict:
+               kill_after: tuple[StaticServer, int] | None = None) -> dict:
     """One `streamgan preprocess` process: wall seconds, peak tree RSS, manifest (None when
-    killed after kill_after answers)."""
+    killed once the server has answered kill_after = (server, n) requests)."""
     cmd = [sys.executable, "-m", "streamgan.pipeline", "preprocess", "--catalog", catalog,
            "--output", store, "--image-size", str(size), "--retries", "1", *extra]
     started = time.time()
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=ENV,
-                                cwd=os.path.dirname(HERE), start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=CHECKOUT,
+                                start_new_session=True)
         rss = TreeRss(proc.pid)
         if kill_after is not None:
-            while proc.poll() is None and sum(CountingHandler.counts.values()) < kill_after:
+            server, n = kill_after
+            while proc.poll() is None and sum(server.requests.values()) < n:
                 time.sleep(0.01)
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -198,20 +123,24 @@ def breakdown(result: dict) -> str:
             f"+ publish {t['publish_s']:4.1f}")
 
 
-def requests_text() -> str:
-    c = CountingHandler.counts
-    return (f"requests: {c['unconditional 200']} GET 200, {c['conditional 304']} conditional "
-            f"304, {c['conditional 200']} conditional 200; most in flight: "
-            f"{CountingHandler.peak['conditional']} conditional, "
-            f"{CountingHandler.peak['unconditional']} downloads")
+def by_kind(server: StaticServer) -> dict:
+    """The requests answered since the last reset, by kind."""
+    conditional = server.requests["conditional"]
+    return {"GET 200": server.requests["unconditional"], "conditional 304": server.statuses[304],
+            "conditional 200": conditional - server.statuses[304],
+            "in flight conditional": server.most_in_flight["conditional"],
+            "in flight downloads": server.most_in_flight["unconditional"]}
 
 
-def serve(root: str, cache_control: str, delay: float) -> tuple[Server, str]:
-    import functools
-    CountingHandler.cache_control, CountingHandler.delay = cache_control, delay
-    server = Server(("127.0.0.1", 0), functools.partial(CountingHandler, directory=root))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+def requests_text(server: StaticServer) -> str:
+    k = by_kind(server)
+    return (f"requests: {k['GET 200']} GET 200, {k['conditional 304']} conditional 304, "
+            f"{k['conditional 200']} conditional 200; most in flight: "
+            f"{k['in flight conditional']} conditional, {k['in flight downloads']} downloads")
+
+
+def serve(root: str, cache_control: str, delay: float) -> StaticServer:
+    return StaticServer(root, delay=delay, cache_control=cache_control).start()
 
 
 def run_behaviour(name: str, args, work: str) -> dict:
@@ -219,7 +148,8 @@ def run_behaviour(name: str, args, work: str) -> dict:
     root = os.path.join(work, f"site-{name}")
     shutil.rmtree(root, ignore_errors=True)
     plan = build_site(root, args.records)
-    server, prefix = serve(root, BEHAVIOURS[name], args.delay)
+    server = serve(root, BEHAVIOURS[name], args.delay)
+    prefix = server.base_url
     folder = os.path.join(work, name)
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
@@ -230,7 +160,7 @@ def run_behaviour(name: str, args, work: str) -> dict:
         alone = write_catalog(os.path.join(folder, "alone.jsonl"), prefix,
                               sorted(plan["changed"] + plan["new"]))
         s1 = os.path.join(folder, "season1")
-        CountingHandler.reset()
+        server.reset_counts()
         first = preprocess(cat1, s1, args.size, os.path.join(folder, "season1.log"))
         print(f"[{name}] season 1 ({plan['n']} records): {breakdown(first)}")
         for i in plan["changed"]:  # new bytes behind the same URL
@@ -240,20 +170,18 @@ def run_behaviour(name: str, args, work: str) -> dict:
         results = {"season1": first["wall"]}
         for label, catalog, extra in (("season 2", cat2, ("--previous", s1)),
                                       ("new + changed alone", alone, ())):
-            CountingHandler.reset()
+            server.reset_counts()
             out = os.path.join(folder, label.replace(" ", "-").replace("+", "and"))
             r = preprocess(catalog, out, args.size, os.path.join(folder, f"{label}.log"), *extra)
             c = r["manifest"]["counts"]
             print(f"[{name}] {label:<20}: {breakdown(r)}; written {c['written']} = reused "
-                  f"{c['reused']} + fetched {c['fetched']}; {requests_text()}")
+                  f"{c['reused']} + fetched {c['fetched']}; {requests_text(server)}")
             results[label] = r["wall"]
-            results[label + " requests"] = dict(CountingHandler.counts)
-            results[label + " peak"] = dict(CountingHandler.peak)
+            results[label + " requests"] = by_kind(server)
             shutil.rmtree(out, ignore_errors=True)
         return results
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 def run_kill(args, work: str) -> dict:
@@ -261,22 +189,23 @@ def run_kill(args, work: str) -> dict:
     root = os.path.join(work, "site-kill")
     shutil.rmtree(root, ignore_errors=True)
     plan = build_site(root, args.records)
-    server, prefix = serve(root, BEHAVIOURS["immutable"], args.delay)
+    server = serve(root, BEHAVIOURS["immutable"], args.delay)
+    prefix = server.base_url
     folder = os.path.join(work, "kill")
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
     try:
         catalog = write_catalog(os.path.join(folder, "catalog.jsonl"), prefix, range(plan["n"]))
         reference = os.path.join(folder, "reference")
-        CountingHandler.reset()
+        server.reset_counts()
         full = preprocess(catalog, reference, args.size, os.path.join(folder, "full.log"))
-        CountingHandler.reset()
+        server.reset_counts()
         out = os.path.join(folder, "store")
         killed = preprocess(catalog, out, args.size, os.path.join(folder, "killed.log"),
-                            kill_after=plan["n"] // 2)
-        before = sum(CountingHandler.counts.values())
+                            kill_after=(server, plan["n"] // 2))
+        before = sum(server.requests.values())
         rerun = preprocess(catalog, out, args.size, os.path.join(folder, "rerun.log"))
-        total = sum(CountingHandler.counts.values())
+        total = sum(server.requests.values())
         same = digest(out) == digest(reference)
         resumed = [line for line in open(os.path.join(folder, "rerun.log"))
                    if "resuming" in line]
@@ -289,8 +218,7 @@ def run_kill(args, work: str) -> dict:
         return {"requests": total / plan["n"], "rerun": rerun["wall"] / full["wall"],
                 "same": same}
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 def digest(store: str) -> str:
@@ -326,7 +254,6 @@ def synthetic_store(path: str, n: int, size: int = 16) -> str:
     """A valid store of n rows with distinct sources (blank gzip images: the lookup never
     reads pixels), cached."""
     from streamgan.preprocess.config import PreprocessConfig
-    from streamgan.store import contract as sf
     if os.path.exists(os.path.join(path, sf.MANIFEST_FILE)):
         return path
     shutil.rmtree(path, ignore_errors=True)
@@ -343,9 +270,10 @@ def synthetic_store(path: str, n: int, size: int = 16) -> str:
                      sf.LAST_MODIFIED: "Tue, 01 Dec 2026 10:00:00 GMT"} for i in range(start, stop)]
             w.write(start, blank[:stop - start], rows)
     cfg = PreprocessConfig(catalog="", output="", image_size=size)
-    sf.Manifest(catalog={"records": n}, counts={"records": n, "written": n, "rejected": 0,
-                                                "duplicates": 0},
-                image={"size": size, "pixel_range": [-1, 1]}, options=cfg.to_json()).write(path)
+    sf.Manifest(catalog=sf.CatalogSection(records=n),
+                counts=sf.Counts(records=n, written=n, rejected=0, duplicates=0, fetched=n),
+                image=sf.ImageSection(size=size, pixel_range=(-1, 1)),
+                options=cfg.to_json()).write(path)
     return path
 
 
@@ -382,8 +310,8 @@ def measure_lookup(work: str, base: int) -> None:
     for factor in (1, 10, 100):
         n = base * factor
         store = synthetic_store(os.path.join(work, f"lookup-{factor}x"), n)
-        out = subprocess.run([sys.executable, __file__, "--lookup-child", store, str(n)],
-                             capture_output=True, text=True, cwd=os.path.dirname(HERE), env=ENV)
+        out = subprocess.run([sys.executable, "-m", "bench.seasons", "--lookup-child", store,
+                              str(n)], capture_output=True, text=True, cwd=CHECKOUT)
         if out.returncode:
             sys.exit(out.stderr[-2000:])
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -404,7 +332,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--delay", type=float, default=0.05, help="seconds per HTTP answer")
     parser.add_argument("--behaviours", default=",".join(BEHAVIOURS))
-    parser.add_argument("--work", default=os.path.join(HERE, "out", "seasons"))
+    parser.add_argument("--work", default=os.path.join(OUT, "seasons"))
     parser.add_argument("--skip-jobs", action="store_true")
     parser.add_argument("--skip-kill", action="store_true")
     parser.add_argument("--skip-fixed", action="store_true")
@@ -427,11 +355,11 @@ def main() -> None:
         for b, r in results.items():
             ratio = r["season 2"] / r["new + changed alone"]
             target = f"<= {TARGETS[b]}" if b in TARGETS else "-"
-            req = r["season 2 requests"]
-            print(f"  {b:<11} {ratio:6.2f} {target:>7}  {req.get('unconditional 200', 0)} GET, "
-                  f"{req.get('conditional 304', 0)} x 304, {req.get('conditional 200', 0)} "
-                  f"conditional 200; in flight at most {r['season 2 peak'].get('conditional', 0)}"
-                  f" conditional / {r['season 2 peak'].get('unconditional', 0)} downloads")
+            k = r["season 2 requests"]
+            print(f"  {b:<11} {ratio:6.2f} {target:>7}  {k['GET 200']} GET, "
+                  f"{k['conditional 304']} x 304, {k['conditional 200']} conditional 200; in "
+                  f"flight at most {k['in flight conditional']} conditional / "
+                  f"{k['in flight downloads']} downloads")
     if not args.skip_kill:
         run_kill(args, work)
     if not args.skip_fixed:

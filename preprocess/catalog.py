@@ -35,7 +35,7 @@ from typing import IO, Iterator
 import ijson
 
 from streamgan.common.errors import CatalogError, RecordError
-from streamgan.common.files import is_remote, local_path
+from streamgan.common.files import absolute, is_remote, is_url, local_path
 
 HTTP_SCHEMES = ("http", "https")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
@@ -127,7 +127,7 @@ def file_sha256(path: str) -> str:
 
 def resolve_url(url: str, catalog_dir: str) -> str:
     """Where to fetch a record from: http(s) and other schemes as given, local paths absolute."""
-    if "://" in url or os.path.isabs(url):
+    if is_url(url) or os.path.isabs(url):
         return url
     if is_remote(catalog_dir):
         return catalog_dir.rstrip("/") + "/" + url
@@ -310,7 +310,7 @@ def _read(path: str, max_records: int | None, summary: CatalogSummary | None,
 def _read_records(path: str, max_records: int | None, summary: CatalogSummary | None,
                   allow_local: bool | None) -> Iterator[dict | BadRecord]:
     name = os.path.basename(path.rstrip("/")) or path
-    catalog_dir = os.path.dirname(os.path.abspath(path)) if "://" not in path else path.rsplit("/", 1)[0]
+    catalog_dir = path.rsplit("/", 1)[0] if is_remote(path) else os.path.dirname(absolute(path))
     if allow_local is None:
         allow_local = not is_remote(path)
     with _open(path) as raw:

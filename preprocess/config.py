@@ -7,7 +7,7 @@ import dataclasses
 import os
 
 from streamgan.common.errors import ConfigError
-from streamgan.common.files import is_remote
+from streamgan.common.files import absolute, is_remote
 from streamgan.common.options import add_options, check_choice, from_args, option
 from streamgan.preprocess.freshness import REVALIDATE_CHOICES
 from streamgan.store.contract import field_name_problem, image_size_problem, parse_image_size
@@ -194,7 +194,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> PreprocessConfig:
     cfg = from_args(PreprocessConfig, args, output=os.path.abspath(args.output))
-    if cfg.previous and "://" not in cfg.previous:
-        cfg = dataclasses.replace(cfg, previous=os.path.abspath(cfg.previous))
+    if cfg.previous:
+        cfg = dataclasses.replace(cfg, previous=absolute(cfg.previous))
     return cfg.validate()
 

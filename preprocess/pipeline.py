@@ -4,8 +4,9 @@
     python -m streamgan.preprocess --catalog catalog.json --output store/ --runner DataflowRunner \\
         --project P --region R --temp_location gs://B/tmp --setup_file ./setup.py
 
-Any option the job does not know is a Beam pipeline option. Without --runner it runs on this
-machine with the DirectRunner on all cores (multi-processing).
+Any option the job does not know is a Beam pipeline option. Without --runner (or with the
+DirectRunner) it runs on this machine on Beam's FnApiRunner, on all cores (multi-processing),
+never trying to download the Prism runner first (preprocess/runners.py).
 
 A run is two Beam jobs between launcher steps, so that no runner holds per-record state:
 
@@ -27,9 +28,9 @@ import threading
 import time
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-from streamgan.preprocess import catalog, publish, resume, staging
+from streamgan.preprocess import catalog, publish, resume, runners, staging
 from streamgan.preprocess.config import PreprocessConfig
 from streamgan.preprocess.dedup import FirstSeen
 from streamgan.preprocess.fetch import options_for
@@ -52,8 +53,7 @@ def decode_threads(cfg: PreprocessConfig, options: PipelineOptions) -> int:
         return cfg.decode_threads
     cores = os.cpu_count() or 1
     direct = options.view_as(DirectOptions)
-    runner = options.view_as(StandardOptions).runner
-    if runner in (None, "DirectRunner", "direct") and direct.direct_running_mode != "in_memory":
+    if runners.is_direct(options) and direct.direct_running_mode != "in_memory":
         return max(2, cores // (direct.direct_num_workers or cores))
     return cores
 
@@ -97,7 +97,7 @@ def analysis_options(options: PipelineOptions) -> PipelineOptions:
     """The analysis job's options: the user's runner on a cluster; on this machine the
     DirectRunner in this process (its input is small, and worker processes would each have
     to import TensorFlow first)."""
-    if options.view_as(StandardOptions).runner in staging.LOCAL_RUNNERS:
+    if runners.is_local(options):
         return PipelineOptions([], runner="DirectRunner", direct_running_mode="in_memory",
                                direct_num_workers=1)
     return options
@@ -148,8 +148,7 @@ def pipeline_options(beam_args: list[str], record_files: int = 2) -> PipelineOpt
     worker process per core, unless the catalogue is a single file of work: a file is not
     split between workers, so a second process would only cost its start-up."""
     options = PipelineOptions(beam_args)
-    runner = options.view_as(StandardOptions).runner
-    if runner in (None, "DirectRunner", "direct"):
+    if runners.is_direct(options):
         direct = options.view_as(DirectOptions)
         if not any(a.startswith("--direct_num_workers") for a in beam_args):
             direct.direct_num_workers = 0  # 0 = one worker per core
@@ -198,7 +197,7 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
                              indent=2, default=str))
             out.abandon(keep_units=out.has_units())
             return None
-        cluster = options.view_as(StandardOptions).runner not in staging.LOCAL_RUNNERS
+        cluster = not runners.is_local(options)
         previous = PreviousStore.open(cfg, out.paths, cluster)
         summary, url_duplicates, done, remaining, files = stage_catalog(cfg, out, previous)
         options = pipeline_options(beam_args, files)
@@ -212,13 +211,13 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
         if remaining:  # nothing left when a killed run had finished every unit
             with ProgressMonitor(out.paths.progress, summary.records - summary.bad,
                                  done_before=url_duplicates + done):
-                with beam.Pipeline(options=options) as p:
+                with runners.pipeline(options) as p:
                     build_pipeline(p, cfg, out.paths, previous.worker_h5 if previous else None)
         ran = time.time()
         staged = publish.deduplicate(out, summary.records, cfg.condition_fields)
         deduplicated = time.time()
         import tensorflow_transform.beam as tft_beam
-        with beam.Pipeline(options=analysis_options(options)) as p:
+        with runners.pipeline(analysis_options(options)) as p:
             with tft_beam.Context(temp_dir=out.paths.tft_temp):
                 build_analysis(p, cfg, out.paths)
         analysed = time.time()

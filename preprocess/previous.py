@@ -33,9 +33,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from streamgan.common.errors import StoreError
-from streamgan.common.files import is_remote
+from streamgan.common.files import is_remote, local_path
 from streamgan.preprocess.freshness import FETCH, REUSE, REVALIDATE, plan
 from streamgan.store import contract as sf
+from streamgan.store.reuse import pixel_option_problem
 
 BLOCK = 1 << 12                 # rows of the previous store's columns read at a time
 CHUNK_CACHE = 16 << 20          # bytes of HDF5 chunk cache per worker for the previous images
@@ -45,22 +46,6 @@ EXAMPLES = 10                   # new tokens / categories named in the summary
 def note(message: str) -> None:
     """The one line that says a previous store is not used, and why."""
     print(f"previous store not used, every image is fetched: {message}")
-
-
-def pixel_option_problem(manifest: sf.Manifest, cfg) -> str | None:
-    """Which pixel-deciding option (marked `pixels`) the previous store was made with
-    differently, or None."""
-    from streamgan.common.options import flag_of, marked
-    for name in marked(type(cfg), "pixels"):
-        then, now = manifest.options.get(name), getattr(cfg, name)
-        if json.dumps(then, default=list) != json.dumps(now, default=list):
-            return (f"it was made with {flag_of(type(cfg), name)} {_shown(then)}, this run "
-                    f"uses {_shown(now)}")
-    return None
-
-
-def _shown(value) -> str:
-    return ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
 
 
 class PreviousStore:
@@ -95,13 +80,11 @@ class PreviousStore:
                  "directory)")
             return None
         try:
-            info = sf.open_store(cfg.previous, allow_empty=True)
+            info = sf.open_store(local_path(cfg.previous), allow_empty=True)
         except StoreError as e:
             note(str(e))
             return None
         problem = pixel_option_problem(info.manifest, cfg)
-        if problem is None and info.image_size != cfg.image_size:
-            problem = f"its images are {info.image_size} px, this run makes {cfg.image_size} px"
         if problem:
             note(f"{cfg.previous}: {problem}")
             return None
@@ -178,15 +161,18 @@ class PreviousStore:
                 f"{a[REUSE]} reused with no request, {a[REVALIDATE]} revalidated (conditional "
                 f"GET), {a[FETCH]} fetched again (--revalidate {revalidate})")
 
-    def summary(self, counts: dict, new_store: str, fields: Iterable[str], refetch: bool) -> dict:
+    def summary(self, counts: sf.Counts, changed: int, new_store: str, fields: Iterable[str],
+                refetch: bool) -> sf.Changes:
         """The change summary for the manifest: records new / in both / gone, images reused /
-        fetched, and the vocabulary entries the previous store did not have."""
-        return {"store": self.store_dir, "refetch": refetch,
-                "records_new": self.new, "records_kept": self.matched,
-                "records_gone": self.info.num_images - self.matched,
-                "unchanged": counts["reused"], "changed": counts["changed"],
-                "reused": counts["reused"], "fetched": counts["fetched"],
-                **new_vocabulary(self.store_dir, new_store, fields)}
+        fetched (changed: refetched because their bytes differ), and the vocabulary entries
+        the previous store did not have."""
+        tokens, categories = new_vocabulary(self.store_dir, new_store, fields)
+        return sf.Changes(store=self.store_dir, refetch=refetch,
+                          records_new=self.new, records_kept=self.matched,
+                          records_gone=self.info.num_images - self.matched,
+                          unchanged=counts.reused, changed=changed,
+                          reused=counts.reused, fetched=counts.fetched,
+                          new_tokens=tokens, new_categories=categories)
 
     def close(self) -> None:
         self._db.close()
@@ -217,7 +203,8 @@ def _vocabulary(store_dir: str, name: str) -> list[str] | None:
         return None
 
 
-def new_vocabulary(previous_dir: str, new_dir: str, fields: Iterable[str]) -> dict:
+def new_vocabulary(previous_dir: str, new_dir: str,
+                   fields: Iterable[str]) -> tuple[sf.NewEntries, dict[str, sf.NewEntries]]:
     """Description tokens and categorical values in the new store's vocabularies that the
     previous store's lack: counts and the first few, most frequent first. Vocabularies are
     at most --vocab-top-k entries, so this holds two of them, not the catalogue."""
@@ -227,25 +214,23 @@ def new_vocabulary(previous_dir: str, new_dir: str, fields: Iterable[str]) -> di
         return [w for w in now if w not in then]
     tokens = added(sf.DESCRIPTION_VOCABULARY)
     by_field = {f: added(sf.field_vocabulary(f)) for f in fields}
-    return {"new_tokens": {"count": len(tokens), "examples": tokens[:EXAMPLES]},
-            "new_categories": {f: {"count": len(v), "examples": v[:EXAMPLES]}
-                               for f, v in by_field.items()}}
+    return (sf.NewEntries(len(tokens), tuple(tokens[:EXAMPLES])),
+            {f: sf.NewEntries(len(v), tuple(v[:EXAMPLES])) for f, v in by_field.items()})
 
 
-def summary_line(previous: dict) -> str:
+def summary_line(p: sf.Changes) -> str:
     """The change summary as the run prints it."""
-    p = previous
-    tokens, fields = p["new_tokens"], p["new_categories"]
-    text = (f"against the previous store {p['store']}: records {p['records_new']} new, "
-            f"{p['records_kept']} kept ({p['unchanged']} unchanged, {p['changed']} changed), "
-            f"{p['records_gone']} gone; images {p['reused']} reused, {p['fetched']} fetched"
-            + (" (--refetch)" if p["refetch"] else "")
-            + f"; {tokens['count']} new description tokens"
-            + (f" ({', '.join(tokens['examples'])})" if tokens["examples"] else ""))
-    for field, added in fields.items():
-        text += f"; {added['count']} new {field} values"
-        if added["examples"]:
-            text += f" ({', '.join(added['examples'])})"
+    tokens = p.new_tokens
+    text = (f"against the previous store {p.store}: records {p.records_new} new, "
+            f"{p.records_kept} kept ({p.unchanged} unchanged, {p.changed} changed), "
+            f"{p.records_gone} gone; images {p.reused} reused, {p.fetched} fetched"
+            + (" (--refetch)" if p.refetch else "")
+            + f"; {tokens.count} new description tokens"
+            + (f" ({', '.join(tokens.examples)})" if tokens.examples else ""))
+    for field, added in p.new_categories.items():
+        text += f"; {added.count} new {field} values"
+        if added.examples:
+            text += f" ({', '.join(added.examples)})"
     return text
 
 

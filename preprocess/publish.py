@@ -27,6 +27,7 @@ from typing import Iterable, Iterator
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
+from streamgan.common.files import is_remote, local_path
 from streamgan.preprocess.catalog import CatalogSummary
 from streamgan.preprocess.config import PreprocessConfig
 from streamgan.preprocess.dedup import FirstSeen
@@ -40,7 +41,7 @@ VERSIONED_PACKAGES = ("streamgan", "apache-beam", "tensorflow", "tensorflow-tran
 
 
 def _open(path: str):
-    return open(path, "rb") if "://" not in path else FileSystems.open(path)
+    return FileSystems.open(path) if is_remote(path) else open(local_path(path), "rb")
 
 
 class LineIndex:
@@ -277,15 +278,13 @@ def _analysis_results(store_dir: str, image_size: int, fields: tuple[str, ...]) 
            **{sf.field_feature(f): tf.constant([""]) for f in fields}}
     features = output.transform_raw_features(raw)
 
-    vocabulary = transform.vocabulary_entries(output, transform.VOCABULARY_NAME)
-    by_field = {f: transform.vocabulary_entries(output, sf.field_vocabulary(f)) for f in fields}
-    return {
-        "statistics": {
-            "channel_mean": [round(float(v), 4) for v in features[transform.OUT_CHANNEL_MEAN][0]],
-            "channel_std": [round(float(v), 4) for v in features[transform.OUT_CHANNEL_STD][0]]},
-        "vocabulary": {"size": len(vocabulary), "top": vocabulary[:25],
-                       "fields": {f: {"size": len(v), "top": v[:25]} for f, v in by_field.items()}},
-    }
+    return dict(
+        statistics=sf.Statistics(
+            channel_mean=tuple(round(float(v), 4) for v in features[transform.OUT_CHANNEL_MEAN][0]),
+            channel_std=tuple(round(float(v), 4) for v in features[transform.OUT_CHANNEL_STD][0])),
+        vocabulary=sf.Vocabulary.of(
+            transform.vocabulary_entries(output, transform.VOCABULARY_NAME),
+            {f: transform.vocabulary_entries(output, sf.field_vocabulary(f)) for f in fields}))
 
 
 def _versions() -> dict:
@@ -321,39 +320,39 @@ def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, staged:
     rejected.file[(rejected.file >= 0) & ((kept.file >= 0) | (duplicates.file >= 0))] = -1
     reasons = rejected.write_jsonl(os.path.join(out.partial, sf.ERRORS_FILE))
     kinds = duplicates.write_jsonl(os.path.join(out.partial, sf.DUPLICATES_FILE), amend=with_row)
-    counts = {"records": n, "written": written, "rejected": sum(reasons.values()),
-              "duplicates": sum(kinds.values())}
+    counts = sf.Counts(records=n, written=written, rejected=sum(reasons.values()),
+                       duplicates=sum(kinds.values()))
     seen = (kept.file >= 0).astype(np.int8) + (rejected.file >= 0) + (duplicates.file >= 0)
-    if counts["written"] + counts["rejected"] + counts["duplicates"] != n or not (seen == 1).all():
+    if not counts.closes or not (seen == 1).all():
         raise RuntimeError(f"accounting does not close: {counts}; records missing or counted "
                            f"twice at positions {np.flatnonzero(seen != 1)[:10].tolist()}")
     splits, origins = _write_store(out, cfg, staged, os.path.join(out.partial, sf.STORE_FILE))
-    counts.update(reused=origins["reused"], fetched=origins["fetched"])
-    if counts["reused"] + counts["fetched"] != written:
-        raise RuntimeError(f"accounting does not close: {written} written, {counts['reused']} "
-                           f"reused + {counts['fetched']} fetched")
+    counts = dataclasses.replace(counts, reused=origins["reused"], fetched=origins["fetched"],
+                                 duplicates_by_kind=dict(kinds), splits=splits)
+    if counts.reused + counts.fetched != written:
+        raise RuntimeError(f"accounting does not close: {written} written, {counts.reused} "
+                           f"reused + {counts.fetched} fetched")
     _move_transform(out)
     analysis = _analysis_results(out.partial, cfg.image_size, cfg.condition_fields)
-    changes = {}
+    changes = None
     if previous is not None:
-        changes = previous.summary(dict(counts, changed=origins["changed"]), out.partial,
+        changes = previous.summary(counts, origins["changed"], out.partial,
                                    cfg.condition_fields, cfg.refetch)
         previous.close()
     timings = dict(timings, publish_s=time.time() - started)
-    timings["total_s"] = sum(timings.values())
     manifest = sf.Manifest(
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        catalog={"path": cfg.catalog, "sha256": summary.sha256, "format": summary.format,
-                 "records": n},
-        counts=dict(counts, duplicates_by_kind=dict(kinds), splits=splits),
+        catalog=sf.CatalogSection(path=cfg.catalog, sha256=summary.sha256,
+                                  format=summary.format, records=n),
+        counts=counts,
         rejected_by_reason=dict(reasons.most_common()),
-        image={"size": cfg.image_size, "channels": 3, "dtype": "uint8", "fit": cfg.fit,
-               "background": list(cfg.background), "pixel_range": list(transform.PIXEL_RANGE)},
+        image=sf.ImageSection(size=cfg.image_size, fit=cfg.fit, background=cfg.background,
+                              pixel_range=transform.PIXEL_RANGE),
         **analysis,
         options=cfg.to_json(),
         pipeline_args=list(beam_args),
         versions=_versions(),
-        timings={k: round(v, 3) for k, v in timings.items()},
+        timings=sf.Timings(**timings, total_s=sum(timings.values())).rounded(),
         previous=changes,
     )
     manifest.write(out.partial)

@@ -46,9 +46,10 @@ def difference(old: dict, new: dict, cfg) -> str | None:
     if old.get("catalog_sha256") != new["catalog_sha256"] or old.get("records") != new["records"]:
         return (f"the catalogue changed since the interrupted run (sha256 "
                 f"{str(old.get('catalog_sha256'))[:12]} -> {new['catalog_sha256'][:12]})")
+    from streamgan.store.reuse import canonical  # the one comparison of recorded options
     for name, value in new["options"].items():
         then = old.get("options", {}).get(name)
-        if json.dumps(then, default=list) != json.dumps(value, default=list):
+        if canonical(then) != canonical(value):
             return (f"{flag_of(type(cfg), name)} changed since the interrupted run ({then} -> "
                     f"{value})")
     return None

@@ -24,12 +24,12 @@ import uuid
 from typing import Iterable
 
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
 from streamgan.common.files import is_remote
+from streamgan.preprocess.runners import is_local
 from streamgan.store.contract import MANIFEST_FILE, STORE_FILE
 
-LOCAL_RUNNERS = (None, "DirectRunner", "direct", "PrismRunner", "prism")
 # The catalogue goes to the workers as files of at least this many records, and at most this
 # many files (so that a worker's share is a few files, and listing them stays cheap).
 MIN_RECORDS_PER_FILE = 128
@@ -181,9 +181,8 @@ def prepare(output: str, overwrite: bool, options: PipelineOptions) -> Output:
     run_id = uuid.uuid4().hex[:12]
     partial = f"{output}.partial-{run_id}"
     os.makedirs(partial)
-    runner = options.view_as(StandardOptions).runner
     temp_location = options.view_as(GoogleCloudOptions).temp_location
-    remote = runner not in LOCAL_RUNNERS and bool(temp_location)
+    remote = not is_local(options) and bool(temp_location)
     staging = staging_for(output, temp_location if remote else None)
     paths = Paths.under(staging, os.path.join(partial, "scratch"))
     os.makedirs(paths.local)

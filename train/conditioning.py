@@ -89,17 +89,17 @@ def choose_source(requested: str, manifest: contract.Manifest) -> tuple[str | No
     auto: the descriptions when they carry information (at least two words in the catalogue's
     vocabulary), unconditional otherwise. Asking for a source the store cannot give is an error.
     """
-    vocab = manifest.vocabulary or {}
-    fields = vocab.get("fields", {})
+    vocab = manifest.vocabulary
+    fields = vocab.fields
     if requested == NONE:
         return None, "unconditional (--condition none)"
     if requested in (AUTO, contract.DESCRIPTIONS_CONDITION):
-        size = int(vocab.get("size", 0))
+        size = vocab.size
         if size >= 2:
             return contract.DESCRIPTIONS_CONDITION, (
                 f"conditioned on the descriptions ({size} words in the store's vocabulary)")
         why = ("every description is empty" if size == 0 else
-               f"one word ({vocab.get('top', ['?'])[0]!r}) describes everything")
+               f"one word ({(vocab.top or ('?',))[0]!r}) describes everything")
         if requested == AUTO:
             return None, f"unconditional: {why}, so the descriptions cannot steer the images"
         raise ConfigError(f"--condition descriptions: {why} in this store; train without it")
@@ -108,7 +108,7 @@ def choose_source(requested: str, manifest: contract.Manifest) -> tuple[str | No
         raise ConfigError(f"--condition {requested}: the store has no vocabulary for field "
                           f"{requested!r} (analysed fields: {known}); preprocess with "
                           f"--condition-fields {requested}")
-    size = int(fields[requested].get("size", 0))
+    size = fields[requested].size
     if size < 2:
         raise ConfigError(f"--condition {requested}: the catalogue has {size} distinct "
                           f"{requested} value(s); conditioning needs at least 2")
@@ -249,16 +249,22 @@ def ramp(images_seen, start: float, length: float):
     return ops.clip((ops.cast(images_seen, "float32") - start) / length, 0.0, 1.0)
 
 
-def grid_conditions(spec: ConditionSpec, encoder: ConditionEncoder, num_samples: int,
-                    fixed_noise: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """(noise, ids, columns) of a conditional sample grid: one row per frequent condition,
-    the same noise down each column, so rows differ only by their condition."""
+def grid_prompts(spec: ConditionSpec, num_samples: int) -> tuple[list[str], int]:
+    """(prompts, columns) of a conditional grid of about num_samples images: one row per
+    frequent condition (at most GRID_ROWS), as many columns as fill num_samples."""
     rows = max(1, min(GRID_ROWS, len(spec.prompts), num_samples))
-    cols = max(1, num_samples // rows)
-    prompts = list(spec.prompts[:rows]) or [""]
+    return list(spec.prompts[:rows]) or [""], max(1, num_samples // rows)
+
+
+def grid_conditions(spec: ConditionSpec, encoder: ConditionEncoder, num_samples: int,
+                    fixed_noise: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, list[str]]:
+    """(noise, ids, columns, prompts) of a conditional sample grid: one row per frequent
+    condition (`grid_prompts`), the same noise down each column, so rows differ only by their
+    condition; the prompts label the rows."""
+    prompts, cols = grid_prompts(spec, num_samples)
     ids = np.repeat(encoder.encode(prompts), cols, axis=0)
     noise = np.tile(fixed_noise[:cols], (len(prompts), 1))
-    return noise, ids, cols
+    return noise, ids, cols, prompts
 
 
 def prepare_conditioning(config, info, paths, reader):

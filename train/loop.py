@@ -135,10 +135,10 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
         log(f"  no checkpoint in {config.workdir} yet: starting it from epoch 1")
 
     checkpointer = cb.Checkpoint(paths, config.to_dict(), keep=config.keep_checkpoints)
-    grid_noise, grid_ids, grid_cols = fixed_noise, None, None
+    grid_noise, grid_ids, grid_cols, grid_labels = fixed_noise, None, None, None
     if spec is not None:
-        grid_noise, grid_ids, grid_cols = grid_conditions(spec, encoder, config.num_samples,
-                                                          fixed_noise)
+        grid_noise, grid_ids, grid_cols, grid_labels = grid_conditions(
+            spec, encoder, config.num_samples, fixed_noise)
     card = ModelCard(pixel_range=tuple(config.pixel_range), image_size=config.image_size,
                      latent_dim=config.latent_dim, arch=config.arch, condition=spec,
                      conditioning_dir=paths.conditioning if spec else None)
@@ -152,10 +152,11 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
             dataset, epochs=config.epochs, initial_epoch=initial_epoch, verbose=verbose,
             shuffle=False,  # the dataset reshuffles itself every epoch
             callbacks=[
-                *([evaluation] if evaluation else []),  # before the CSVLogger: logs its KID
-                keras.callbacks.CSVLogger(paths.history, append=True),
-                cb.LossCurve(paths.history, paths.loss_curve),  # after the CSVLogger
-                cb.SampleGrid(grid_noise, paths, config.pixel_range, grid_ids, grid_cols),
+                *([evaluation] if evaluation else []),  # before History: logs its KID
+                cb.History(paths.history),
+                cb.LossCurve(paths.history, paths.loss_curve),  # after History
+                cb.SampleGrid(grid_noise, paths, config.pixel_range, grid_ids, grid_cols,
+                              labels=grid_labels),
                 cb.ExportGenerator(paths.generator, paths.discriminator, card),
                 keras.callbacks.TensorBoard(paths.logs, write_graph=False),
                 checkpointer,  # a checkpoint means the epoch's other outputs exist
@@ -181,6 +182,7 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
         "history": paths.history,
         "loss_curve": paths.loss_curve,
         "tensorboard": paths.logs,
+        "report": _report(config.workdir, log) if final_epoch else None,
     }
     log(f"streamgan train: {final_epoch} epochs done, outputs in {config.workdir}/:")
     log(f"  generator   {paths.generator}   (streamgan generate --workdir {config.workdir} "
@@ -188,7 +190,21 @@ def _train(config: TrainConfig, *, verbose, log, callbacks) -> dict[str, Any]:
     log(f"  samples     {paths.samples}/    checkpoints {paths.checkpoints}/")
     log(f"  metrics     {paths.history}, {paths.loss_curve}   "
         f"(tensorboard --logdir {paths.logs})")
+    if summary["report"]:
+        log(f"  report      {summary['report']}   (streamgan evaluate --workdir "
+            f"{config.workdir} adds the evaluation)")
     return summary
+
+
+def _report(workdir: str, log) -> str | None:
+    """Write the run's report.html; a failure is one logged line, never a failed run (the
+    run's outputs are all saved by then)."""
+    from streamgan.train.report import write_report
+    try:
+        return write_report(workdir)
+    except Exception as e:  # noqa: BLE001 - the report is a view of what is saved
+        log(f"  report.html not written: {type(e).__name__}: {e}")
+        return None
 
 
 def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encoder, card):
@@ -201,14 +217,15 @@ def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encod
     if not quality.available():
         log(f"  KID evaluation off: the feature network is not installed ({quality.INSTALL_HINT})")
         return None
-    held_out = "validation" if config.split != "validation" else "train"
-    split = quality.evaluation_split(info, held_out)
+    split = quality.held_out_split(info, config.split)
+    if split is None:
+        log(f"  KID evaluation off: {quality.NO_HELD_OUT}")
+        return None
     features = quality.InceptionFeatures()
-    reference = quality.store_features(info, split, 2000, features, paths.feature_cache,
-                                       seed=config.seed)
+    _, reference = quality.split_features(info, split, 2000, features, log=log)
     past = [k for k in cb.read_history(paths.history).get("kid", []) if np.isfinite(k)]
     log(f"  KID every {config.eval_every} epochs: {config.eval_num} generated vs "
-        f"{len(reference)} real images ({'every image' if split == 'all' else split})")
+        f"{len(reference)} real images (held-out split {split!r})")
     conditions = None
     if encoder is not None:  # generated images get the conditions of real training images
         conditions = encoder.encode(reader.condition_texts(2000, seed=config.seed))

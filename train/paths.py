@@ -8,15 +8,17 @@
                                      streamgan.load_generator(path) loads it anywhere
       generator_best.keras           the generator of the epoch with the best KID (when evaluated)
       samples/epoch0007.png          sample grid after each epoch, from the fixed noise
-      history.csv                    metrics per epoch (keras.callbacks.CSVLogger)
+      history.csv                    metrics per epoch, epoch 1 = the first (callbacks.History)
       loss_curve.png                 history.csv as a plot
       evaluation.json                the last `streamgan evaluate` of the run
+      nearest.png                    its generated images nearest to training photos, and those
+      report.html                    everything above on one self-contained page
       logs/                          TensorBoard: logs/train (scalars), logs/samples (grids),
                                      logs/quality (KID)
-      cache/                         Inception features of the held-out images (evaluation)
       conditioning/                  a conditional run's condition.json and a copy of the
                                      store's TFT graph (generate --prompt needs no store)
-      streamgan.log                  framework output of the runs in this directory
+      streamgan.log                  framework output of the commands on this run (train, generate,
+                                     evaluate), one section each
 """
 from __future__ import annotations
 
@@ -97,12 +99,17 @@ class RunPaths:
         return self._join("logs", "quality")
 
     @property
-    def feature_cache(self) -> str:
-        return self._join("cache")
+    def nearest_panel(self) -> str:
+        return self._join("nearest.png")
+
+    @property
+    def report(self) -> str:
+        return self._join("report.html")
 
     @property
     def log_file(self) -> str:
-        return self._join("streamgan.log")
+        from streamgan.common.logs import LOG_FILE
+        return self._join(LOG_FILE)
 
     def sample_grid(self, epoch: int) -> str:
         return os.path.join(self.samples, epoch_name(epoch) + ".png")

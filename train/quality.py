@@ -108,9 +108,24 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def fid(a: np.ndarray, b: np.ndarray) -> float:
-    """Frechet Inception Distance of two feature sets."""
+    """Frechet Inception Distance of two feature sets.
+
+    With fewer images than dimensions (a validation split, one category's photos) the trace
+    of sqrt(cov_a cov_b) is computed exactly in the images' space: the non-zero eigenvalues of
+    cov_a cov_b are the squared singular values of Xa Xb^T / sqrt((na-1)(nb-1)) (Xa, Xb the
+    centred features), so the trace is their sum. An (na, nb) SVD instead of the 2048-d matrix
+    square root, which is slow and unstable on rank-deficient covariances.
+    """
     import scipy.linalg
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     mu_a, mu_b = a.mean(0), b.mean(0)
+    if min(len(a), len(b)) < a.shape[1]:
+        xa, xb = a - mu_a, b - mu_b
+        scale = np.sqrt((len(a) - 1) * (len(b) - 1))
+        trace_sqrt = scipy.linalg.svdvals(xa @ xb.T).sum() / scale
+        trace_a = (xa * xa).sum() / (len(a) - 1)
+        trace_b = (xb * xb).sum() / (len(b) - 1)
+        return float(((mu_a - mu_b) ** 2).sum() + trace_a + trace_b - 2 * trace_sqrt)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     covmean, _ = scipy.linalg.sqrtm(cov_a @ cov_b, disp=False)
     if not np.isfinite(covmean).all():  # nearly singular product: regularise, as pytorch-fid
@@ -119,6 +134,17 @@ def fid(a: np.ndarray, b: np.ndarray) -> float:
     covmean = covmean.real
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b)
                  - 2 * np.trace(covmean))
+
+
+def fid_spread(a: np.ndarray, b: np.ndarray, subsets: int = 10, fraction: float = 0.8,
+               seed: int = 0) -> float:
+    """Standard deviation of the FID over random subsets of `fraction` of each side: how much
+    the figure moves with the images drawn (FID itself is biased at small n)."""
+    rng = np.random.default_rng(seed)
+    na, nb = max(2, int(len(a) * fraction)), max(2, int(len(b) * fraction))
+    return float(np.std([fid(a[rng.choice(len(a), na, replace=False)],
+                             b[rng.choice(len(b), nb, replace=False)])
+                         for _ in range(subsets)]))
 
 
 def generated_images(generator, num: int, pixel_range: tuple[float, float], seed: int = 0,
@@ -144,32 +170,68 @@ def generated_images(generator, num: int, pixel_range: tuple[float, float], seed
     return np.concatenate(out)
 
 
-def store_features(info, split: str, num: int | None, extract: Callable,
-                   cache_dir: str | None = None, seed: int = 0) -> np.ndarray:
-    """Features of (up to num, evenly sampled) stored images of a split, read in blocks.
+FEATURE_DIR = "features"  # in a store's folder: cached features of its splits
 
-    Cached as .npz in cache_dir keyed by the store file's identity, split and num, since the
-    real side of every evaluation of a run is the same.
-    """
-    from streamgan.store.contract import read_rows
+
+def split_rows(info, split: str, num: int | None, seed: int = 0) -> np.ndarray:
+    """Sorted store rows of a split: all of them, or num drawn evenly at random by seed."""
     mask = info.split_mask(split)
     rows = np.arange(info.num_images) if mask is None else np.flatnonzero(mask)
     if num is not None and len(rows) > num:
         rows = np.sort(np.random.default_rng(seed).choice(rows, num, replace=False))
+    return rows
+
+
+def split_features(info, split: str, num: int | None, extract: Callable,
+                   log: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, features) of up to num images of a store's split, drawn by a fixed seed, and
+    cached in the store's own folder (STORE/features/), keyed by the store file's identity,
+    the split and the count: every run and every `streamgan evaluate` on the store reuse
+    them, and a store preprocessed again (a new file) never meets stale ones. A store folder
+    that cannot be written is read without a cache."""
+    rows = split_rows(info, split, num)
+    folder = os.path.join(info.store_dir, FEATURE_DIR)
+    features = store_features(info, split, num, extract, cache_dir=folder, rows=rows, log=log)
+    return rows, features
+
+
+def store_features(info, split: str, num: int | None, extract: Callable,
+                   cache_dir: str | None = None, seed: int = 0, rows: np.ndarray | None = None,
+                   log: Callable[[str], None] | None = None) -> np.ndarray:
+    """Features of (up to num, evenly sampled) stored images of a split, read in blocks.
+
+    Cached as .npz in cache_dir keyed by the store file's identity, split, count and seed.
+    """
+    from streamgan.store.contract import read_rows
+    if rows is None:
+        rows = split_rows(info, split, num, seed)
     cache = None
     if cache_dir:
         stat = os.stat(info.h5_path)
         key = hashlib.sha256(json.dumps([os.path.realpath(info.h5_path), stat.st_size,
-                                         stat.st_mtime_ns, split, len(rows), seed]).encode())
-        cache = os.path.join(cache_dir, f"features-{key.hexdigest()[:16]}.npz")
+                                         stat.st_mtime_ns, split, len(rows), seed,
+                                         _WEIGHTS]).encode())
+        cache = os.path.join(cache_dir, f"{split}-{len(rows)}-{key.hexdigest()[:16]}.npz")
         if os.path.exists(cache):
-            return np.load(cache)["features"]
+            try:
+                with np.load(cache) as data:
+                    if np.array_equal(data["rows"], rows):
+                        return data["features"]
+            except (OSError, ValueError, KeyError):
+                pass  # unreadable or from an older layout: computed again below
+    if log:
+        log(f"  Inception features of {len(rows)} {split} images"
+            + (f" (cached in {cache_dir}/)" if cache else ""))
     features = np.concatenate([extract(read_rows(info, rows[i:i + 500]))
-                               for i in range(0, len(rows), 500)])
+                               for i in range(0, len(rows), 500)]) if len(rows) else \
+        np.zeros((0, FEATURE_DIM))
     if cache:
-        os.makedirs(cache_dir, exist_ok=True)
-        with atomic_path(cache, suffix=".npz") as tmp:
-            np.savez(tmp, features=features)
+        try:
+            os.makedirs(cache_dir, exist_ok=True)
+            with atomic_path(cache, suffix=".npz") as tmp:
+                np.savez(tmp, features=features, rows=rows)
+        except OSError:
+            pass  # a read-only store: nothing is cached
     return features
 
 
@@ -179,3 +241,23 @@ def evaluation_split(info, wanted: str | None = "validation") -> str:
     if wanted and wanted != ALL_SPLITS and info.manifest.splits.get(wanted):
         return wanted
     return ALL_SPLITS
+
+
+def held_out_split(info, train_split: str) -> str | None:
+    """A split of the store other than the one trained on ("validation" first, then "test",
+    then any other), or None when the store has none (no `split` in its catalogue, or one
+    split only, or training on every image)."""
+    from streamgan.store.contract import ALL_SPLITS
+    if train_split == ALL_SPLITS:
+        return None
+    others = [k for k, n in info.manifest.splits.items()
+              if n and k not in (train_split, "(none)")]
+    for preferred in ("validation", "test"):
+        if preferred in others:
+            return preferred
+    return sorted(others)[0] if others else None
+
+
+NO_HELD_OUT = ("the store has no held-out split: add a `split` field to the catalogue "
+               "(\"train\" for most records, \"validation\" for a tenth, say) and preprocess "
+               "it again")

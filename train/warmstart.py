@@ -16,13 +16,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from streamgan.common.options import marked
 from streamgan.train.checkpoint import latest_checkpoint, restore_checkpoint
 from streamgan.train.config import TrainConfig
 from streamgan.train.paths import RunPaths
 
-# Options that must match for the parent's weights to fit the new nets.
-SHAPE_OPTIONS = ("arch", "image_size", "latent_dim", "base_filters", "ema_decay",
-                 "condition_source", "condition_dim", "condition_max_tokens")
+# Options that must match for the parent's weights to fit the new nets (marked `shape`).
+SHAPE_OPTIONS = marked(TrainConfig, "shape")
 
 
 def incompatibility(parent: TrainConfig, config: TrainConfig) -> str | None:

@@ -2,6 +2,8 @@
 network on images, and KID during training and in `streamgan evaluate`."""
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -64,28 +66,71 @@ def test_the_offline_network_separates_smooth_photos_from_noise():
 
 @needs_network
 @pytest.mark.slow  # a real fit() with KID, then `streamgan evaluate`
-def test_training_logs_kid_keeps_the_best_generator_and_evaluate_reports(store32, tmp_path,
-                                                                          capsys):
-    from streamgan.pipeline.cli import main
+def test_training_logs_kid_keeps_the_best_generator_and_evaluate_reports(store32, tmp_path):
     from streamgan.train.callbacks import read_history
     from streamgan.train.config import TrainConfig
     from streamgan.train.loop import train
     from streamgan.train.paths import RunPaths
+    from tests.train.tiny_store import build_store
 
+    store = build_store(str(tmp_path / "split-store"), 100, 32, transform_from=store32,
+                        validation_every=5)  # 80 train, 20 validation
     workdir = str(tmp_path / "run")
-    config = TrainConfig(store=store32, workdir=workdir, epochs=2, batch_size=32, latent_dim=8,
+    config = TrainConfig(store=store, workdir=workdir, epochs=2, batch_size=32, latent_dim=8,
                          base_filters=4, num_samples=4, eval_every=1, eval_num=16)
     lines = []
     train(config, verbose=0, log=lines.append)
     paths = RunPaths(workdir)
     history = read_history(paths.history)
     assert len(history["kid"]) == 2 and all(np.isfinite(history["kid"]))
-    assert any("KID every 1 epochs: 16 generated vs 100 real" in line for line in lines)
+    assert any("KID every 1 epochs: 16 generated vs 20 real images (held-out split "
+               "'validation')" in line for line in lines), lines
     assert os.path.exists(paths.best_generator)
+    cached = os.listdir(os.path.join(store, quality.FEATURE_DIR))
+    assert len(cached) == 1  # the validation features, in the store for every run to reuse
 
-    assert main(["evaluate", "--workdir", workdir, "--num", "16"]) == 0
-    out = capsys.readouterr().out
+    # as a user runs it: the installed command, a new process
+    streamgan = os.path.join(os.path.dirname(sys.executable), "streamgan")
+    done = subprocess.run([streamgan, "evaluate", "--workdir", workdir, "--num", "16"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
     result = json.load(open(paths.evaluation))
-    assert result["split"] == "all" and result["real_images"] == 16
+    assert result["split"] == "validation" and result["real_images"] == 16
+    assert result["held_out"] and result["training_images"] == 80
     assert result["generated_images"] == 16 and np.isfinite(result["fid"])
     assert f"KID {result['kid']:.4f}" in out
+    assert "precision" in out and "novelty" in out
+    assert os.path.exists(paths.report) and os.path.exists(paths.nearest_panel)
+    assert result["overall"]["figures"]["novelty"]["n"] == 16
+
+
+def test_fid_in_the_images_space_equals_the_matrix_square_root_form():
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    a, b = gaussian(30, seed=6, dim=50), gaussian(40, shift=0.3, seed=7, dim=50) * 1.5
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = scipy_linalg.sqrtm(cov_a @ cov_b).real
+    direct = (((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b)
+              - 2 * np.trace(root))
+    assert quality.fid(a, b) == pytest.approx(direct, rel=1e-6)
+    assert quality.fid_spread(a, b, subsets=5) > 0
+
+
+def test_kid_during_training_is_off_with_one_line_when_the_store_has_no_held_out_split(
+        store32, tmp_path):
+    from streamgan.train.callbacks import read_history
+    from streamgan.train.config import TrainConfig
+    from streamgan.train.loop import train
+    from streamgan.train.paths import RunPaths
+
+    workdir = str(tmp_path / "run")
+    config = TrainConfig(store=store32, workdir=workdir, epochs=1, batch_size=32, latent_dim=8,
+                         base_filters=4, num_samples=4, eval_every=1, eval_num=16,
+                         arch="dcgan")
+    lines = []
+    train(config, verbose=0, log=lines.append)
+    off = [line for line in lines if "KID" in line]
+    assert off == ["  KID evaluation off: the store has no held-out split: add a `split` field "
+                   "to the catalogue (\"train\" for most records, \"validation\" for a tenth, "
+                   "say) and preprocess it again"]
+    assert "kid" not in read_history(RunPaths(workdir).history)

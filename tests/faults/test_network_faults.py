@@ -14,6 +14,7 @@ from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
 from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, METADATA_COLUMNS, open_store, read_jsonl
 from tests.faults import content
+from tests.helpers import encode, solid
 from tests.http_faults import (
     fail_then_serve,
     rate_limited,
@@ -25,7 +26,6 @@ from tests.http_faults import (
     truncated,
     unbounded,
 )
-from tests.preprocess.images import encode, solid
 
 pytestmark = pytest.mark.slow
 SIZE = 32
@@ -208,12 +208,12 @@ def test_accounting_closes_with_catalogue_rejects(jobs):
     c = manifest.counts
     expected = jobs["expected"]
     rejected = sum(1 for _, e in expected.values() if is_error(e))
-    assert c["records"] == len(jobs["records"])
-    assert c["rejected"] == rejected and c["duplicates"] == 2
-    assert c["written"] == len(expected) - rejected - 2
-    assert c["written"] + c["rejected"] + c["duplicates"] == c["records"]
+    assert c.records == len(jobs["records"])
+    assert c.rejected == rejected and c.duplicates == 2
+    assert c.written == len(expected) - rejected - 2
+    assert c.written + c.rejected + c.duplicates == c.records
     assert manifest.rejected_by_reason["catalog/bad_url"] == 3
-    assert manifest.counts["duplicates_by_kind"] == {"url": 1, "content": 1}
+    assert manifest.counts.duplicates_by_kind == {"url": 1, "content": 1}
 
 
 def test_one_and_two_workers_publish_identical_stores(jobs):

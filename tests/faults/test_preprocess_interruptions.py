@@ -18,8 +18,8 @@ import pytest
 from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
 from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, STORE_FILE, open_store
+from tests.helpers import encode, numbered
 from tests.http_faults import gated, served
-from tests.preprocess.images import encode, numbered
 
 pytestmark = pytest.mark.slow
 GOOD = 12
@@ -101,7 +101,7 @@ def test_killed_in_fetch_analysis_and_publish_then_the_rerun_is_the_uninterrupte
 
     reference = str(tmp_path / "reference")
     expected = run(command(site["catalog"], reference)[3:])  # never interrupted, in-process
-    assert open_store(out).num_images == GOOD + 1 == expected.counts["written"]
+    assert open_store(out).num_images == GOOD + 1 == expected.counts.written
     for name in (ERRORS_FILE, DUPLICATES_FILE):
         assert sha256(os.path.join(out, name)) == sha256(os.path.join(reference, name)), name
     with h5py.File(os.path.join(out, STORE_FILE)) as a, \
@@ -193,7 +193,7 @@ def test_killed_at_fetch_and_at_publish_the_rerun_fetches_only_what_was_not_done
         assert not os.path.exists(f"{out}.staging")
         reset()
         expected = run(counted_command(str(catalog), reference)[3:])
-        assert sum(calls().values()) == COUNTED and expected.counts["written"] == COUNTED
+        assert sum(calls().values()) == COUNTED and expected.counts.written == COUNTED
     assert_same_store(out, reference)
 
 

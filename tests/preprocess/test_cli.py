@@ -11,8 +11,8 @@ import pytest
 
 from streamgan.pipeline.cli import main
 from streamgan.pipeline.serve import StaticServer
+from tests.helpers import encode, numbered
 from tests.http_faults import slow
-from tests.preprocess.images import encode, numbered
 
 
 def test_malformed_catalogue_is_one_line_and_nothing_is_created(tmp_path, capsys):

@@ -11,8 +11,8 @@ import pytest
 from streamgan.pipeline.preprocess_cmd import run
 from streamgan.preprocess.freshness import FETCH, REUSE, REVALIDATE, Freshness, http_date, plan
 from streamgan.store.contract import open_store, read_jsonl
+from tests.helpers import encode, numbered
 from tests.http_faults import served, versioned
-from tests.preprocess.images import encode, numbered
 
 NOW = 1_800_000_000.0
 JOB = ["--image-size", "16", "--retries", "0", "--timeout", "5"]
@@ -146,7 +146,7 @@ def test_auto_follows_each_response_s_freshness(site, tmp_path):
     assert seen["plain"] == {200: 1}                              # nothing to ask with: GET
     assert seen["wrong-hash"] == {200: 1}
     c = manifest.counts
-    assert (c["reused"], c["fetched"], c["rejected"], c["duplicates"]) == (7, 2, 1, 1)
+    assert (c.reused, c.fetched, c.rejected, c.duplicates) == (7, 2, 1, 1)
     with h5py.File(os.path.join(out, "store.h5")) as f:
         stored = dict(zip(f["url"].asstr()[:], f["images"][:]))
         row = {u: i for i, u in enumerate(f["url"].asstr()[:])}
@@ -176,7 +176,7 @@ def test_a_fetched_image_with_another_hash_is_rejected_in_one_line(site, tmp_pat
 def test_never_asks_nothing_and_always_asks_everything(site, tmp_path):
     _, manifest, seen = season_two(site, tmp_path, "--revalidate", "never")
     assert all(v == {} for k, v in seen.items() if k != "wrong-hash"), seen
-    assert (manifest.counts["reused"], manifest.counts["fetched"]) == (9, 0)
+    assert (manifest.counts.reused, manifest.counts.fetched) == (9, 0)
     out, manifest, seen = season_two(site, tmp_path / "always", "--revalidate", "always")
     assert seen["hashed-no-cache"] == {}          # the catalogue's hash still answers it
     assert seen["plain"] == {200: 1}
@@ -184,4 +184,4 @@ def test_never_asks_nothing_and_always_asks_everything(site, tmp_path):
                  "etag-only", "modified-only"):
         assert seen[name] == {304: 1, "conditional": 1}, name
     assert seen["stale-new"] == {200: 1, "conditional": 1}
-    assert open_store(out).num_images == 9 and manifest.counts["fetched"] == 2
+    assert open_store(out).num_images == 9 and manifest.counts.fetched == 2

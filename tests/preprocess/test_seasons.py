@@ -17,8 +17,8 @@ from streamgan.preprocess.fetch import Fetcher, FetchOptions
 from streamgan.preprocess.previous import PreviousStore
 from streamgan.preprocess.staging import Paths
 from streamgan.store.contract import open_store, read_jsonl
+from tests.helpers import encode, numbered
 from tests.http_faults import served, versioned
-from tests.preprocess.images import encode, numbered
 
 JOB = ["--image-size", "32", "--retries", "0", "--timeout", "5"]
 
@@ -112,8 +112,8 @@ def test_second_season_fetches_only_new_and_changed_images(second):
         assert seen[path] == {200: 1}                  # new: downloaded
     assert seen["/v/0.jpg"] == seen["/v/1.jpg"] == {}  # gone
     c = manifest.counts
-    assert (c["written"], c["reused"], c["fetched"]) == (7, 3, 4)
-    assert c["written"] + c["rejected"] + c["duplicates"] == c["records"] == 8
+    assert (c.written, c.reused, c.fetched) == (7, 3, 4)
+    assert c.written + c.rejected + c.duplicates == c.records == 8
 
 
 @pytest.mark.slow
@@ -143,10 +143,10 @@ def test_content_dedup_holds_across_reused_and_fetched_images(seasons, second):
 @pytest.mark.slow
 def test_change_summary_names_new_gone_and_new_vocabulary(second):
     summary = second[1].previous
-    assert (summary["records_new"], summary["records_kept"], summary["records_gone"]) == (3, 5, 2)
-    assert (summary["unchanged"], summary["changed"]) == (3, 1)
-    assert "quilted" in summary["new_tokens"]["examples"]
-    assert summary["new_categories"]["category"]["examples"] == ["coat"]
+    assert (summary.records_new, summary.records_kept, summary.records_gone) == (3, 5, 2)
+    assert (summary.unchanged, summary.changed) == (3, 1)
+    assert "quilted" in summary.new_tokens.examples
+    assert summary.new_categories["category"].examples == ("coat",)
     info = open_store(second[0])
     assert info.manifest.previous == summary
     shown = render(summarise(second[0]))
@@ -161,8 +161,8 @@ def test_damaged_previous_store_is_one_line_and_everything_is_fetched(scratch):
     assert len(notes) == 1 and "every image is fetched" in notes[0] and "unreadable" in notes[0]
     assert all(statuses == {200: 1} for path, statuses in seen.items()
                if path not in ("/v/0.jpg", "/v/1.jpg"))
-    assert manifest.counts["reused"] == 0 and manifest.counts["fetched"] == 7
-    assert manifest.previous == {}
+    assert manifest.counts.reused == 0 and manifest.counts.fetched == 7
+    assert manifest.previous is None
 
 
 @pytest.mark.slow
@@ -174,7 +174,7 @@ def test_refetch_fetches_every_image(seasons, capsys):
     seen = requests(seasons["routes"])
     assert sum(s.get(200, 0) for s in seen.values()) == 8
     assert not any(304 in s for s in seen.values())
-    assert manifest.counts["reused"] == 0 and manifest.previous["records_gone"] == 2
+    assert manifest.counts.reused == 0 and manifest.previous.records_gone == 2
     assert "--refetch" in capsys.readouterr().out
 
 
