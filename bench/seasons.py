@@ -227,8 +227,12 @@ def digest(store: str) -> str:
     h = hashlib.sha256()
     with h5py.File(os.path.join(store, "store.h5")) as f:
         for name in sorted(f):
-            if name != "date":
-                h.update(name.encode() + f[name][:].tobytes())
+            if name == "date":
+                continue
+            column = f[name]
+            data = (column[:].tobytes() if column.dtype.kind != "O"
+                    else "\n".join(column.asstr()[:]).encode())
+            h.update(name.encode() + data)
     return h.hexdigest()
 
 

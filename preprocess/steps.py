@@ -41,7 +41,7 @@ from streamgan.preprocess.progress import ProgressWriter
 SHARD_SUFFIX = ".u8"       # a unit's images: raw uint8 rows of (S, S, 3)
 UNIT_SUFFIX = ".jsonl"     # a unit's lines, one per record; present = the unit is complete
 TEMP_PREFIX = "tmp-"       # a unit's files while being written
-PENDING_BATCHES = 4        # batches a worker has in flight at once (a kill loses at most these)
+PENDING_BATCHES = 2        # batches a worker has in flight at once (a kill loses at most these)
 
 
 def error_record(record: dict, stage: str, reason: str, message: str) -> dict:
