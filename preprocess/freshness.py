@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import functools
 import time
 
 from werkzeug.datastructures import ResponseCacheControl
@@ -46,9 +47,18 @@ def http_date(seconds: float) -> str:
     return email.utils.formatdate(seconds, usegmt=True)
 
 
+# A store's rows repeat the same few header values (a CDN sends one Cache-Control for all its
+# images; Dates fall on the same seconds), so parsed values are cached: the launcher plans
+# every record of the catalogue.
+@functools.lru_cache(maxsize=4096)
 def _seconds(text: str) -> float | None:
     parsed = parse_date(text) if text else None
     return parsed.timestamp() if parsed is not None else None
+
+
+@functools.lru_cache(maxsize=256)
+def _directives(text: str) -> ResponseCacheControl:
+    return parse_cache_control_header(text, cls=ResponseCacheControl)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +94,7 @@ class Freshness:
 
     @property
     def directives(self) -> ResponseCacheControl:
-        return parse_cache_control_header(self.cache_control, cls=ResponseCacheControl)
+        return _directives(self.cache_control)
 
     def must_ask(self) -> bool:
         """no-cache (unqualified) or no-store: never reused without asking the server."""
