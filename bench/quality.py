@@ -42,7 +42,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def build_store(out: str, size: int) -> str:
     """The clothing catalogue through the real preprocessing job (cached)."""
     from streamgan.common.errors import StoreError
-    from streamgan.preprocess.pipeline import run
+    from streamgan.pipeline.preprocess_cmd import run
     from streamgan.store.contract import open_store
     store = os.path.join(out, f"store-{size}")
     try:

@@ -48,9 +48,9 @@ def template_store(folder: str, size: int) -> str:
     """A small store made by the real job from synthetic garments (pipeline/synthetic.py)
     served from 127.0.0.1 (pipeline/serve.py): the TFT graph and image section the benchmark's
     stores take (cached)."""
+    from streamgan.pipeline.preprocess_cmd import run
     from streamgan.pipeline.serve import StaticServer
     from streamgan.pipeline.synthetic import make_catalog
-    from streamgan.preprocess.pipeline import run
     store = os.path.join(folder, f"template-{size}px")
     try:
         store_format.open_store(store)

@@ -52,7 +52,7 @@ def seasons(catalog: str, new_categories=NEW_CATEGORIES, seed: int = 0) -> tuple
 def build_season_store(records: list, out: str, name: str) -> str:
     """The season's catalogue through the real preprocessing job (cached)."""
     from streamgan.common.errors import StoreError
-    from streamgan.preprocess.pipeline import run
+    from streamgan.pipeline.preprocess_cmd import run
     from streamgan.store.contract import open_store
     store = os.path.join(out, f"store-{name}")
     catalog = os.path.join(out, f"{name}.json")

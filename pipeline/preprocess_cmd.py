@@ -58,13 +58,30 @@ def summary_table(manifest) -> str:
     return "\n".join(lines)
 
 
-def main(args: argparse.Namespace, beam_args: list[str]) -> int:
+def execute(args: argparse.Namespace, beam_args: list[str]):
+    """The job for parsed arguments: the store's Manifest (None for --dry-run). User mistakes
+    raise (UserError, FileExistsError): `main` turns them into one line."""
     from streamgan.preprocess.config import config_from_args
     from streamgan.preprocess.pipeline import run_job
+    return run_job(config_from_args(args), beam_args, dry_run=args.dry_run)
+
+
+def run(argv: list[str]):
+    """`streamgan preprocess ARGV` as a function, through the command's own parser and path
+    (tests and benchmarks call it): returns the store's Manifest (None for --dry-run) and
+    raises user mistakes instead of printing them. Options it does not know must be Beam's
+    (the same one-line refusal of a typo as the command's)."""
+    from streamgan.pipeline.cli import build_parser, reject_unknown
+    args, beam_args = build_parser().parse_known_args(["preprocess", *argv])
+    reject_unknown(args, beam_args)
+    return execute(args, beam_args)
+
+
+def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     from streamgan.store.contract import ERRORS_FILE
-    cfg = config_from_args(args)
-    manifest = run_job(cfg, beam_args, dry_run=args.dry_run)
+    manifest = execute(args, beam_args)
     if manifest:
         print(summary_table(manifest))
-        print(f"store: {cfg.output}  (errors: {os.path.join(cfg.output, ERRORS_FILE)})")
+        print(f"store: {os.path.abspath(args.output)}  (errors: "
+              f"{os.path.join(os.path.abspath(args.output), ERRORS_FILE)})")
     return 0

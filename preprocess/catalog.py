@@ -205,6 +205,9 @@ def url_problem(url: str, source: str, allow_local: bool) -> tuple[str, str] | N
     return None
 
 
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
 def normalise(record, index: int, catalog_dir: str, where: str,
               allow_local: bool = True) -> dict:
     """Check one record and return it in the job's form (raises BadRecord naming it)."""
@@ -232,9 +235,19 @@ def normalise(record, index: int, catalog_dir: str, where: str,
         descriptions = _descriptions(record, where)
     except CatalogError as e:
         raise BadRecord(where, "bad_field", str(e)[len(where) + 2:], url=url) from None
-    extra = {k: v for k, v in record.items() if k not in ("url", "description", "descriptions", "split")}
-    return {"index": index, "url": url, "source": source,
-            "descriptions": descriptions, "split": split, "extra": extra}
+    expected = record.get("sha256")
+    if expected is not None:
+        if not isinstance(expected, str) or not _SHA256.fullmatch(expected.strip()):
+            raise BadRecord(where, "bad_field", "`sha256` must be 64 hex digits (the SHA-256 of "
+                            f"the image's bytes), got {_show(expected)}", url=url)
+        expected = expected.strip().lower()
+    extra = {k: v for k, v in record.items()
+             if k not in ("url", "description", "descriptions", "split", "sha256")}
+    normalised = {"index": index, "url": url, "source": source,
+                  "descriptions": descriptions, "split": split, "extra": extra}
+    if expected:  # the image must have these bytes (preprocess/steps.py checks them)
+        normalised["expected_sha256"] = expected
+    return normalised
 
 
 def _records_array(reader: IO[bytes], name: str) -> Iterator[tuple[object, str]]:

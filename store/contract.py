@@ -52,11 +52,19 @@ SOURCE = "source"              # str: what was fetched (the URL resolved against
 ETAG = "etag"                  # str: the server's ETag for it ("" when it sent none); for a
 #                                file, "file:<size>:<mtime>" (preprocess/fetch.py)
 LAST_MODIFIED = "last_modified"  # str: the server's Last-Modified header ("" when none)
+# str: the response's freshness header fields, as sent ("" when absent; DATE is the receive
+# time when the server sent no Date): RFC 9111 freshness of the row (preprocess/freshness.py).
+# Added within schema 4: a store without them reads as "" (every row stale).
+CACHE_CONTROL = "cache_control"
+EXPIRES = "expires"
+DATE = "date"
+AGE = "age"
+FRESHNESS_COLUMNS = (CACHE_CONTROL, EXPIRES, DATE, AGE)
 METADATA_COLUMNS = (INDEX, URL, DESCRIPTION, DESCRIPTIONS, SHA256, SPLIT, EXTRA, SOURCE, ETAG,
-                    LAST_MODIFIED)
+                    LAST_MODIFIED) + FRESHNESS_COLUMNS
 # What the next season's run needs of a store to reuse its images (preprocess/previous.py).
-REUSE_COLUMNS = (SOURCE, ETAG, LAST_MODIFIED, SHA256)
-_OPTIONAL = (SOURCE, ETAG, LAST_MODIFIED)
+REUSE_COLUMNS = (SOURCE, ETAG, LAST_MODIFIED, SHA256) + FRESHNESS_COLUMNS
+_OPTIONAL = (SOURCE, ETAG, LAST_MODIFIED) + FRESHNESS_COLUMNS
 
 # HDF5 file attributes.
 ATTR_SCHEMA_VERSION = "schema_version"

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
-from streamgan.preprocess.pipeline import run
 from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, METADATA_COLUMNS, open_store, read_jsonl
 from tests.faults import content
 from tests.helpers import encode, solid
@@ -113,7 +113,8 @@ def jobs(tmp_path_factory):
     """The mixed catalogue, run with 2 worker processes and with 1."""
     site = tmp_path_factory.mktemp("fault-site")
     routes, entries = build_faults(site)
-    with StaticServer(str(site), routes=routes) as server:
+    # a fixed clock: the stores keep each answer's Date, and two runs must write the same ones
+    with StaticServer(str(site), routes=routes, clock=lambda: 1_796_000_000.0) as server:
         records, expected = [], {}
         for name, expect, extra in entries:  # files over HTTP too, but for one local path
             url = name if name == "good.png" else server.url_for(name)

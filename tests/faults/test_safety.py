@@ -9,11 +9,11 @@ import h5py
 import pytest
 
 from streamgan.common.errors import CatalogError, RecordError
+from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
 from streamgan.preprocess.catalog import write_normalised
 from streamgan.preprocess.config import PreprocessConfig
 from streamgan.preprocess.fetch import Fetcher, FetchOptions, redirect_problem
-from streamgan.preprocess.pipeline import run
 from streamgan.store.contract import open_store, read_jsonl
 from tests.helpers import encode, numbered
 from tests.http_faults import redirect

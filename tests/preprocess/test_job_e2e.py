@@ -9,8 +9,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from streamgan.pipeline.inspect_cmd import render, summarise
+from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
-from streamgan.preprocess.pipeline import run
 from streamgan.store.contract import FieldVocabulary, as_json, open_store, read_jsonl
 from tests.helpers import colour_of, encode, numbered
 from tests.http_faults import fail_then_serve, html_page, slow

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import tensorflow_transform as tft
 
+from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
-from streamgan.preprocess.pipeline import run
 from streamgan.store import contract as sf
 from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, METADATA_COLUMNS, open_store, read_jsonl
 from tests.helpers import colour_of, encode, numbered

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
-from streamgan.preprocess.pipeline import run
 
 SHARED = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared",
                                        "data", "clothing-small"))
