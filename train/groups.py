@@ -90,6 +90,11 @@ def choose_source(manifest: contract.Manifest, condition_source: str | None,
     None when the store says nothing about its images' kinds."""
     vocabulary = manifest.vocabulary
     if by:
+        if by != DESCRIPTIONS and by not in fields:
+            from streamgan.common.errors import ConfigError
+            raise ConfigError(f"--by {by}: the store has no categorical field {by!r} "
+                              f"(analysed fields: {', '.join(sorted(fields)) or 'none'}; or "
+                              f"--by {DESCRIPTIONS})")
         return by
     if condition_source:
         return condition_source
@@ -113,12 +118,14 @@ def find_groups(info: contract.StoreInfo, source: str, held_out: np.ndarray,
         if texts.names and covered >= LABEL_COVERAGE * max(1, len(values)):
             return texts
         source = DESCRIPTION_WORDS
-    held = collections.Counter(v for values in row_values(info, held_out, source)
-                               for v in values)
+    held_values = row_values(info, held_out, source)
+    held = collections.Counter(v for values in held_values for v in values)
     trained = collections.Counter(v for values in row_values(info, train, source)
                                   for v in values)
+    # a word in (nearly) every description separates nothing ("dress" in a dress catalogue)
+    common = LABEL_COVERAGE * len(held_values) if source == DESCRIPTION_WORDS else np.inf
     names = [name for name, count in held.most_common()
-             if count >= min_images and trained[name] >= min_images]
+             if min_images <= count < common and trained[name] >= min_images]
     return Groups(source, tuple(names[:max_groups]))
 
 

@@ -53,6 +53,8 @@ def _weights_path() -> str:
 class InceptionFeatures:
     """uint8 (N, H, W, 3) images -> float64 (N, 2048) FID Inception features, in batches."""
 
+    cache_key = _WEIGHTS  # what cached features were computed by (store_features)
+
     def __init__(self, batch_size: int = 50, threads: int | None = None):
         if not available():
             raise ConfigError(f"image quality needs the FID Inception network: {INSTALL_HINT}")
@@ -200,17 +202,20 @@ def store_features(info, split: str, num: int | None, extract: Callable,
                    log: Callable[[str], None] | None = None) -> np.ndarray:
     """Features of (up to num, evenly sampled) stored images of a split, read in blocks.
 
-    Cached as .npz in cache_dir keyed by the store file's identity, split, count and seed.
+    Cached as .npz in cache_dir keyed by the store file's identity, split, count, seed and
+    the extractor's `cache_key` (an extractor without one is never cached: features of
+    another network must not pass for Inception's).
     """
     from streamgan.store.contract import read_rows
     if rows is None:
         rows = split_rows(info, split, num, seed)
     cache = None
-    if cache_dir:
+    network = getattr(extract, "cache_key", None)
+    if cache_dir and network:
         stat = os.stat(info.h5_path)
         key = hashlib.sha256(json.dumps([os.path.realpath(info.h5_path), stat.st_size,
                                          stat.st_mtime_ns, split, len(rows), seed,
-                                         _WEIGHTS]).encode())
+                                         network]).encode())
         cache = os.path.join(cache_dir, f"{split}-{len(rows)}-{key.hexdigest()[:16]}.npz")
         if os.path.exists(cache):
             try:
@@ -222,9 +227,14 @@ def store_features(info, split: str, num: int | None, extract: Callable,
     if log:
         log(f"  Inception features of {len(rows)} {split} images"
             + (f" (cached in {cache_dir}/)" if cache else ""))
-    features = np.concatenate([extract(read_rows(info, rows[i:i + 500]))
-                               for i in range(0, len(rows), 500)]) if len(rows) else \
-        np.zeros((0, FEATURE_DIM))
+    from tqdm import tqdm
+    blocks = []
+    with tqdm(total=len(rows), unit="img", desc=f"features of {split}", leave=False,
+              disable=log is None) as bar:  # minutes on a CPU for thousands of photos
+        for i in range(0, len(rows), 500):
+            blocks.append(extract(read_rows(info, rows[i:i + 500])))
+            bar.update(len(blocks[-1]))
+    features = np.concatenate(blocks) if blocks else np.zeros((0, FEATURE_DIM))
     if cache:
         try:
             os.makedirs(cache_dir, exist_ok=True)

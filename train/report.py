@@ -87,8 +87,8 @@ def _cell(figure: dict | None, key: str, real: dict | None) -> str:
         if "std" in f:
             digits = 4 if key == "kid" else 1
             return f"{f['value']:.{digits}f} &plusmn; {f['std']:.{digits}f}"
-        return (f"{f['value']:.0%} <small>[{f['low']:.0%}&ndash;{f['high']:.0%}, "
-                f"n={f['n']}]</small>")
+        return (f"{f['value']:.0%} <small>({f['low']:.0%}&ndash;{f['high']:.0%})"
+                "</small>")
     return (f"<td>{text((figure or {}).get(key))}<br><small>real: "
             f"{text((real or {}).get(key))}</small></td>")
 
@@ -116,7 +116,8 @@ def evaluation_table(ev: dict) -> str:
         f"({ev['training_images']} training photos); Inception features; k = {ev['k']}.",
         "<i>real</i>: what real photos score by the same computation: training photos in the "
         "generator's place for KID, FID, precision and recall; the held-out photos for "
-        "novelty and consistency. Shares carry a 95% Wilson interval; KID and FID a std.",
+        "novelty and consistency. Shares carry a 95% Wilson interval (in parentheses; the "
+        "counts behind each are in evaluation.json); KID and FID a std.",
         "Novelty: " + html.escape(ev["novelty_threshold"]["meaning"]) + ".",
     ]
     if judge:

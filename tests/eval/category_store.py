@@ -33,8 +33,10 @@ def photos(category: int, count: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def build(store_dir: str, transform_from: str) -> dict[str, dict[str, np.ndarray]]:
-    """Write the store; return {split: {category: its store rows}}."""
+def build(store_dir: str, transform_from: str,
+          sentences: bool = False) -> dict[str, dict[str, np.ndarray]]:
+    """Write the store; return {split: {category: its store rows}}. sentences: each photo
+    described by a sentence of its own ("a bright dress, item 7") instead of its category."""
     rng = np.random.default_rng(0)
     images, rows, where = [], [], {s: {c: [] for c in CATEGORIES} for s in PER_SPLIT}
     for split, count in PER_SPLIT.items():
@@ -42,10 +44,11 @@ def build(store_dir: str, transform_from: str) -> dict[str, dict[str, np.ndarray
             for image in photos(c, count, rng):
                 i = len(rows)
                 where[split][name].append(i)
+                text = f"a {('bright', 'plain')[i % 2]} {name}, item {i}" if sentences else name
                 images.append(image)
                 rows.append({contract.INDEX: i, contract.URL: f"http://127.0.0.1/{i}.png",
-                             contract.DESCRIPTION: name,
-                             contract.DESCRIPTIONS: json.dumps([name]),
+                             contract.DESCRIPTION: text,
+                             contract.DESCRIPTIONS: json.dumps([text]),
                              contract.SHA256: f"{i:064x}", contract.SPLIT: split,
                              contract.EXTRA: "{}"})
     os.makedirs(store_dir, exist_ok=True)

@@ -4,6 +4,7 @@ synthetic product photos in four categories. Cheap pixel features stand in for I
 here (the figures are defined on any features); tests marked slow use the real network."""
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -69,6 +70,29 @@ def test_training_photos_score_near_zero_novelty_and_real_photos_do_not(categori
         assert value(row, "novelty") == 0.0
     # the panel shows the copies first: a generated image beside its own training photo
     assert os.path.getsize(RunPaths(workdir).nearest_panel) > 1000
+    # features of another network are never cached as the store's Inception features
+    assert not os.path.exists(os.path.join(store, "features"))
+
+
+def test_a_store_splits_features_are_computed_once_and_reused(categories):
+    from streamgan.train import quality
+    store, _ = categories
+    info = open_store(store)
+    calls = []
+
+    class Counting:
+        cache_key = "counting-test-network"
+
+        def __call__(self, images):
+            calls.append(len(images))
+            return category_store.pixel_features(images)
+    rows, first = quality.split_features(info, "validation", 50, Counting())
+    again_rows, again = quality.split_features(info, "validation", 50, Counting())
+    assert calls == [50] and np.array_equal(rows, again_rows) and np.array_equal(first, again)
+    assert len(rows) == 50 and (np.diff(rows) > 0).all()
+    quality.split_features(info, "train", None, Counting())  # another split: computed
+    assert calls == [50, 240]
+    shutil.rmtree(os.path.join(store, quality.FEATURE_DIR))
 
 
 def test_one_photo_per_category_scores_low_recall(categories, tmp_path):
@@ -106,3 +130,36 @@ def test_unseen_real_photos_score_near_the_ceiling_on_every_figure(categories, t
         assert value(mismatch["conditions"][name], "precision") < 0.2
         assert (value(mismatch["conditions"][name], "kid")
                 > 5 * value(result["conditions"][name], "kid", real=True))
+
+
+def test_conditions_are_whole_descriptions_when_they_are_labels_else_their_words(
+        categories, tmp_path):
+    from streamgan.train import groups
+    from streamgan.train.quality import split_rows
+    assert groups.words("Red,cotton T-shirt") == ["red", "cotton", "t", "shirt"]
+    store, _ = categories
+    info = open_store(store)
+    held, train = split_rows(info, "validation", None), split_rows(info, "train", None)
+    labels = groups.find_groups(info, "descriptions", held, train)
+    assert labels.source == "description" and set(labels.names) == {
+        "dress", "hat", "shoes", "t-shirt"}
+    described = str(tmp_path / "described")
+    category_store.build(described, store, sentences=True)
+    info = open_store(described)
+    found = groups.find_groups(info, "descriptions", held, train)
+    # "item" and the numbers are dropped: in every description, or too rare
+    assert found.source == "description word"
+    assert set(found.names) == {"bright", "plain", "dress", "hat", "shoes", "t", "shirt"}
+    members = found.members(info, held[:1])[0]
+    assert members == {"dress", "bright" if held[0] % 2 == 0 else "plain"}
+
+
+def test_grouping_by_a_field_the_store_lacks_is_one_clear_error(categories):
+    from streamgan.common.errors import ConfigError
+    from streamgan.train import groups
+    manifest = open_store(categories[0]).manifest
+    with pytest.raises(ConfigError, match=r"--by colour: the store has no categorical field "
+                                          r"'colour' \(analysed fields: none; or --by "
+                                          r"descriptions\)"):
+        groups.choose_source(manifest, None, by="colour")
+    assert groups.choose_source(manifest, None) == "descriptions"
