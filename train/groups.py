@@ -89,6 +89,7 @@ def choose_source(manifest: contract.Manifest, condition_source: str | None,
     named `category`; else description words when the descriptions hold at least 2 words;
     None when the store says nothing about its images' kinds."""
     vocabulary = manifest.vocabulary
+    fields = vocabulary.fields
     if by:
         if by != DESCRIPTIONS and by not in fields:
             from streamgan.common.errors import ConfigError
