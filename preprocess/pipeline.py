@@ -34,7 +34,7 @@ from streamgan.preprocess import catalog, publish, resume, runners, staging
 from streamgan.preprocess.config import PreprocessConfig
 from streamgan.preprocess.dedup import FirstSeen
 from streamgan.preprocess.fetch import options_for
-from streamgan.preprocess.previous import PreviousStore, summary_line
+from streamgan.preprocess.previous import PreviousStore
 from streamgan.preprocess.progress import ProgressMonitor
 from streamgan.preprocess.steps import FetchAndDecodeFn
 from streamgan.store.contract import FEATURE_IMAGE, Manifest
@@ -231,5 +231,5 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
         out.abandon(keep_units=out.has_units())
         raise
     if manifest.previous:
-        print(summary_line(manifest.previous))
+        print(manifest.previous.line())
     return manifest

@@ -218,22 +218,6 @@ def new_vocabulary(previous_dir: str, new_dir: str,
             {f: sf.NewEntries(len(v), tuple(v[:EXAMPLES])) for f, v in by_field.items()})
 
 
-def summary_line(p: sf.Changes) -> str:
-    """The change summary as the run prints it."""
-    tokens = p.new_tokens
-    text = (f"against the previous store {p.store}: records {p.records_new} new, "
-            f"{p.records_kept} kept ({p.unchanged} unchanged, {p.changed} changed), "
-            f"{p.records_gone} gone; images {p.reused} reused, {p.fetched} fetched"
-            + (" (--refetch)" if p.refetch else "")
-            + f"; {tokens.count} new description tokens"
-            + (f" ({', '.join(tokens.examples)})" if tokens.examples else ""))
-    for field, added in p.new_categories.items():
-        text += f"; {added.count} new {field} values"
-        if added.examples:
-            text += f" ({', '.join(added.examples)})"
-    return text
-
-
 class PreviousImages:
     """A worker's reader of the previous store's images, by row (thread-safe). Opened once
     per worker (in DoFn.setup); on a cluster the file is read through Beam's FileSystems,

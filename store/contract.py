@@ -415,6 +415,21 @@ class Changes:
                          str(name): NewEntries.load(e, f"previous.new_categories.{name}")
                          for name, e in dict(v).items()})
 
+    def line(self) -> str:
+        """The change summary as preprocess and inspect print it."""
+        tokens = self.new_tokens
+        text = (f"against the previous store {self.store}: records {self.records_new} new, "
+                f"{self.records_kept} kept ({self.unchanged} unchanged, {self.changed} changed), "
+                f"{self.records_gone} gone; images {self.reused} reused, {self.fetched} fetched"
+                + (" (--refetch)" if self.refetch else "")
+                + f"; {tokens.count} new description tokens"
+                + (f" ({', '.join(tokens.examples)})" if tokens.examples else ""))
+        for field, added in self.new_categories.items():
+            text += f"; {added.count} new {field} values"
+            if added.examples:
+                text += f" ({', '.join(added.examples)})"
+        return text
+
 
 def as_json(value: Any) -> Any:
     """A section (or anything holding sections) as JSON-ready dicts and lists."""

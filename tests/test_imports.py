@@ -110,3 +110,20 @@ def test_a_cycle_is_found_however_long():
 
 def test_no_import_cycle():
     assert [sorted(c) for c in cycles(project_graph())] == []
+
+
+# Data flows one way (docs/architecture.md): preprocess -> store -> train, pipeline on top.
+FORBIDDEN = {
+    "streamgan.store": ("streamgan.preprocess", "streamgan.train", "streamgan.pipeline"),
+    "streamgan.preprocess": ("streamgan.train",),
+    "streamgan.train": ("streamgan.preprocess", "streamgan.pipeline"),
+    "streamgan.common": ("streamgan.store", "streamgan.preprocess", "streamgan.train",
+                         "streamgan.pipeline"),
+}
+
+
+def test_data_flows_one_way_between_the_layers():
+    wrong = sorted(f"{module} imports {target}" for module, targets in project_graph().items()
+                   for layer, banned in FORBIDDEN.items() if module.startswith(layer + ".")
+                   for target in targets if target.startswith(banned))
+    assert wrong == []

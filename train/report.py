@@ -143,7 +143,7 @@ def write_report(workdir: str, log=None) -> str:
 
     parts.append("<h2>Store</h2>")
     try:
-        from streamgan.pipeline.inspect_cmd import render, summarise
+        from streamgan.store.summary import render, summarise
         parts.append(f"<pre>{html.escape(render(summarise(config.store)))}</pre>")
     except Exception as e:  # a store moved away since: the run is still worth a report
         parts.append(f'<p class="note">store {html.escape(str(config.store))} unreadable: '

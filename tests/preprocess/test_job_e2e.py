@@ -8,10 +8,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from streamgan.pipeline.inspect_cmd import render, summarise
 from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
 from streamgan.store.contract import FieldVocabulary, as_json, open_store, read_jsonl
+from streamgan.store.summary import render, summarise
 from tests.helpers import colour_of, encode, numbered
 from tests.http_faults import fail_then_serve, html_page, slow
 

@@ -10,13 +10,13 @@ import h5py
 import numpy as np
 import pytest
 
-from streamgan.pipeline.inspect_cmd import render, summarise
 from streamgan.pipeline.preprocess_cmd import run
 from streamgan.preprocess.config import PreprocessConfig
 from streamgan.preprocess.fetch import Fetcher, FetchOptions
 from streamgan.preprocess.previous import PreviousStore
 from streamgan.preprocess.staging import Paths
 from streamgan.store.contract import open_store, read_jsonl
+from streamgan.store.summary import render, summarise
 from tests.helpers import encode, numbered
 from tests.http_faults import served, versioned
 
