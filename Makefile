@@ -33,8 +33,8 @@ test-fast: lint
 	$(BIN)/pytest -m "not slow"
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/preprocess.py
-	$(BIN)/python bench/train.py
+	$(BIN)/python -m bench.preprocess
+	$(BIN)/python -m bench.train
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache streamgan-demo

@@ -34,6 +34,8 @@ setup(
         "ijson>=3.2",
         "filelock>=3.12",  # one writer per workdir (common/locks.py)
         "tqdm>=4.66",
+        # parses Cache-Control and HTTP dates (preprocess/freshness.py); TensorBoard needs it too
+        "werkzeug>=2.3",
         "matplotlib>=3.8",
         # TF >= 2.20 no longer pulls it in; tf.summary (Keras' TensorBoard callback) needs it.
         "tensorboard>=2.17",

@@ -1,7 +1,7 @@
 """Benchmark: does conditioning on the descriptions give what is asked for, at no cost in quality?
 
-    python bench/conditioning.py                    # 15 min of training per model (~45 min)
-    python bench/conditioning.py --minutes 3        # a quick look
+    python -m bench.conditioning                    # 15 min of training per model (~45 min)
+    python -m bench.conditioning --minutes 3        # a quick look
 
 On ../shared/data/clothing-small (descriptions are the 10 category names), preprocessed at
 64 px by the real job, it trains the default recipe twice for the same wall-clock time, taking
@@ -11,7 +11,7 @@ turns in slices (bench/quality.py's TimeLimit), so load from other work hits bot
   conditional     `streamgan train --condition descriptions` (the default `auto` picks it here)
 
 Then it reports:
-- class consistency: a linear classifier on FID Inception features of the real training
+- class consistency: a linear classifier (train/judge.py) on FID Inception features of the real training
   photos (by category; with `--blurred-judge`, of blurred copies of them as well: tried, it
   read no more of the prompts and fell to 81.5% on real photos) classifies `--per-prompt`
   images generated for each category's prompt; the share classified as the prompted
@@ -40,51 +40,36 @@ import os
 import sys
 import time
 
+import numpy as np
+
+from bench.data import OUT, require_clothing
+from bench.quality import build_store, option_value, take_turns
+from streamgan.train.judge import LinearProbe
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
-
-import numpy as np  # noqa: E402
-
-from bench.quality import DATA, _value, build_store, take_turns  # noqa: E402
 
 
 def make_trainee(store: str, condition: str, workdir: str, warm_start: str | None = None,
                  **options):
     """(gan, dataset(seed), encoder or None, config) of the default recipe with `condition`,
-    from random weights or warm-started from the run `warm_start`."""
-    from streamgan.store.contract import open_store
-    from streamgan.train.conditioning import prepare_conditioning
+    from random weights or warm-started from the run `warm_start`: the product's own
+    resolve + build (train/build.py), as `streamgan train` sets a run up."""
+    from streamgan.train.build import build, resolve
     from streamgan.train.config import TrainConfig
-    from streamgan.train.data import StoreReader, load_transform, stream_dataset
-    from streamgan.train.gan import build_gan
-    from streamgan.train.paths import RunPaths
+    from streamgan.train.data import load_transform, stream_dataset
 
-    info = open_store(store)
-    config = TrainConfig(store=store, workdir=workdir, image_size=info.image_size,
-                         split="train", eval_every=0, condition=condition, **options)
-    config.pixel_range = info.manifest.pixel_range
-    paths = RunPaths(workdir)
-    paths.makedirs()
-    reader = StoreReader.from_info(info, info.split_mask("train"))
-    spec, encoder, why = prepare_conditioning(config, info, paths, reader)
-    print(f"  {condition}: {why}")
-    if spec is not None:
-        reader = reader.with_condition(spec.source)
-    transform = load_transform(store)
-    gan = build_gan(config, spec)
-    if warm_start:
-        from streamgan.train.warmstart import warm_start as load_parent
-        config.warm_start = warm_start
-        config.condition_source = spec.source if spec is not None else None
-        if load_parent(gan, config, spec) is None:
-            raise SystemExit(f"could not warm-start from {warm_start}")
+    resolved = resolve(TrainConfig(store=store, workdir=workdir, split="train", eval_every=0,
+                                   condition=condition, warm_start=warm_start, **options))
+    if warm_start and resolved.config.parent is None:
+        raise SystemExit(f"could not warm-start from {warm_start}: {resolved.parent_note}")
+    trainee = build(resolved, log=print)
+    print(f"  {condition}: {resolved.conditioning}")
+    config, encoder, transform = trainee.config, trainee.encoder, load_transform(store)
 
     def dataset(seed: int):
-        return stream_dataset(reader, transform, config.batch_size, seed=seed,
+        return stream_dataset(trainee.reader, transform, config.batch_size, seed=seed,
                               encode_condition=encoder).repeat()
-    return gan, dataset, encoder, config
+    return trainee.gan, dataset, encoder, config
 
 
 def train_both(args, store: str) -> dict:
@@ -125,41 +110,6 @@ def real_split(store: str, split: str):
                                  for i in range(0, len(rows), 1024)])
         labels = [d.decode() for d in f[contract.DESCRIPTION][:][rows]]
     return images, labels
-
-
-class FeatureClassifier:
-    """A linear (softmax) classifier on FID Inception features of the real training photos.
-
-    A pretrained judge: a CNN trained here from scratch on 3,068 photos reached only about 53%
-    on the validation photos, too weak to tell a generator that ignores its prompt from a
-    judge that cannot see. The classifier's accuracy on the validation photos is the ceiling
-    printed beside the consistency."""
-
-    def __init__(self, features: np.ndarray, labels: np.ndarray, classes: int,
-                 steps: int = 300, weight_decay: float = 1e-3):
-        import torch
-        torch.manual_seed(0)
-        self.mean = features.mean(0)
-        self.scale = features.std(0) + 1e-6
-        x = torch.from_numpy((features - self.mean) / self.scale).float()
-        y = torch.from_numpy(np.asarray(labels)).long()
-        self.layer = torch.nn.Linear(x.shape[1], classes)
-        optimiser = torch.optim.LBFGS(self.layer.parameters(), max_iter=steps,
-                                      line_search_fn="strong_wolfe")
-
-        def closure():
-            optimiser.zero_grad()
-            loss = torch.nn.functional.cross_entropy(self.layer(x), y)
-            loss = loss + weight_decay * self.layer.weight.pow(2).sum()
-            loss.backward()
-            return loss
-        optimiser.step(closure)
-
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        import torch
-        x = torch.from_numpy((features - self.mean) / self.scale).float()
-        with torch.no_grad():
-            return self.layer(x).argmax(1).numpy()
 
 
 def real_features(features, store: str, split: str, images: np.ndarray) -> np.ndarray:
@@ -334,7 +284,7 @@ def main() -> int:
     parser.add_argument("--kid-per-prompt", type=int, default=200,
                         help="generated images per category scored by KID")
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
-                        type=lambda text: (text.split("=", 1)[0], _value(text.split("=", 1)[1])),
+                        type=option_value,
                         help="a training option for both models, e.g. condition_ramp=6000")
     parser.add_argument("--blurred-judge", action=argparse.BooleanOptionalAction, default=False,
                         help=f"teach the judge blurred copies of the photos too (down to "
@@ -351,16 +301,17 @@ def main() -> int:
                              "instead of training")
     parser.add_argument("--models", default="unconditional,conditional",
                         help="which to train (the overall KID ratio needs both)")
-    parser.add_argument("--out", default=os.path.join(HERE, "out", "conditioning"))
-    parser.add_argument("--store-cache", default=os.path.join(HERE, "out", "conditioning"),
+    parser.add_argument("--out", default=os.path.join(OUT, "conditioning"))
+    parser.add_argument("--store-cache", default=os.path.join(OUT, "conditioning"),
                         help="where the preprocessed store is cached")
     args = parser.parse_args()
-    if not os.path.exists(DATA):
-        print(f"bench/conditioning.py: {DATA} not found (the shared clothing photos)")
+    missing = require_clothing("conditioning")
+    if missing:
+        print(missing)
         return 1
     os.makedirs(args.out, exist_ok=True)
     store = build_store(args.store_cache, 64)
-    print(f"bench/conditioning.py: store {store}; {args.minutes:g} min per model")
+    print(f"bench.conditioning: store {store}; {args.minutes:g} min per model")
 
     train_images, train_names = real_split(store, "train")
     val_images, val_names = real_split(store, "validation")
@@ -377,7 +328,7 @@ def main() -> int:
         train_features = np.concatenate([train_features, real_features(
             features, store, f"train-blurred{BLUR_SIZE}", blurred(train_images))])
         train_labels = np.concatenate([train_labels, train_labels])
-    classifier = FeatureClassifier(train_features, train_labels, len(categories))
+    classifier = LinearProbe(train_features, train_labels, len(categories))
     verdicts = classifier.predict(val_features)
     ceiling = float((verdicts == val_labels).mean())
     # the target averages over categories, so its ceiling is the judge's mean per category

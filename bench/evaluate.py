@@ -1,7 +1,7 @@
 """Benchmark: what `streamgan evaluate` reports per category for the default recipe.
 
-    python bench/evaluate.py --minutes 15        # train 15 min, then evaluate (~25 min)
-    python bench/evaluate.py --trained           # evaluate the run an earlier call kept
+    python -m bench.evaluate --minutes 15        # train 15 min, then evaluate (~25 min)
+    python -m bench.evaluate --trained           # evaluate the run an earlier call kept
 
 On ../shared/data/clothing-small (10 categories, the descriptions are the category names),
 preprocessed at 64 px by the real job, it trains `streamgan train`'s defaults (fastgan,
@@ -16,15 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+from bench.data import CLOTHING_CATALOG as DATA
+from bench.data import OUT
+from bench.quality import build_store
 
-from bench.quality import DATA, build_store  # noqa: E402
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def step_limit(seconds: float):
@@ -77,8 +75,8 @@ def main() -> int:
                         help="evaluate the run kept in --out instead of training")
     parser.add_argument("--screenshot", metavar="PNG",
                         help="also save a small screenshot of report.html (headless Chromium)")
-    parser.add_argument("--out", default=os.path.join(HERE, "out", "evaluate"))
-    parser.add_argument("--store-cache", default=os.path.join(HERE, "out", "evaluate"),
+    parser.add_argument("--out", default=os.path.join(OUT, "evaluate"))
+    parser.add_argument("--store-cache", default=os.path.join(OUT, "evaluate"),
                         help="where the preprocessed store is cached")
     args = parser.parse_args()
     if not os.path.exists(DATA):
@@ -134,4 +132,4 @@ def screenshot(page: str, png: str, width: int = 1100, height: int = 1900) -> st
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

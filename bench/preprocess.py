@@ -1,9 +1,9 @@
 """Benchmark: the whole `streamgan preprocess` job vs gapcv's ingestion vs a naive Pillow loop.
 
-    python bench/preprocess.py                       # >= 30,000 images, about 5-10 minutes
-    python bench/preprocess.py --images 6000 --skip-memory
-    python bench/preprocess.py --build-only          # only make (and cache) the file set
-    python bench/preprocess.py --simulate 300000     # a 300,000-record catalogue of small
+    python -m bench.preprocess                       # >= 30,000 images, about 5-10 minutes
+    python -m bench.preprocess --images 6000 --skip-memory
+    python -m bench.preprocess --build-only          # only make (and cache) the file set
+    python -m bench.preprocess --simulate 300000     # a 300,000-record catalogue of small
                                                      # generated images: time and peak memory
 
 Builds (once, cached in bench/out/) a catalogue of distinct images: variants of the shared
@@ -36,8 +36,8 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from PIL import Image
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED = os.path.join(HERE, "..", "..", "shared", "data", "clothing-small")
+from bench.data import CLOTHING, OUT
+from streamgan.store.contract import Manifest
 
 
 def _variant(args) -> int:
@@ -133,17 +133,16 @@ def build_simulated(out: str, n: int) -> str:
     return catalog
 
 
-def report_job(label: str, seconds: float, peak: int, store: str) -> dict:
-    with open(os.path.join(store, "manifest.json")) as fh:
-        manifest = json.load(fh)
-    t, c = manifest["timings"], manifest["counts"]
-    print(f"{label}: {seconds:.1f}s, {c['records'] / seconds:.0f} records/s, peak memory "
-          f"{peak / 2**20:.0f} MiB (written {c['written']}, rejected {c['rejected']}, "
-          f"duplicates {c['duplicates']})")
-    print(f"  where the time goes: start-up {seconds - t['total_s']:.1f}s, validate "
-          f"{t['validate_s']:.1f}s, Beam pipeline (fetch+decode+shards) {t['pipeline_s']:.1f}s, "
-          f"content dedup {t.get('dedup_s', 0):.1f}s, TFT analysis {t.get('analyse_s', 0):.1f}s, "
-          f"publish {t['publish_s']:.1f}s")
+def report_job(label: str, seconds: float, peak: int, store: str) -> Manifest:
+    manifest = Manifest.read(store)
+    t, c = manifest.timings, manifest.counts
+    print(f"{label}: {seconds:.1f}s, {c.records / seconds:.0f} records/s, peak memory "
+          f"{peak / 2**20:.0f} MiB (written {c.written}, rejected {c.rejected}, "
+          f"duplicates {c.duplicates})")
+    print(f"  where the time goes: start-up {seconds - t.total_s:.1f}s, validate "
+          f"{t.validate_s:.1f}s, Beam pipeline (fetch+decode+shards) {t.pipeline_s:.1f}s, "
+          f"content dedup {t.dedup_s:.1f}s, TFT analysis {t.analyse_s:.1f}s, "
+          f"publish {t.publish_s:.1f}s")
     return manifest
 
 
@@ -222,8 +221,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=30000)
     parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--source", default=SHARED)
-    parser.add_argument("--work", default=os.path.join(HERE, "out", "preprocess"))
+    parser.add_argument("--source", default=CLOTHING)
+    parser.add_argument("--work", default=os.path.join(OUT, "preprocess"))
     parser.add_argument("--skip-gapcv", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--build-only", action="store_true", help="make the file set and exit")

@@ -1,8 +1,8 @@
 """Benchmark: image quality per minute of CPU training, for three recipes, in one run.
 
-    python bench/quality.py                       # 15 min of training per recipe (~60 min)
-    python bench/quality.py --minutes 3 --eval-at 1,2,3   # a quick look
-    python bench/quality.py --recipes streamgan,streamgan:batch_size=32+loss=hinge  # candidates
+    python -m bench.quality                       # 15 min of training per recipe (~60 min)
+    python -m bench.quality --minutes 3 --eval-at 1,2,3   # a quick look
+    python -m bench.quality --recipes streamgan,streamgan:batch_size=32+loss=hinge  # candidates
 
 On ../shared/data/clothing-small (3,409 CC0 photos; the train split trains, the validation
 split is held out), preprocessed by the real job at 64 px, it trains:
@@ -30,22 +30,19 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import time
 
+from bench.data import CLOTHING_CATALOG, OUT, require_clothing
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
-
-
-DATA = os.path.join(ROOT, "..", "shared", "data", "clothing-small", "catalog.json")
 
 
 def build_store(out: str, size: int) -> str:
     """The clothing catalogue through the real preprocessing job (cached)."""
     from streamgan.common.errors import StoreError
-    from streamgan.preprocess.pipeline import run
+    from streamgan.pipeline.preprocess_cmd import run
     from streamgan.store.contract import open_store
     store = os.path.join(out, f"store-{size}")
     try:
@@ -53,7 +50,7 @@ def build_store(out: str, size: int) -> str:
         return store
     except StoreError:
         pass
-    run(["--catalog", os.path.abspath(DATA), "--output", store, "--image-size", str(size),
+    run(["--catalog", CLOTHING_CATALOG, "--output", store, "--image-size", str(size),
          "--overwrite"])
     return store
 
@@ -84,19 +81,18 @@ def recipes(store: str, size: int, names: list[str] | None = None) -> dict:
         config = known[base_name]
         if overrides:  # e.g. streamgan:batch_size=32+loss=hinge, a candidate measured ad hoc
             config = dataclasses.replace(config, **dict(
-                (key, _value(value)) for key, value in
-                (item.split("=", 1) for item in overrides.split("+"))))
+                option_value(item) for item in overrides.split("+")))
         chosen[name] = config
     return chosen
 
 
-def _value(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+def option_value(text: str) -> tuple[str, object]:
+    """"batch_size=32" -> ("batch_size", 32): a training option, parsed as `streamgan train`
+    parses --batch-size."""
+    from streamgan.common.options import parse_value
+    from streamgan.train.config import TrainConfig
+    name, _, value = text.partition("=")
+    return name, parse_value(TrainConfig, name, value)
 
 
 class TimeLimit:
@@ -118,19 +114,23 @@ class TimeLimit:
         return _Limit()
 
 
-def make_trainee(name: str, config, store: str, size: int):
-    """(gan, dataset factory(seed), batch size, pixel range) of one recipe."""
+def make_trainee(config, store: str, workdir: str):
+    """(gan, dataset factory(seed), batch size, pixel range) of one recipe: a streamgan recipe
+    set up by the product's own resolve + build (train/build.py), keras.io's by its example."""
     from bench.train import keras_io_gan
     from streamgan.store.contract import open_store
+    from streamgan.train.build import build, resolve
     from streamgan.train.data import StoreReader, load_transform, stream_dataset
-    from streamgan.train.gan import build_gan
-    info = open_store(store)
-    reader = StoreReader.from_info(info, info.split_mask("train"))
     transform = load_transform(store)
     if config is None:
+        info = open_store(store)
+        reader = StoreReader.from_info(info, info.split_mask("train"))
         gan, batch, pixel_range = keras_io_gan(128), 32, (0.0, 1.0)
     else:
-        gan, batch, pixel_range = build_gan(config), config.batch_size, info.manifest.pixel_range
+        shutil.rmtree(workdir, ignore_errors=True)  # a fresh run each time the bench runs
+        trainee = build(resolve(dataclasses.replace(config, workdir=workdir)))
+        gan, reader = trainee.gan, trainee.reader
+        batch, pixel_range = trainee.config.batch_size, trainee.config.pixel_range
 
     def dataset(seed: int):
         ds = stream_dataset(reader, transform, batch, seed=seed)
@@ -183,7 +183,8 @@ def train_all(args, store: str) -> dict:
     state = {}
     names = args.recipes.split(",") if args.recipes else None
     for name, config in recipes(store, args.size, names).items():
-        gan, dataset, batch, pixel_range = make_trainee(name, config, store, args.size)
+        gan, dataset, batch, pixel_range = make_trainee(config, store,
+                                                        os.path.join(args.out, "runs", name))
         state[name] = {"gan": gan, "dataset": dataset, "batch": batch, "range": pixel_range}
     return take_turns(state, args.minutes, args.slice, args.eval_at.split(","))
 
@@ -273,16 +274,17 @@ def main() -> int:
     parser.add_argument("--slice", type=float, default=60.0, help="seconds per turn")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--recipes", help="comma-separated recipe names (see recipes())")
-    parser.add_argument("--out", default=os.path.join(HERE, "out", "quality"))
+    parser.add_argument("--out", default=os.path.join(OUT, "quality"))
     parser.add_argument("--store-cache", help="where the preprocessed store is cached "
                         "(default: --out)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    if not os.path.exists(DATA):
-        print(f"bench/quality.py: {DATA} not found (the shared clothing photos)")
+    missing = require_clothing("quality")
+    if missing:
+        print(missing)
         return 1
     store = build_store(args.store_cache or args.out, args.size)
-    print(f"bench/quality.py: store {store}; {args.minutes:g} min per recipe")
+    print(f"bench.quality: store {store}; {args.minutes:g} min per recipe")
     state = train_all(args, store)
     results, grids = score(args, store, state)
     report(args, results, grids)

@@ -1,182 +1,263 @@
-"""Benchmark: a new season's preprocessing with and without last season's store (issue 11).
+"""Benchmark: a new season at the network's limit (issue 25).
 
-    python bench/seasons.py                          # about 5 minutes on 2 cores
-    python bench/seasons.py --source /work/shared/data/clothing-small --delay 0.05
-    python bench/seasons.py --skip-jobs              # only the lookup's memory
+    python -m bench.seasons                          # 5,000 records, about 15 minutes here
+    python -m bench.seasons --records 20000          # the issue's scale
+    python -m bench.seasons --skip-jobs              # only the lookup's memory
 
-Two seasons from the shared clothing-small catalogue's training photos: two categories are held
-out of season 1; season 1 is 80% of the other photos; season 2 is 60% of season 1, the other 20%
-and the two held-out categories. Each season is preprocessed by the real `streamgan
-preprocess` command (its own process, DirectRunner on all cores), with its images
+A synthetic catalogue of `--records` distinct generated JPEGs, served from 127.0.0.1
+(pipeline/serve.py StaticServer) with a fixed delay per answer (a CDN's round trip, 50 ms by
+default; a 304 pays it too). Season 2 has 60% of season 1's records unchanged, 10% changed
+(new bytes behind the same URL) and 30% new URLs. For each server behaviour
 
-  http  - served from 127.0.0.1 with a fixed delay per request (a CDN's round trip, 50 ms
-          by default; a conditional GET answered 304 pays it too), Last-Modified from the files
-  http-plain - the same host sending no validators: unchanged URLs are reused unasked
-  local - read as plain local files (reuse then saves the read and the decode)
+  immutable   Cache-Control: public, max-age=31536000, immutable (and Last-Modified)
+  validators  Last-Modified only, no freshness information (the files are minutes old, so the
+              RFC's heuristic lifetime, 10% of their age, has run out: revalidated)
+  no-cache    Cache-Control: no-cache (and Last-Modified): always revalidated
 
-and season 2 is timed from scratch and with `--previous` season 1. Then the reuse lookup alone
-(index the previous store, look up every record: preprocess/previous.py) is measured on
-synthetic stores of 1x, 10x and 100x the catalogue's records, each in a fresh process: peak
-Python allocations (tracemalloc) and the growth of resident memory. Prints ratios measured in
-the same run; asserts nothing.
+season 1 is preprocessed from scratch, then season 2 with `--previous` season 1, and a
+catalogue of season 2's new and changed records alone from scratch, each by the real
+`streamgan preprocess` command in its own process (DirectRunner on all cores). It prints
+T(season 2) / T(new and changed alone) and the requests by kind (unconditional 200,
+conditional answered 304 / 200), the most conditional and unconditional requests the server
+had in flight at once, and each job's breakdown: start-up (imports, before the job's clock
+starts), validation, the Beam stage, TFT analysis (content dedup + analysis), publish.
+
+Then season 1's catalogue once more from scratch, killed with SIGKILL (the whole process
+group) when the server has answered half of the catalogue, and rerun: requests in all /
+records, T(rerun) / T(season 1), and whether the rerun's pixels equal season 1's. Then the
+fixed cost: a 1-record and a 1,000-record job's breakdown. Then the reuse lookup alone (index
+the previous store, look up every record: preprocess/previous.py) on synthetic stores of 1x,
+10x and 100x the records, each in a fresh process: peak Python allocations (tracemalloc) and
+the growth of resident memory. Prints ratios measured in the same run; asserts nothing.
 """
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
+import hashlib
 import json
 import os
 import random
 import resource
 import shutil
+import signal
 import subprocess
 import sys
-import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-SHARED = os.path.join(HERE, "..", "..", "shared", "data", "clothing-small")
-# The jobs and their Beam workers import this checkout (not whatever copy is installed).
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
-    [os.path.dirname(HERE)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+from bench.data import OUT
+from bench.preprocess import TreeRss  # the peak memory of a process tree
+from streamgan.pipeline.serve import StaticServer
+from streamgan.store import contract as sf
 
-from bench.preprocess import TreeRss  # noqa: E402  (the peak memory of a process tree)
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where `-m bench.X` runs
+BEHAVIOURS = {"immutable": "public, max-age=31536000, immutable", "validators": "",
+              "no-cache": "no-cache"}
+TARGETS = {"immutable": 1.25, "no-cache": 1.5}
 
 
-def seasons(source: str, held_out: tuple[str, ...], seed: int = 0) -> tuple[list, list]:
-    """(season 1, season 2) records of the training photos, with their category (the folder)."""
-    with open(os.path.join(source, "catalog.json")) as fh:
-        photos = [dict(r, category=r["url"].split("/")[1]) for r in json.load(fh)
-                  if r.get("split") == "train"]
+def make_image(path: str, seed: int, size: int = 48) -> None:
+    """A distinct small JPEG: random colour blocks from seed."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+    Image.fromarray(np.kron(blocks, np.ones((size // 6, size // 6, 1), np.uint8))).save(
+        path, "JPEG", quality=85)
+
+
+def build_site(root: str, n: int, seed: int = 0) -> dict:
+    """n season-1 images and season 2's plan: 60% unchanged, 10% changed, 30% new."""
+    os.makedirs(root, exist_ok=True)
     rng = random.Random(seed)
-    rng.shuffle(photos)
-    kept = [r for r in photos if r["category"] not in held_out]
-    new_kinds = [r for r in photos if r["category"] in held_out]
-    cut = len(kept) * 8 // 10
-    first, rest = kept[:cut], kept[cut:]
-    second = first[:len(first) * 6 // 10] + rest + new_kinds
-    rng.shuffle(second)
-    return first, second
+    for i in range(n):
+        make_image(os.path.join(root, f"{i:06d}.jpg"), i)
+    order = list(range(n))
+    rng.shuffle(order)
+    unchanged, changed = order[:n * 6 // 10], order[n * 6 // 10:n * 7 // 10]
+    new = list(range(n, n + n * 3 // 10))
+    return {"n": n, "unchanged": sorted(unchanged), "changed": sorted(changed), "new": new}
 
 
-class DelayedHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files over HTTP/1.1 after a fixed delay per request, counting statuses. The
-    standard handler sends Last-Modified and answers If-Modified-Since with 304; with
-    `validators` off it sends no Last-Modified (a host without validators: reuse then asks
-    nothing)."""
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes: with Nagle's algorithm the body waits for
-    # the client's delayed ACK (~40 ms on Linux loopback), which would add to the delay.
-    disable_nagle_algorithm = True
-    delay = 0.05
-    validators = True
-    statuses: dict = {}
-    lock = threading.Lock()
-
-    def send_header(self, keyword, value):
-        if self.validators or keyword != "Last-Modified":
-            super().send_header(keyword, value)
-
-    def do_GET(self):  # noqa: N802
-        time.sleep(self.delay)
-        super().do_GET()
-
-    def send_response(self, code, message=None):
-        with self.lock:
-            self.statuses[code] = self.statuses.get(code, 0) + 1
-        super().send_response(code, message)
-
-    def log_message(self, *args):
-        pass
-
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-
-
-def write_catalog(records: list, path: str, prefix: str) -> str:
+def write_catalog(path: str, prefix: str, indices) -> str:
     with open(path, "w") as fh:
-        json.dump([{"url": prefix + r["url"], "description": r["description"],
-                    "category": r["category"], "split": r["split"]} for r in records], fh)
+        for i in indices:
+            fh.write(json.dumps({"url": f"{prefix}{i:06d}.jpg",
+                                 "description": f"garment {i % 97} colour {i % 13}",
+                                 "category": f"c{i % 7}"}) + "\n")
     return path
 
 
-def preprocess(catalog: str, store: str, size: int, log: str, *extra: str) -> tuple[float, int,
-                                                                                  dict]:
-    """Wall seconds, peak tree RSS and manifest of one `streamgan preprocess` process."""
-    cmd = [sys.executable, "-m", "streamgan.pipeline", "preprocess", "--catalog", catalog, "--output",
-           store, "--image-size", str(size), "--overwrite", *extra]
+def preprocess(catalog: str, store: str, size: int, log: str, *extra: str,
+               kill_after: tuple[StaticServer, int] | None = None) -> dict:
+    """One `streamgan preprocess` process: wall seconds, peak tree RSS, manifest (None when
+    killed once the server has answered kill_after = (server, n) requests)."""
+    cmd = [sys.executable, "-m", "streamgan.pipeline", "preprocess", "--catalog", catalog,
+           "--output", store, "--image-size", str(size), "--retries", "1", *extra]
     started = time.time()
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
-                                cwd=os.path.dirname(HERE), env=ENV)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=CHECKOUT,
+                                start_new_session=True)
         rss = TreeRss(proc.pid)
+        if kill_after is not None:
+            server, n = kill_after
+            while proc.poll() is None and sum(server.requests.values()) < n:
+                time.sleep(0.01)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
         code = proc.wait()
     peak = rss.stop()
+    wall = time.time() - started
+    if kill_after is not None:
+        return {"wall": wall, "manifest": None}
     if code:
         sys.exit(f"preprocess of {catalog} failed ({code}); see {log}")
     with open(os.path.join(store, "manifest.json")) as fh:
-        return time.time() - started, peak, json.load(fh)
+        return {"wall": wall, "peak": peak, "manifest": json.load(fh)}
 
 
-def run_mode(mode: str, first: list, second: list, args, work: str) -> dict:
-    """Season 1, then season 2 from scratch and with reuse, in one mode; returns timings."""
-    source = os.path.abspath(args.source)
-    server = None
-    if mode.startswith("http"):
-        DelayedHandler.delay = args.delay
-        DelayedHandler.validators = mode == "http"
-        server = Server(("127.0.0.1", 0), functools.partial(DelayedHandler, directory=source))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        prefix = f"http://127.0.0.1:{server.server_address[1]}/"
-    else:
-        prefix = source + "/"
-    folder = os.path.join(work, mode)
-    os.makedirs(folder, exist_ok=True)
-    cat1 = write_catalog(first, os.path.join(folder, "season1.json"), prefix)
-    cat2 = write_catalog(second, os.path.join(folder, "season2.json"), prefix)
-    s1 = os.path.join(folder, "store-season1")
-    results = {}
+def breakdown(result: dict) -> str:
+    t = result["manifest"]["timings"]
+    startup = result["wall"] - t["total_s"]
+    return (f"{result['wall']:6.1f}s = start-up {startup:4.1f} + validate {t['validate_s']:4.1f}"
+            f" + Beam {t['pipeline_s']:5.1f} + TFT {t['dedup_s'] + t['analyse_s']:4.1f} "
+            f"+ publish {t['publish_s']:4.1f}")
+
+
+def by_kind(server: StaticServer) -> dict:
+    """The requests answered since the last reset, by kind."""
+    conditional = server.requests["conditional"]
+    return {"GET 200": server.requests["unconditional"], "conditional 304": server.statuses[304],
+            "conditional 200": conditional - server.statuses[304],
+            "in flight conditional": server.most_in_flight["conditional"],
+            "in flight downloads": server.most_in_flight["unconditional"]}
+
+
+def requests_text(server: StaticServer) -> str:
+    k = by_kind(server)
+    return (f"requests: {k['GET 200']} GET 200, {k['conditional 304']} conditional 304, "
+            f"{k['conditional 200']} conditional 200; most in flight: "
+            f"{k['in flight conditional']} conditional, {k['in flight downloads']} downloads")
+
+
+def serve(root: str, cache_control: str, delay: float) -> StaticServer:
+    return StaticServer(root, delay=delay, cache_control=cache_control).start()
+
+
+def run_behaviour(name: str, args, work: str) -> dict:
+    """Season 1, season 2 with its store, and season 2's new + changed images alone."""
+    root = os.path.join(work, f"site-{name}")
+    shutil.rmtree(root, ignore_errors=True)
+    plan = build_site(root, args.records)
+    server = serve(root, BEHAVIOURS[name], args.delay)
+    prefix = server.base_url
+    folder = os.path.join(work, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
     try:
-        t, _, _ = preprocess(cat1, s1, args.size, os.path.join(folder, "season1.log"))
-        print(f"[{mode}] season 1: {len(first)} records in {t:.1f}s")
-        for label, extra in (("scratch", ()), ("reuse", ("--previous", s1))):
-            DelayedHandler.statuses.clear()
-            store = os.path.join(folder, f"store-season2-{label}")
-            t, peak, m = preprocess(cat2, store, args.size,
-                                    os.path.join(folder, f"season2-{label}.log"), *extra)
-            c, tm = m["counts"], m["timings"]
-            results[label] = t
-            requests = (f", server answered {dict(sorted(DelayedHandler.statuses.items()))}"
-                        if mode.startswith("http") else "")
-            print(f"[{mode}] season 2 {label:<7}: {t:6.1f}s wall (pipeline {tm['pipeline_s']:.1f}s,"
-                  f" analyse {tm['analyse_s']:.1f}s, publish {tm['publish_s']:.1f}s), peak "
-                  f"{peak / 2**20:.0f} MiB; written {c['written']} = reused {c['reused']} + "
-                  f"fetched {c['fetched']}{requests}")
-            results[label + "_pipeline"] = tm["pipeline_s"]
-            if m.get("previous"):
-                p = m["previous"]
-                print(f"    changes: {p['records_new']} new, {p['records_kept']} kept, "
-                      f"{p['records_gone']} gone; new categories "
-                      f"{p['new_categories'].get('category', {}).get('examples')}; "
-                      f"{p['new_tokens']['count']} new description tokens")
-            shutil.rmtree(store, ignore_errors=True)
+        cat1 = write_catalog(os.path.join(folder, "season1.jsonl"), prefix, range(plan["n"]))
+        season2 = sorted(plan["unchanged"] + plan["changed"] + plan["new"])
+        cat2 = write_catalog(os.path.join(folder, "season2.jsonl"), prefix, season2)
+        alone = write_catalog(os.path.join(folder, "alone.jsonl"), prefix,
+                              sorted(plan["changed"] + plan["new"]))
+        s1 = os.path.join(folder, "season1")
+        server.reset_counts()
+        first = preprocess(cat1, s1, args.size, os.path.join(folder, "season1.log"))
+        print(f"[{name}] season 1 ({plan['n']} records): {breakdown(first)}")
+        for i in plan["changed"]:  # new bytes behind the same URL
+            make_image(os.path.join(root, f"{i:06d}.jpg"), 10**6 + i)
+        for i in plan["new"]:
+            make_image(os.path.join(root, f"{i:06d}.jpg"), i)
+        results = {"season1": first["wall"]}
+        for label, catalog, extra in (("season 2", cat2, ("--previous", s1)),
+                                      ("new + changed alone", alone, ())):
+            server.reset_counts()
+            out = os.path.join(folder, label.replace(" ", "-").replace("+", "and"))
+            r = preprocess(catalog, out, args.size, os.path.join(folder, f"{label}.log"), *extra)
+            c = r["manifest"]["counts"]
+            print(f"[{name}] {label:<20}: {breakdown(r)}; written {c['written']} = reused "
+                  f"{c['reused']} + fetched {c['fetched']}; {requests_text(server)}")
+            results[label] = r["wall"]
+            results[label + " requests"] = by_kind(server)
+            shutil.rmtree(out, ignore_errors=True)
+        return results
     finally:
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        shutil.rmtree(s1, ignore_errors=True)
-    return results
+        server.stop()
+
+
+def run_kill(args, work: str) -> dict:
+    """Season 1 from scratch, killed at half of the answers, then rerun."""
+    root = os.path.join(work, "site-kill")
+    shutil.rmtree(root, ignore_errors=True)
+    plan = build_site(root, args.records)
+    server = serve(root, BEHAVIOURS["immutable"], args.delay)
+    prefix = server.base_url
+    folder = os.path.join(work, "kill")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    try:
+        catalog = write_catalog(os.path.join(folder, "catalog.jsonl"), prefix, range(plan["n"]))
+        reference = os.path.join(folder, "reference")
+        server.reset_counts()
+        full = preprocess(catalog, reference, args.size, os.path.join(folder, "full.log"))
+        server.reset_counts()
+        out = os.path.join(folder, "store")
+        killed = preprocess(catalog, out, args.size, os.path.join(folder, "killed.log"),
+                            kill_after=(server, plan["n"] // 2))
+        before = sum(server.requests.values())
+        rerun = preprocess(catalog, out, args.size, os.path.join(folder, "rerun.log"))
+        total = sum(server.requests.values())
+        same = digest(out) == digest(reference)
+        resumed = [line for line in open(os.path.join(folder, "rerun.log"))
+                   if "resuming" in line]
+        print(f"[kill] full run {breakdown(full)}")
+        print(f"[kill] killed after {killed['wall']:.1f}s with {before} answers; rerun "
+              f"{breakdown(rerun)}; {resumed[0].strip() if resumed else 'did not resume'}")
+        print(f"[kill] requests in all {total} / {plan['n']} records = {total / plan['n']:.2f}x "
+              f"(target <= 1.1x); rerun / full run {rerun['wall'] / full['wall']:.2f}x (target "
+              f"<= 0.6x); same pixels and metadata as the uninterrupted run: {same}")
+        return {"requests": total / plan["n"], "rerun": rerun["wall"] / full["wall"],
+                "same": same}
+    finally:
+        server.stop()
+
+
+def digest(store: str) -> str:
+    """sha256 of store.h5's datasets but `date` (the server's Date: when it answered)."""
+    import h5py
+    h = hashlib.sha256()
+    with h5py.File(os.path.join(store, "store.h5")) as f:
+        for name in sorted(f):
+            if name == "date":
+                continue
+            column = f[name]
+            data = (column[:].tobytes() if column.dtype.kind != "O"
+                    else "\n".join(column.asstr()[:]).encode())
+            h.update(name.encode() + data)
+    return h.hexdigest()
+
+
+def run_fixed_cost(args, work: str) -> None:
+    """A 1-record and a 1,000-record job over local files: where the time goes."""
+    folder = os.path.join(work, "fixed")
+    os.makedirs(folder, exist_ok=True)
+    images = os.path.join(folder, "images")
+    os.makedirs(images, exist_ok=True)
+    for i in range(1000):
+        path = os.path.join(images, f"{i:06d}.jpg")
+        if not os.path.exists(path):
+            make_image(path, i)
+    for n in (1, 1000):
+        catalog = write_catalog(os.path.join(folder, f"{n}.jsonl"), images + "/", range(n))
+        out = os.path.join(folder, f"store-{n}")
+        r = preprocess(catalog, out, args.size, os.path.join(folder, f"{n}.log"), "--overwrite")
+        print(f"[fixed cost] {n:>5} records: {breakdown(r)}")
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def synthetic_store(path: str, n: int, size: int = 16) -> str:
     """A valid store of n rows with distinct sources (blank gzip images: the lookup never
     reads pixels), cached."""
     from streamgan.preprocess.config import PreprocessConfig
-    from streamgan.store import contract as sf
     if os.path.exists(os.path.join(path, sf.MANIFEST_FILE)):
         return path
     shutil.rmtree(path, ignore_errors=True)
@@ -193,9 +274,10 @@ def synthetic_store(path: str, n: int, size: int = 16) -> str:
                      sf.LAST_MODIFIED: "Tue, 01 Dec 2026 10:00:00 GMT"} for i in range(start, stop)]
             w.write(start, blank[:stop - start], rows)
     cfg = PreprocessConfig(catalog="", output="", image_size=size)
-    sf.Manifest(catalog={"records": n}, counts={"records": n, "written": n, "rejected": 0,
-                                                "duplicates": 0},
-                image={"size": size, "pixel_range": [-1, 1]}, options=cfg.to_json()).write(path)
+    sf.Manifest(catalog=sf.CatalogSection(records=n),
+                counts=sf.Counts(records=n, written=n, rejected=0, duplicates=0, fetched=n),
+                image=sf.ImageSection(size=size, pixel_range=(-1, 1)),
+                options=cfg.to_json()).write(path)
     return path
 
 
@@ -232,8 +314,8 @@ def measure_lookup(work: str, base: int) -> None:
     for factor in (1, 10, 100):
         n = base * factor
         store = synthetic_store(os.path.join(work, f"lookup-{factor}x"), n)
-        out = subprocess.run([sys.executable, __file__, "--lookup-child", store, str(n)],
-                             capture_output=True, text=True, cwd=os.path.dirname(HERE), env=ENV)
+        out = subprocess.run([sys.executable, "-m", "bench.seasons", "--lookup-child", store,
+                              str(n)], capture_output=True, text=True, cwd=CHECKOUT)
         if out.returncode:
             sys.exit(out.stderr[-2000:])
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -250,15 +332,14 @@ def measure_lookup(work: str, base: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", default=SHARED)
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--delay", type=float, default=0.05, help="seconds per HTTP request")
-    parser.add_argument("--held-out", default="hat,skirt", help="categories season 1 lacks")
-    parser.add_argument("--modes", default="http,http-plain,local",
-                        help="http: a host with Last-Modified (conditional GETs); http-plain: "
-                             "one without validators; local: plain files")
-    parser.add_argument("--work", default=os.path.join(HERE, "out", "seasons"))
+    parser.add_argument("--records", type=int, default=5000, help="season 1's records")
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--delay", type=float, default=0.05, help="seconds per HTTP answer")
+    parser.add_argument("--behaviours", default=",".join(BEHAVIOURS))
+    parser.add_argument("--work", default=os.path.join(OUT, "seasons"))
     parser.add_argument("--skip-jobs", action="store_true")
+    parser.add_argument("--skip-kill", action="store_true")
+    parser.add_argument("--skip-fixed", action="store_true")
     parser.add_argument("--skip-lookup", action="store_true", help="no lookup memory runs")
     parser.add_argument("--lookup-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -267,21 +348,28 @@ def main() -> None:
         return
     work = os.path.abspath(args.work)
     os.makedirs(work, exist_ok=True)
-    first, second = seasons(os.path.abspath(args.source), tuple(args.held_out.split(",")))
-    kept = len({r["url"] for r in first} & {r["url"] for r in second})
-    print(f"season 1: {len(first)} photos; season 2: {len(second)} photos ({kept} of season "
-          f"1's, {len(second) - kept} new, held-out categories {args.held_out}); "
-          f"{args.size} px, {os.cpu_count()} cores, HTTP delay {args.delay * 1000:.0f} ms")
+    print(f"{args.records} records in season 1; season 2: 60% unchanged, 10% changed, 30% new; "
+          f"{args.size} px, {os.cpu_count()} cores, {args.delay * 1000:.0f} ms per answer, "
+          f"load average {os.getloadavg()[0]:.1f}")
     if not args.skip_jobs:
-        results = {mode: run_mode(mode, first, second, args, work)
-                   for mode in args.modes.split(",")}
-        print("\nratios (same run): season 2 from scratch / with reuse")
-        for mode, r in results.items():
-            print(f"  {mode:<10} whole job {r['scratch'] / r['reuse']:.2f}x, Beam pipeline "
-                  f"(fetch + decode) {r['scratch_pipeline'] / r['reuse_pipeline']:.2f}x"
-                  + ("   (target >= 3x over HTTP)" if mode.startswith("http") else ""))
+        results = {b: run_behaviour(b, args, work) for b in args.behaviours.split(",")}
+        print("\nT(season 2 with season 1's store) / T(its new and changed images alone), "
+              "same run:")
+        print(f"  {'behaviour':<11} {'ratio':>6} {'target':>7}  requests (season 2)")
+        for b, r in results.items():
+            ratio = r["season 2"] / r["new + changed alone"]
+            target = f"<= {TARGETS[b]}" if b in TARGETS else "-"
+            k = r["season 2 requests"]
+            print(f"  {b:<11} {ratio:6.2f} {target:>7}  {k['GET 200']} GET, "
+                  f"{k['conditional 304']} x 304, {k['conditional 200']} conditional 200; in "
+                  f"flight at most {k['in flight conditional']} conditional / "
+                  f"{k['in flight downloads']} downloads")
+    if not args.skip_kill:
+        run_kill(args, work)
+    if not args.skip_fixed:
+        run_fixed_cost(args, work)
     if not args.skip_lookup:
-        measure_lookup(work, len(first) + len(second))
+        measure_lookup(work, args.records)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Benchmark: the streaming HDF5 input pipeline vs in-memory tf.data vs gapcv, in one run.
 
-    python bench/train.py                                  # defaults: about 6-9 minutes
-    python bench/train.py --images 4096 --train-steps 10 --rss-factor 4   # quicker
+    python -m bench.train                                  # defaults: about 6-9 minutes
+    python -m bench.train --images 4096 --train-steps 10 --rss-factor 4   # quicker
 
-Builds (cached in bench/out/train/) synthetic stores of 64 px images with the real StoreWriter
-and a real TFT transform_fn, then measures, on the same images:
+Builds (cached in bench/out/train/) stores of 64 px random-texture images with the real
+StoreWriter, taking the TFT graph of a small store the real job made (synthetic garments from
+pipeline/synthetic.py served from 127.0.0.1), then measures, on the same images:
 
   input pipeline   images/s of train.data.stream_dataset (HDF5 -> shuffled float batches) vs
                    the same stages fed from memory (from_tensor_slices, same shuffle buffer,
@@ -32,25 +33,47 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+
+from bench.data import OUT
+from streamgan.store import contract as store_format
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import numpy as np  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)  # the tests' real-TFT store builder lives in tests/train/tiny_store.py
-
-from streamgan.store import contract as store_format  # noqa: E402
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where `-m bench.X` runs
+TEMPLATE_IMAGES = 24
 
 # ----------------------------------------------------------------------------- stores
 
-def build_store(path: str, num_images: int, size: int, transform_from: str | None) -> str:
-    """A store of num_images random-texture images (cached: reused when it already exists)."""
-    from tests.train.tiny_store import finish_store
+def template_store(folder: str, size: int) -> str:
+    """A small store made by the real job from synthetic garments (pipeline/synthetic.py)
+    served from 127.0.0.1 (pipeline/serve.py): the TFT graph and image section the benchmark's
+    stores take (cached)."""
+    from streamgan.pipeline.preprocess_cmd import run
+    from streamgan.pipeline.serve import StaticServer
+    from streamgan.pipeline.synthetic import make_catalog
+    store = os.path.join(folder, f"template-{size}px")
+    try:
+        store_format.open_store(store)
+        return store
+    except store_format.StoreError:
+        pass
+    site = os.path.join(folder, "template-site")
+    os.makedirs(site, exist_ok=True)
+    with StaticServer(site) as server:
+        catalog = make_catalog(site, TEMPLATE_IMAGES, url_prefix=server.base_url)
+        run(["--catalog", catalog, "--output", store, "--image-size", str(size), "--overwrite"])
+    return store
+
+
+def build_store(path: str, num_images: int, size: int, template: str | None) -> str:
+    """A store of num_images random-texture images (cached: reused when it already exists),
+    with the TFT graph and image section of `template`, a store of the same size (default:
+    template_store's)."""
     if os.path.exists(os.path.join(path, store_format.MANIFEST_FILE)):
         info = store_format.open_store(path)
         if info.num_images == num_images and info.image_size == size:
             return path
+    template = template or template_store(os.path.dirname(os.path.abspath(path)), size)
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path)
     rng = np.random.default_rng(num_images)
@@ -65,7 +88,15 @@ def build_store(path: str, num_images: int, size: int, transform_from: str | Non
                      store_format.SPLIT: "", store_format.EXTRA: "{}"}
                     for i in range(start, stop)]
             writer.write(start, images, rows)
-    return finish_store(path, num_images, size, transform_from)
+    store_format.copy_transform(template, path)
+    store_format.Manifest(
+        catalog=store_format.CatalogSection(path="random textures", records=num_images),
+        counts=store_format.Counts(records=num_images, written=num_images, rejected=0,
+                                   duplicates=0, fetched=num_images),
+        image=store_format.Manifest.read(template).image,
+    ).write(path)
+    open(os.path.join(path, store_format.ERRORS_FILE), "w").close()
+    return path
 
 
 def load_all(store_dir: str) -> np.ndarray:
@@ -237,10 +268,10 @@ def run_child(args, kind: str, store_dir: str, *extra: str) -> dict:
     that has grown (TensorFlow loaded, images in memory) reports the parent's peak. main()
     therefore starts every measuring child before it imports TensorFlow itself.
     """
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", kind, "--child-store", store_dir,
+    cmd = [sys.executable, "-m", "bench.train", "--child", kind, "--child-store", store_dir,
            "--batch-size", str(args.batch_size), "--rss-filters", str(args.rss_filters),
            "--images", str(args.images), "--size", str(args.size), *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=CHECKOUT)
     if proc.returncode:
         sys.exit(f"bench child {kind} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -262,7 +293,7 @@ def load_average() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=os.path.join(HERE, "out", "train"),
+    parser.add_argument("--out", default=os.path.join(OUT, "train"),
                         help="where the synthetic stores are cached")
     parser.add_argument("--size", type=int, default=64, help="image size (default 64)")
     parser.add_argument("--images", type=int, default=8192,
@@ -315,7 +346,7 @@ def main() -> None:
 
     from streamgan.train.gan import build_gan
 
-    print(f"bench/train.py: {args.images} images of {args.size} px, batch {args.batch_size}, "
+    print(f"bench.train: {args.images} images of {args.size} px, batch {args.batch_size}, "
           f"{os.cpu_count()} CPUs, TF {tf.__version__}; stores in {args.out}")
     print(f"load average at start of the speed runs: {load_average()}")
     images = load_all(small)

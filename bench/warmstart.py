@@ -1,7 +1,7 @@
 """Benchmark: does last season's GAN make this season's training shorter?
 
-    python bench/warmstart.py                     # ~30 min of training, ~40 min in all
-    python bench/warmstart.py --parent-minutes 2 --minutes 3 --warm-minutes 1   # a quick look
+    python -m bench.warmstart                     # ~30 min of training, ~40 min in all
+    python -m bench.warmstart --parent-minutes 2 --minutes 3 --warm-minutes 1   # a quick look
 
 Two seasons from ../shared/data/clothing-small (bench/seasons.py's: season 2 keeps 60% of season
 1's photos, adds the other 20% and two categories season 1 lacks), each preprocessed at 64 px
@@ -25,13 +25,10 @@ import json
 import os
 import sys
 
+from bench.data import CLOTHING_CATALOG, OUT, require_clothing
+from bench.quality import take_turns
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
-
-
-from bench.quality import DATA, take_turns  # noqa: E402
 
 NEW_CATEGORIES = ("hat", "skirt")  # as in bench/seasons.py
 
@@ -55,7 +52,7 @@ def seasons(catalog: str, new_categories=NEW_CATEGORIES, seed: int = 0) -> tuple
 def build_season_store(records: list, out: str, name: str) -> str:
     """The season's catalogue through the real preprocessing job (cached)."""
     from streamgan.common.errors import StoreError
-    from streamgan.preprocess.pipeline import run
+    from streamgan.pipeline.preprocess_cmd import run
     from streamgan.store.contract import open_store
     store = os.path.join(out, f"store-{name}")
     catalog = os.path.join(out, f"{name}.json")
@@ -98,14 +95,15 @@ def main() -> int:
     parser.add_argument("--eval-at", default="1,2,3,4,5,7.5,10,12.5,15")
     parser.add_argument("--eval-num", type=int, default=300, help="generated images per KID")
     parser.add_argument("--slice", type=float, default=60.0, help="seconds per turn")
-    parser.add_argument("--out", default=os.path.join(HERE, "out", "warmstart"))
+    parser.add_argument("--out", default=os.path.join(OUT, "warmstart"))
     args = parser.parse_args()
-    if not os.path.exists(DATA):
-        print(f"bench/warmstart.py: {DATA} not found (the shared clothing photos)")
+    missing = require_clothing("warmstart")
+    if missing:
+        print(missing)
         return 1
     os.makedirs(args.out, exist_ok=True)
-    season1, season2 = seasons(DATA)
-    print(f"bench/warmstart.py: season 1 {len(season1)} records, season 2 {len(season2)} "
+    season1, season2 = seasons(CLOTHING_CATALOG)
+    print(f"bench.warmstart: season 1 {len(season1)} records, season 2 {len(season2)} "
           f"(new categories: {', '.join(NEW_CATEGORIES)})")
     store1 = build_season_store(season1, args.out, "season1")
     store2 = build_season_store(season2, args.out, "season2")

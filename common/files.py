@@ -7,16 +7,32 @@ import os
 import re
 from typing import Iterator
 
+# What "remote" means, for every path an option or a record names: a location with a scheme
+# (http://, gs://, s3://: fetched or opened through Beam's FileSystems) other than file://.
+# A file:// URL is a local path written as a URL: it is opened as that path (local_path),
+# counts as local for the safety rules (a file:// catalogue may name local files), and is
+# made absolute like any local path (absolute). Beam's own FileSystems does not open file://.
+
+def is_url(path: str) -> bool:
+    """True for anything written with a scheme (http://, gs://, file://...): a location given
+    in full, never resolved against a folder."""
+    return "://" in path
+
 
 def is_remote(path: str) -> bool:
     """True for a URL or a Beam FileSystems path (gs://, s3://, http://...); False for a local
     path or a file:// URL."""
-    return "://" in path and not path.startswith("file://")
+    return is_url(path) and not path.startswith("file://")
 
 
 def local_path(path: str) -> str:
     """A local path or file:// URL as a plain path."""
     return path[len("file://"):] if path.startswith("file://") else path
+
+
+def absolute(path: str) -> str:
+    """A remote location unchanged; a local path or file:// URL as an absolute local path."""
+    return path if is_remote(path) else os.path.abspath(local_path(path))
 
 
 @contextlib.contextmanager

@@ -6,6 +6,13 @@ processes it starts. `capture(log_path)` points descriptor 2 at a log file for t
 a command, so all of it lands there, and gives streamgan's own error lines and progress bars a
 `console()` stream on the real terminal. Standard output (streamgan's report lines and
 Keras' progress) stays on the terminal. `-v` turns the capture off.
+
+Where the log is, one rule for every command (pipeline/cli.py applies it): `streamgan.log`
+(LOG_FILE) in the folder the command works in, its `--workdir` (train, evaluate, generate
+--workdir, run, demo), or for a command without one the folder its output goes into
+(preprocess: the folder that receives the store; generate --model: the folder of --out or
+--out-dir). Each command appends, after a header line naming it, so a log holds the commands
+of its folder in order. `inspect` runs no framework and keeps no log.
 """
 from __future__ import annotations
 
@@ -16,6 +23,8 @@ import os
 import sys
 from typing import IO, Iterator
 
+LOG_FILE = "streamgan.log"
+
 _console: IO[str] | None = None
 
 
@@ -25,9 +34,9 @@ def console() -> IO[str]:
 
 
 @contextlib.contextmanager
-def capture(log_path: str | None) -> Iterator[str | None]:
-    """Send descriptor 2 and Python logging to log_path (appended) inside the block; yields
-    the path. log_path None: capture nothing."""
+def capture(log_path: str | None, header: str | None = None) -> Iterator[str | None]:
+    """Send descriptor 2 and Python logging to log_path (appended, after the line `header`)
+    inside the block; yields the path. log_path None: capture nothing."""
     global _console
     if log_path is None:
         yield None
@@ -42,6 +51,8 @@ def capture(log_path: str | None) -> Iterator[str | None]:
     except (AttributeError, OSError, io.UnsupportedOperation):
         ours = sys.stderr
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    if header:
+        os.write(log_fd, (header.rstrip("\n") + "\n").encode("utf-8", "replace"))
     os.dup2(log_fd, 2)
     os.close(log_fd)
     root = logging.getLogger()

@@ -13,7 +13,9 @@ Marks on an option, read by the code that cares instead of hand-kept lists:
 - store=True: the option changes what a store holds, so `streamgan run` keys stores by it;
 - fixed=True: the option defines a training run's model, so a resume must not change it;
 - pixels=True: the option decides a record's stored pixels (or whether it has any), so a
-  previous store's images are reused only when it made them with the same values.
+  previous store's images are reused only when it made them with the same values;
+- shape=True: the option decides the shapes of a training run's weights, so a warm start
+  (another run's weights as the starting point) needs the same value.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ _MISSING = dataclasses.MISSING
 
 def option(default: Any = _MISSING, *, help: str, flag: str | None = None,
            parse: Callable[[str], Any] | None = None, choices: Iterable[Any] | None = None,
-           store: bool = False, fixed: bool = False, pixels: bool = False, cli: bool = True,
+           store: bool = False, fixed: bool = False, pixels: bool = False, shape: bool = False,
+           cli: bool = True,
            group: str | None = None, default_text: str | None = None,
            metavar: str | None = None) -> Any:
     """A dataclass field that is also a command-line option (see the module docstring).
@@ -40,7 +43,8 @@ def option(default: Any = _MISSING, *, help: str, flag: str | None = None,
     """
     metadata = {"help": help, "flag": flag, "parse": parse,
                 "choices": tuple(choices) if choices is not None else None,
-                "store": store, "fixed": fixed, "pixels": pixels, "cli": cli, "group": group,
+                "store": store, "fixed": fixed, "pixels": pixels, "shape": shape, "cli": cli,
+                "group": group,
                 "default_text": default_text, "metavar": metavar}
     return dataclasses.field(default=default, metadata=metadata)
 
@@ -51,8 +55,8 @@ def fields(cls, *, cli_only: bool = True) -> list[dataclasses.Field]:
 
 
 def marked(cls, mark: str) -> tuple[str, ...]:
-    """Names of the options carrying a mark ("store", "fixed" or "pixels"), in declaration
-    order."""
+    """Names of the options carrying a mark ("store", "fixed", "pixels" or "shape"), in
+    declaration order."""
     return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get(mark))
 
 
@@ -68,6 +72,34 @@ def _value_type(cls, field: dataclasses.Field) -> Any:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         hint = args[0] if len(args) == 1 else str
     return hint
+
+
+def _parser(cls, field: dataclasses.Field) -> Callable[[str], Any]:
+    """How the command line turns the option's text into its value: its `parse`, else its type."""
+    return field.metadata["parse"] or _value_type(cls, field)
+
+
+def parse_value(cls, name: str, text: str) -> Any:
+    """The value `--flag text` gives option `name` of cls, parsed as the command line parses
+    it (its parse or type, its choices); a bool option takes true/false. For option values
+    written as text elsewhere (a benchmark's `batch_size=32`). Raises ValueError naming the
+    flag."""
+    field = {f.name: f for f in fields(cls)}.get(name)
+    if field is None:
+        raise ValueError(f"{cls.__name__} has no option {name!r}")
+    flag = flag_of(cls, name)
+    if _value_type(cls, field) is bool:
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"{flag} {text}: use true or false")
+        return text.lower() in ("true", "1", "yes")
+    try:
+        value = _parser(cls, field)(text)
+    except (TypeError, ValueError, argparse.ArgumentTypeError) as e:
+        raise ValueError(f"{flag} {text}: {e}") from None
+    choices = field.metadata["choices"]
+    if choices is not None and field.metadata["parse"] is None and value not in choices:
+        raise ValueError(f"{flag} {text}: use one of {', '.join(map(str, choices))}")
+    return value
 
 
 def _default_text(field: dataclasses.Field) -> str:
@@ -102,7 +134,7 @@ def add_options(parser: argparse.ArgumentParser, cls, *, exclude: Iterable[str] 
             kwargs["default"] = None if none_defaults else field.default
             kwargs["help"] = meta["help"]
         else:
-            kwargs["type"] = meta["parse"] or kind
+            kwargs["type"] = _parser(cls, field)
             if meta["choices"] is not None and meta["parse"] is None:
                 kwargs["choices"] = meta["choices"]
             kwargs["default"] = None if (none_defaults or required) else field.default
@@ -139,3 +171,31 @@ def check_choice(cls, name: str, value: Any, error: type[Exception]) -> None:
     if choices is not None and value not in choices:
         shown = ", ".join("none" if c is None else str(c) for c in choices)
         raise error(f"{flag_of(cls, name)} {value}: use one of {shown}")
+
+
+def closest_flag(argument: str, flags: Iterable[str]) -> str | None:
+    """The flag of `flags` a mistyped `argument` most likely meant, or None.
+
+    `--learning_rate` or `--Learning-Rate` -> `--learning-rate` (the same words, spelt as
+    streamgan spells flags); otherwise the nearest by difflib's ratio (a slip of a letter or
+    two: `--lerning-rate`), taken only when it is close.
+    """
+    import difflib
+    name = argument.split("=", 1)[0]
+    flags = [f for f in flags if f.startswith("--")]
+    normal = "--" + name.lstrip("-").replace("_", "-").lower()
+    for flag in flags:
+        if flag.lower() == normal or flag.lower().replace("_", "-") == normal:
+            return flag
+    near = difflib.get_close_matches(normal, flags, n=1, cutoff=0.75)
+    return near[0] if near else None
+
+
+def unknown_argument(unknown: list[str], flags: Iterable[str], what: str) -> str:
+    """The one-line complaint about the first of `unknown` (arguments no parser took): the flag,
+    `what` it is not, and the flag of `flags` it most likely meant."""
+    first = next((a for a in unknown if a.startswith("-")), unknown[0])
+    if not first.startswith("-"):
+        return f"unexpected argument {first!r}"
+    guess = closest_flag(first, flags)
+    return f"{first.split('=', 1)[0]} {what}" + (f": did you mean {guess}?" if guess else "")

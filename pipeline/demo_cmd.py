@@ -43,9 +43,8 @@ def register(subparsers) -> None:
     parser.set_defaults(func=main, pass_through=True)
 
 
-def log_file(args: argparse.Namespace) -> str:
-    from streamgan.pipeline.run_cmd import Workdir
-    return Workdir(os.path.abspath(args.workdir)).log_file
+def log_folder(args: argparse.Namespace) -> str:
+    return args.workdir
 
 
 def main(args: argparse.Namespace, beam_args: list[str]) -> int:

@@ -48,9 +48,8 @@ def register(subparsers) -> None:
     parser.set_defaults(func=main)
 
 
-def log_file(args: argparse.Namespace) -> str:
-    from streamgan.train.paths import RunPaths
-    return RunPaths(args.workdir).log_file
+def log_folder(args: argparse.Namespace) -> str:
+    return args.workdir
 
 
 def main(args: argparse.Namespace, extra: list[str]) -> int:

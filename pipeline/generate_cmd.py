@@ -51,9 +51,12 @@ def register(subparsers) -> None:
     parser.set_defaults(func=main)
 
 
-def log_file(args: argparse.Namespace) -> str | None:
-    from streamgan.train.paths import RunPaths
-    return RunPaths(args.workdir).log_file if args.workdir else None
+def log_folder(args: argparse.Namespace) -> str:
+    """The run's workdir; with --model alone, the folder the grid (or the PNGs) go into."""
+    import os
+    if args.workdir:
+        return args.workdir
+    return os.path.dirname(os.path.abspath(args.out)) if args.out else (args.out_dir or ".")
 
 
 def main(args: argparse.Namespace, extra: list[str]) -> int:

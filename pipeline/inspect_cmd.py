@@ -8,8 +8,9 @@ examples:
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
+
+from streamgan.store.summary import render, summarise
 
 
 def register(subparsers) -> None:
@@ -26,58 +27,9 @@ def register(subparsers) -> None:
     parser.set_defaults(func=main)
 
 
-def summarise(store_dir: str, show_errors: int = 5) -> dict:
-    """The store's manifest boiled down to what a person asks first."""
-    from streamgan.store.contract import open_store, read_jsonl
-    info = open_store(store_dir, allow_empty=True)
-    m = info.manifest
-    return {
-        "store": store_dir,
-        "catalog": m.catalog,
-        "counts": m.counts,
-        "image": dict(m.image, stored=info.num_images, chunk_rows=info.chunk_rows),
-        "statistics": m.statistics,
-        "vocabulary": m.vocabulary,
-        "rejected_by_reason": m.rejected_by_reason,  # counted once, when the store was written
-        "first_errors": list(itertools.islice(read_jsonl(store_dir), show_errors)),
-        "created": m.created,
-        "timings": m.timings,
-        "previous": m.previous,
-    }
-
-
-def render(s: dict) -> str:
-    c, img, st = s["counts"], s["image"], s["statistics"]
-    fmt = lambda values: "  ".join(f"{v:6.1f}" for v in values)  # noqa: E731
-    lines = [
-        f"store       {s['store']}  (created {s['created']})",
-        f"catalogue   {s['catalog']['path']}  sha256 {s['catalog']['sha256'][:16]}",
-        f"records     {c['records']}: {c['written']} written"
-        + (f" ({c['reused']} reused from the previous store)" if c.get("reused") else "")
-        + f", {c['rejected']} rejected, "
-        f"{c['duplicates']} duplicates "
-        f"({', '.join(f'{k} {v}' for k, v in c.get('duplicates_by_kind', {}).items()) or 'none'})",
-        f"splits      {', '.join(f'{k} {v}' for k, v in c.get('splits', {}).items()) or '-'}",
-        f"images      {img['stored']} x {img['size']}x{img['size']}x3 uint8, fit {img['fit']}, "
-        f"chunks of {img['chunk_rows']}",
-        f"channels    mean R G B {fmt(st['channel_mean'])}",
-        f"            std  R G B {fmt(st['channel_std'])}",
-        f"vocabulary  {s['vocabulary']['size']} tokens; top: {' '.join(s['vocabulary']['top'][:15])}",
-    ]
-    for field, vocab in s["vocabulary"].get("fields", {}).items():
-        if not vocab["size"]:
-            lines.append(f"field       {field}: no record has it")
-            continue
-        lines.append(f"field       {field}: {vocab['size']} values; top: "
-                     f"{', '.join(vocab['top'][:10])}  (streamgan train --condition {field})")
-    if s["previous"]:
-        from streamgan.preprocess.previous import summary_line
-        lines.append("previous    " + summary_line(s["previous"]))
-    if s["rejected_by_reason"]:
-        lines.append("rejected    " + ", ".join(f"{k} {v}" for k, v in s["rejected_by_reason"].items()))
-        for e in s["first_errors"]:
-            lines.append(f"  #{e['index']} {e['stage']}/{e['reason']}: {e['message']}  {e['url']}")
-    return "\n".join(lines)
+def log_folder(args: argparse.Namespace) -> None:
+    """None: inspect runs no framework (h5py and Pillow only), so it keeps no log."""
+    return None
 
 
 def contact_sheet(store_dir: str, out_png: str, count: int) -> int:
@@ -95,8 +47,9 @@ def contact_sheet(store_dir: str, out_png: str, count: int) -> int:
 
 def main(args: argparse.Namespace, extra: list[str]) -> int:
     summary = summarise(args.store, args.errors)
-    print(json.dumps(summary, indent=2, ensure_ascii=False) if args.json else render(summary))
-    if args.sheet and summary["image"]["stored"] == 0:
+    print(json.dumps(summary.to_json(), indent=2, ensure_ascii=False) if args.json
+          else render(summary))
+    if args.sheet and summary.info.num_images == 0:
         print("no contact sheet: the store holds no images (see the rejected records above)")
     elif args.sheet:
         n = contact_sheet(args.store, args.sheet, args.sheet_count)

@@ -19,15 +19,15 @@ examples:
 workdir layout:
   work/store-<key>/  the store of one catalogue + options (work/store points to the latest)
   work/train-<key>/  the training run on it: checkpoints, samples/, logs/, generator.keras
-  work/samples.png   the latest generated grid
-  work/streamgan.log framework output (TensorFlow, Beam workers); -v shows it instead
+  work/samples.png   the latest generated grid (a conditional run: one labelled row per
+                     frequent condition)
+  work/streamgan.log framework output (TensorFlow, Beam workers) of every command on the
+                     workdir; -v shows it instead
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import json
 import os
 
 # Options of `preprocess` and `train` that `run` sets itself.
@@ -60,7 +60,8 @@ class Workdir:
 
     @property
     def log_file(self) -> str:
-        return os.path.join(self.root, "streamgan.log")
+        from streamgan.common.logs import LOG_FILE
+        return os.path.join(self.root, LOG_FILE)
 
 
 def register(subparsers) -> None:
@@ -80,34 +81,8 @@ def register(subparsers) -> None:
     parser.set_defaults(func=main, pass_through=True)
 
 
-def log_file(args: argparse.Namespace) -> str:
-    return Workdir(os.path.abspath(args.workdir)).log_file
-
-
-def store_key(catalog_sha256: str, cfg) -> str:
-    """Names a store by what determines its content: the catalogue bytes and the options
-    marked `store` in PreprocessConfig."""
-    from streamgan.common.options import marked
-    options = {name: getattr(cfg, name) for name in marked(type(cfg), "store")}
-    text = json.dumps({"catalog": catalog_sha256, "options": options}, sort_keys=True, default=list)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def reusable(store_dir: str, catalog_sha256: str, cfg) -> bool:
-    """True when store_dir is a complete store of this catalogue made with cfg's store options."""
-    from streamgan.common.errors import StoreError
-    from streamgan.common.options import marked
-    from streamgan.store.contract import open_store
-    try:
-        manifest = open_store(store_dir, allow_empty=True).manifest
-    except StoreError:
-        return False
-
-    def same(name):
-        return (json.dumps(manifest.options.get(name), default=list)
-                == json.dumps(getattr(cfg, name), default=list))
-    return (manifest.catalog["sha256"] == catalog_sha256
-            and all(same(name) for name in marked(type(cfg), "store")))
+def log_folder(args: argparse.Namespace) -> str:
+    return args.workdir
 
 
 def previous_store(layout: Workdir, pre) -> str | None:
@@ -115,7 +90,8 @@ def previous_store(layout: Workdir, pre) -> str | None:
     latest store (the last season's). With --refetch it is still compared against, for the
     change summary, but nothing is taken from it."""
     if pre.previous:
-        return pre.previous if "://" in pre.previous else os.path.abspath(pre.previous)
+        from streamgan.common.files import absolute
+        return absolute(pre.previous)
     if os.path.islink(layout.latest_store) and os.path.isdir(layout.latest_store):
         return os.path.realpath(layout.latest_store)
     return None
@@ -126,6 +102,24 @@ def point_latest(link: str, target: str) -> None:
     tmp = f"{link}.tmp-{os.getpid()}"
     os.symlink(os.path.basename(target), tmp)
     os.replace(tmp, link)
+
+
+def grid_rows(run_dir: str, num_samples: int) -> tuple[list[str] | None, int]:
+    """(prompts, images per prompt) of the workdir's sample grid: for a conditional run the
+    rows of its per-epoch grids (its frequent conditions; those with a word the model has no
+    embedding for left out, as `generate --prompt` refuses them), one labelled row each;
+    (None, num_samples) for an unconditional run."""
+    from streamgan.train.conditioning import SPEC_FILE, ConditionEncoder, ConditionSpec, grid_prompts
+    from streamgan.train.paths import RunPaths
+    graph = RunPaths(run_dir).conditioning
+    if not os.path.exists(os.path.join(graph, SPEC_FILE)):
+        return None, num_samples
+    spec = ConditionSpec.load(graph)
+    encoder = ConditionEncoder(graph, spec.source, spec.max_tokens)
+    known = tuple(p for p in spec.prompts if p.strip() and not encoder.unknown(p))
+    if not known:
+        return None, num_samples
+    return grid_prompts(dataclasses.replace(spec, prompts=known), num_samples)
 
 
 def run_all(workdir: str, pre, train_config, beam_args: list[str],
@@ -148,6 +142,7 @@ def _run_all(layout: Workdir, pre, train_config, beam_args: list[str],
              from_scratch: bool) -> dict:
     from streamgan.preprocess.catalog import file_sha256
     from streamgan.preprocess.pipeline import run_job
+    from streamgan.store.reuse import reusable, store_key
     from streamgan.train.generate import generate
     from streamgan.train.loop import train
     from streamgan.train.paths import RunPaths
@@ -179,8 +174,11 @@ def _run_all(layout: Workdir, pre, train_config, beam_args: list[str],
     summary = train(config)
     point_latest(layout.latest_run, run_dir)
 
-    print(f"[3/3] generating {config.num_samples} images")
-    generate(run_dir, num=config.num_samples, out=layout.samples, seed=config.seed)
+    prompts, per_prompt = grid_rows(run_dir, config.num_samples)
+    print(f"[3/3] generating {config.num_samples} images" if prompts is None else
+          f"[3/3] generating {per_prompt} images for each of {len(prompts)} frequent "
+          "conditions, one row each")
+    generate(run_dir, num=per_prompt, out=layout.samples, seed=config.seed, prompts=prompts)
     return {"store": store, "run": run_dir, "samples": layout.samples, "train": summary,
             "tensorboard": RunPaths(run_dir).logs}
 

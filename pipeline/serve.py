@@ -16,15 +16,30 @@ endpoints in tests (tests/http_faults.py has ready-made ones):
 A route gets the live `http.server.BaseHTTPRequestHandler`; `handler.server.closing` is a
 `threading.Event` set when the server stops, so a deliberately slow route can wait on it and
 let shutdown proceed at once.
+
+Static files carry Last-Modified and a request with If-Modified-Since gets 304 when the file is
+unchanged (http.server's own behaviour), as from a CDN. To stand in for other hosts:
+`delay` seconds before every answer (a distant one), `validators=False` (one that sends no
+Last-Modified, so nothing can be asked conditionally), `cache_control` (a Cache-Control header
+on every static answer: "public, max-age=31536000, immutable", "no-cache", ...); `statuses`
+counts the answers by status code, `requests` the GETs by kind ("conditional" when they carry
+If-Modified-Since or If-None-Match, else "unconditional") and `most_in_flight` the most of
+each kind answered at once (bench/seasons.py measures a new season's requests with them).
+
+`clock` (a function returning POSIX seconds) is the time the server's `Date` headers show:
+tests that compare the stores of two runs (which keep each response's Date) give it a fixed
+one.
 """
 from __future__ import annotations
 
+import collections
 import functools
 import http.server
 import os
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 from typing import Callable
 
@@ -62,11 +77,37 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Connection", "close")
         super().end_headers()
 
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword != "Last-Modified" or self.server.owner.validators:
+            super().send_header(keyword, value)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.server.count(int(code))
+        super().send_response(code, message)
+        if self.server.owner.cache_control and not self._in_route:
+            self.send_header("Cache-Control", self.server.owner.cache_control)
+
+    def date_time_string(self, timestamp=None) -> str:
+        return super().date_time_string(self.server.owner.clock() if timestamp is None
+                                        else timestamp)
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self._dispatch(super().do_GET)
+        kind = ("conditional" if self.headers.get("If-Modified-Since")
+                or self.headers.get("If-None-Match") else "unconditional")
+        self.server.begin(kind)
+        try:
+            self._wait()
+            self._dispatch(super().do_GET)
+        finally:
+            self.server.end(kind)
 
     def do_HEAD(self) -> None:  # noqa: N802
+        self._wait()
         self._dispatch(super().do_HEAD)
+
+    def _wait(self) -> None:
+        if self.server.owner.delay:
+            time.sleep(self.server.owner.delay)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002
         pass  # tests and the demo would otherwise print one stderr line per image
@@ -78,12 +119,29 @@ class _Server(http.server.ThreadingHTTPServer):
     # them, and each dropped SYN costs the client a 1 s retransmit.
     request_queue_size = 128
 
-    def __init__(self, address, handler, routes: dict[str, Route]):
+    def __init__(self, address, handler, owner: "StaticServer"):
         super().__init__(address, handler)
-        self.routes = routes
+        self.owner = owner
+        self.routes = owner.routes
         self.closing = threading.Event()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
+        self._in_flight: collections.Counter = collections.Counter()
+
+    def count(self, status: int) -> None:
+        with self._lock:
+            self.owner.statuses[status] += 1
+
+    def begin(self, kind: str) -> None:
+        with self._lock:
+            self.owner.requests[kind] += 1
+            self._in_flight[kind] += 1
+            peak = self.owner.most_in_flight
+            peak[kind] = max(peak[kind], self._in_flight[kind])
+
+    def end(self, kind: str) -> None:
+        with self._lock:
+            self._in_flight[kind] -= 1
 
     # Open connections are tracked so stop() can cut keep-alive connections too; otherwise a
     # client's pooled connection would go on being served after the server "stopped".
@@ -116,14 +174,24 @@ class StaticServer:
     """Serves `root` on 127.0.0.1 at an OS-chosen port from a daemon thread.
 
     Use as a context manager (or call start()/stop()). Paths in `routes` start with "/" and
-    take precedence over files.
+    take precedence over files. delay, validators, cache_control, clock, statuses, requests,
+    most_in_flight: see the module docstring.
     """
 
-    def __init__(self, root: str, routes: dict[str, Route] | None = None, host: str = "127.0.0.1"):
+    def __init__(self, root: str, routes: dict[str, Route] | None = None, host: str = "127.0.0.1",
+                 delay: float = 0.0, validators: bool = True, cache_control: str = "",
+                 clock: Callable[[], float] = time.time):
         if not os.path.isdir(root):
             raise FileNotFoundError(f"cannot serve {root!r}: not a directory")
         self.root = os.path.abspath(root)
         self.host = host
+        self.delay = delay
+        self.validators = validators
+        self.cache_control = cache_control
+        self.clock = clock
+        self.statuses: collections.Counter = collections.Counter()  # answers by status code
+        self.requests: collections.Counter = collections.Counter()  # GETs by kind
+        self.most_in_flight: collections.Counter = collections.Counter()
         self.routes = {("/" + path.lstrip("/")): fn for path, fn in (routes or {}).items()}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -147,12 +215,17 @@ class StaticServer:
         if self._server is not None:
             raise RuntimeError("StaticServer is already running")
         handler = functools.partial(_Handler, directory=self.root)
-        self._server = _Server((self.host, 0), handler, self.routes)  # port 0: the OS picks
+        self._server = _Server((self.host, 0), handler, self)  # port 0: the OS picks
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05},
                                         name=f"StaticServer:{self.port}", daemon=True)
         self._thread.start()
         return self
+
+    def reset_counts(self) -> None:
+        """Forget the answers counted so far (a new job against the same server)."""
+        for counter in (self.statuses, self.requests, self.most_in_flight):
+            counter.clear()
 
     def stop(self) -> None:
         """Stops accepting requests and closes the socket; idempotent."""

@@ -1,4 +1,4 @@
-"""`streamgan train`: train a DCGAN on an image store, streamed from disk in mini-batches.
+"""`streamgan train`: train a GAN on an image store, streamed from disk in mini-batches.
 
 examples:
   # 30 epochs on a store made by `streamgan preprocess`
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 
 def register(subparsers) -> None:
@@ -30,7 +29,7 @@ def register(subparsers) -> None:
     from streamgan.train.config import TrainConfig
     parser = subparsers.add_parser(
         "train", help="train the GAN on a store (streamed from disk), resumable",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=description(), formatter_class=argparse.RawDescriptionHelpFormatter)
     # Defaults are None so that --resume can tell what the user changed from the saved run;
     # the help shows TrainConfig's defaults, which apply to a new run.
     add_options(parser, TrainConfig, none_defaults=True)
@@ -39,11 +38,28 @@ def register(subparsers) -> None:
     parser.set_defaults(func=main)
 
 
-def log_file(args: argparse.Namespace) -> str:
-    from streamgan.train.paths import RunPaths
-    if not args.workdir or args.dry_run:  # a dry run creates nothing
+def description() -> str:
+    """The module docstring with the architectures after its first line, the default named
+    from TrainConfig and the registry (so help never names another than the one that trains)."""
+    import dataclasses
+    import textwrap
+
+    from streamgan.train.config import TrainConfig
+    from streamgan.train.registry import ARCHITECTURES
+    default = {f.name: f.default for f in dataclasses.fields(TrainConfig)}["arch"]
+    head, rest = __doc__.split("\n", 1)
+    lines = [textwrap.fill(f"{name}{' (the default)' if name == default else ''}: "
+                           f"{arch.summary}", 92, initial_indent="  ", subsequent_indent="    ")
+             for name, arch in ARCHITECTURES.items()]
+    return f"{head}\n\narchitectures (--arch):\n" + "\n".join(lines) + "\n" + rest
+
+
+def log_folder(args: argparse.Namespace) -> str | None:
+    """The run's workdir; none for a dry run of a new run (a dry run creates nothing)."""
+    import os
+    if not args.workdir or (args.dry_run and not os.path.isdir(args.workdir)):
         return None
-    return RunPaths(os.path.abspath(args.workdir)).log_file
+    return args.workdir
 
 
 def config_from_args(args: argparse.Namespace):

@@ -35,7 +35,7 @@ from typing import IO, Iterator
 import ijson
 
 from streamgan.common.errors import CatalogError, RecordError
-from streamgan.common.files import is_remote, local_path
+from streamgan.common.files import absolute, is_remote, is_url, local_path
 
 HTTP_SCHEMES = ("http", "https")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
@@ -127,7 +127,7 @@ def file_sha256(path: str) -> str:
 
 def resolve_url(url: str, catalog_dir: str) -> str:
     """Where to fetch a record from: http(s) and other schemes as given, local paths absolute."""
-    if "://" in url or os.path.isabs(url):
+    if is_url(url) or os.path.isabs(url):
         return url
     if is_remote(catalog_dir):
         return catalog_dir.rstrip("/") + "/" + url
@@ -205,6 +205,9 @@ def url_problem(url: str, source: str, allow_local: bool) -> tuple[str, str] | N
     return None
 
 
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
 def normalise(record, index: int, catalog_dir: str, where: str,
               allow_local: bool = True) -> dict:
     """Check one record and return it in the job's form (raises BadRecord naming it)."""
@@ -232,9 +235,19 @@ def normalise(record, index: int, catalog_dir: str, where: str,
         descriptions = _descriptions(record, where)
     except CatalogError as e:
         raise BadRecord(where, "bad_field", str(e)[len(where) + 2:], url=url) from None
-    extra = {k: v for k, v in record.items() if k not in ("url", "description", "descriptions", "split")}
-    return {"index": index, "url": url, "source": source,
-            "descriptions": descriptions, "split": split, "extra": extra}
+    expected = record.get("sha256")
+    if expected is not None:
+        if not isinstance(expected, str) or not _SHA256.fullmatch(expected.strip()):
+            raise BadRecord(where, "bad_field", "`sha256` must be 64 hex digits (the SHA-256 of "
+                            f"the image's bytes), got {_show(expected)}", url=url)
+        expected = expected.strip().lower()
+    extra = {k: v for k, v in record.items()
+             if k not in ("url", "description", "descriptions", "split", "sha256")}
+    normalised = {"index": index, "url": url, "source": source,
+                  "descriptions": descriptions, "split": split, "extra": extra}
+    if expected:  # the image must have these bytes (preprocess/steps.py checks them)
+        normalised["expected_sha256"] = expected
+    return normalised
 
 
 def _records_array(reader: IO[bytes], name: str) -> Iterator[tuple[object, str]]:
@@ -297,7 +310,7 @@ def _read(path: str, max_records: int | None, summary: CatalogSummary | None,
 def _read_records(path: str, max_records: int | None, summary: CatalogSummary | None,
                   allow_local: bool | None) -> Iterator[dict | BadRecord]:
     name = os.path.basename(path.rstrip("/")) or path
-    catalog_dir = os.path.dirname(os.path.abspath(path)) if "://" not in path else path.rsplit("/", 1)[0]
+    catalog_dir = path.rsplit("/", 1)[0] if is_remote(path) else os.path.dirname(absolute(path))
     if allow_local is None:
         allow_local = not is_remote(path)
     with _open(path) as raw:

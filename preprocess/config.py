@@ -7,8 +7,9 @@ import dataclasses
 import os
 
 from streamgan.common.errors import ConfigError
-from streamgan.common.files import is_remote
+from streamgan.common.files import absolute, is_remote
 from streamgan.common.options import add_options, check_choice, from_args, option
+from streamgan.preprocess.freshness import REVALIDATE_CHOICES
 from streamgan.store.contract import field_name_problem, image_size_problem, parse_image_size
 
 
@@ -100,6 +101,16 @@ class PreprocessConfig:
                                         "(a server trickling bytes never trips --timeout)")
     fetch_threads: int = option(16, group=FETCH_GROUP,
                                 help="concurrent fetches per worker process")
+    revalidate_threads: int = option(64, group=FETCH_GROUP,
+                                     help="concurrent conditional GETs per worker process, in "
+                                          "their own pool beside --fetch-threads: an answer "
+                                          "304 carries no body, so many more can be in flight "
+                                          "than downloads")
+    fetch_batch: int = option(64, group=FETCH_GROUP,
+                              help="records per unit of work: a worker fetches a unit's "
+                                   "records together and saves them as one scratch shard "
+                                   "(atomically); a killed job reruns at most this many "
+                                   "records per worker")
     decode_threads: int | None = option(None, group=FETCH_GROUP,
                                         default_text="cores / workers",
                                         help="concurrent decodes per worker process")
@@ -112,6 +123,13 @@ class PreprocessConfig:
                                        "`streamgan run` passes the workdir's latest store")
     refetch: bool = option(False, group=SEASON_GROUP,
                            help="fetch every image, even those the previous store has")
+    revalidate: str = option("auto", choices=REVALIDATE_CHOICES, group=SEASON_GROUP,
+                             help="when a previous store's image is asked about: auto = HTTP's "
+                                  "rules (RFC 9111: a fresh one is reused with no request, a "
+                                  "stale or no-cache one gets a conditional GET, one without "
+                                  "validators or freshness is fetched again); never = reuse "
+                                  "every one unasked (versioned URLs); always = a conditional "
+                                  "GET for each")
 
     skip_bad_records: bool = option(False, group=SAFETY_GROUP,
                                     help="report a malformed catalogue record as one line in "
@@ -148,16 +166,19 @@ class PreprocessConfig:
             if problem:
                 raise ConfigError(f"--condition-fields {problem}")
         check_choice(PreprocessConfig, "private_addresses", self.private_addresses, ConfigError)
+        check_choice(PreprocessConfig, "revalidate", self.revalidate, ConfigError)
         if self.max_records is not None and self.max_records < 1:
             raise ConfigError(f"--max-records {self.max_records}: must be at least 1")
         if self.max_aspect < 1:
             raise ConfigError(f"--max-aspect {self.max_aspect:g}: must be at least 1 (1 = only "
                               "square images)")
         if (self.timeout <= 0 or self.fetch_deadline <= 0 or self.retries < 0
-                or self.fetch_threads < 1 or self.max_bytes < 1
+                or self.fetch_threads < 1 or self.max_bytes < 1 or self.revalidate_threads < 1
+                or self.fetch_batch < 1
                 or (self.decode_threads is not None and self.decode_threads < 1)):
-            raise ConfigError("--timeout, --fetch-deadline, --max-bytes and --fetch-threads must "
-                              "be positive, --retries at least 0")
+            raise ConfigError("--timeout, --fetch-deadline, --max-bytes, --fetch-threads, "
+                              "--revalidate-threads and --fetch-batch must be positive, "
+                              "--retries at least 0")
         return self
 
     def to_json(self) -> dict:
@@ -173,7 +194,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> PreprocessConfig:
     cfg = from_args(PreprocessConfig, args, output=os.path.abspath(args.output))
-    if cfg.previous and "://" not in cfg.previous:
-        cfg = dataclasses.replace(cfg, previous=os.path.abspath(cfg.previous))
+    if cfg.previous:
+        cfg = dataclasses.replace(cfg, previous=absolute(cfg.previous))
     return cfg.validate()
 

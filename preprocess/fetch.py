@@ -18,6 +18,8 @@ refused, so a partner's catalogue cannot make the workers fetch internal endpoin
 image changed (preprocess/previous.py): an HTTP server's ETag and Last-Modified, sent back as
 If-None-Match / If-Modified-Since (a 304 means unchanged, nothing is downloaded); for a file
 (local or on a Beam filesystem) its size and modification time, compared without reading it.
+With them come the response's freshness fields (Cache-Control, Expires, Date, Age:
+preprocess/freshness.py), which decide whether the next season asks at all.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from urllib3.util.retry import Retry
 
 from streamgan.common.errors import RecordError
 from streamgan.common.files import is_remote, local_path
+from streamgan.preprocess.freshness import Freshness
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -63,11 +66,13 @@ class Fetched:
     data: bytes | None
     etag: str = ""
     last_modified: str = ""
+    freshness: Freshness = Freshness()
 
 
 def options_for(cfg) -> FetchOptions:
     """The fetcher's options from a PreprocessConfig."""
-    return FetchOptions(cfg.timeout, cfg.retries, cfg.backoff, cfg.max_bytes, cfg.fetch_threads,
+    return FetchOptions(cfg.timeout, cfg.retries, cfg.backoff, cfg.max_bytes,
+                        cfg.fetch_threads + cfg.revalidate_threads,
                         deadline=cfg.fetch_deadline, deny_private=cfg.deny_private(),
                         allow_local=cfg.allow_local())
 
@@ -199,9 +204,11 @@ class Fetcher:
             response.drain_conn()
             response.release_conn()
             return Fetched(None, response.headers.get("ETag") or etag,
-                           response.headers.get("Last-Modified") or last_modified)
+                           response.headers.get("Last-Modified") or last_modified,
+                           Freshness.from_headers(response.headers))
         validators = (response.headers.get("ETag") or "", response.headers.get("Last-Modified") or "")
-        return Fetched(self._read_body(response, deadline), *validators)
+        freshness = Freshness.from_headers(response.headers)
+        return Fetched(self._read_body(response, deadline), *validators, freshness)
 
     def open(self, url: str):
         """An http(s) URL as a streamed binary file (for a catalogue; the caller closes it)."""

@@ -4,40 +4,40 @@
     python -m streamgan.preprocess --catalog catalog.json --output store/ --runner DataflowRunner \\
         --project P --region R --temp_location gs://B/tmp --setup_file ./setup.py
 
-Any option the job does not know is a Beam pipeline option. Without --runner it runs on this
-machine with the DirectRunner on all cores (multi-processing).
+Any option the job does not know is a Beam pipeline option. Without --runner (or with the
+DirectRunner) it runs on this machine on Beam's FnApiRunner, on all cores (multi-processing),
+never trying to download the Prism runner first (preprocess/runners.py).
 
 A run is two Beam jobs between launcher steps, so that no runner holds per-record state:
 
-    launcher   validate the catalogue, drop repeated URLs (on-disk index), find each record in
-               the previous store if any (on-disk index, preprocess/previous.py), write it for
-               workers
-    Beam job   fetch (or reuse the previous store's row) -> decode -> scratch shard +
-               metadata line (one fused stage, no shuffle)
+    launcher   validate the catalogue, resume from the finished units of a killed run with the
+               same output (preprocess/resume.py), drop repeated URLs (on-disk index), find
+               each record in the previous store if any (on-disk index, preprocess/previous.py)
+               and decide reuse / revalidate / fetch, write the rest for the workers
+    Beam job   fetch (or reuse the previous store's row) -> decode -> scratch unit: images +
+               lines, renamed into place complete (one fused stage, no shuffle)
     launcher   drop repeated contents (on-disk index), write the analysis input
     Beam job   TFT analysis (vocabulary, channel statistics) -> transform_fn
     launcher   publish store.h5 in catalogue order, errors, duplicates, manifest
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import threading
 import time
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-from streamgan.preprocess import catalog, publish, staging
-from streamgan.preprocess.config import PreprocessConfig, add_arguments, config_from_args
+from streamgan.preprocess import catalog, publish, resume, runners, staging
+from streamgan.preprocess.config import PreprocessConfig
 from streamgan.preprocess.dedup import FirstSeen
 from streamgan.preprocess.fetch import options_for
-from streamgan.preprocess.previous import PreviousStore, summary_line
+from streamgan.preprocess.previous import PreviousStore
 from streamgan.preprocess.progress import ProgressMonitor
-from streamgan.preprocess.steps import ERRORS, FetchAndDecodeFn, WriteShardFn
+from streamgan.preprocess.steps import FetchAndDecodeFn
 from streamgan.store.contract import FEATURE_IMAGE, Manifest
-
-FETCH_BATCH = 64  # records per thread-pool batch inside a worker
 
 
 def to_tft_features(line: str) -> dict:
@@ -53,33 +53,27 @@ def decode_threads(cfg: PreprocessConfig, options: PipelineOptions) -> int:
         return cfg.decode_threads
     cores = os.cpu_count() or 1
     direct = options.view_as(DirectOptions)
-    runner = options.view_as(StandardOptions).runner
-    if runner in (None, "DirectRunner", "direct") and direct.direct_running_mode != "in_memory":
+    if runners.is_direct(options) and direct.direct_running_mode != "in_memory":
         return max(2, cores // (direct.direct_num_workers or cores))
     return cores
 
 
 def build_pipeline(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths,
                    previous_h5: str | None = None) -> None:
-    """Catalogue records -> image shards + their metadata, and error lines: one fused stage,
-    no shuffle (see preprocess/steps.py). previous_h5: the previous store's images, which
-    records found there are taken from."""
+    """Catalogue records -> scratch units (images + one line per record, kept or rejected):
+    one fused stage, no shuffle (see preprocess/steps.py). previous_h5: the previous store's
+    images, which records found there are taken from."""
     fetch = options_for(cfg)
-    decoded = (p
-               | "ReadCatalog" >> beam.io.ReadFromText(paths.records)
-               | "ParseRecords" >> beam.Map(json.loads)
-               | "BatchForFetch" >> beam.BatchElements(min_batch_size=8, max_batch_size=FETCH_BATCH)
-               | "FetchAndDecode" >> beam.ParDo(FetchAndDecodeFn(
-                   fetch, cfg.image_size, cfg.fit, cfg.background, cfg.max_pixels,
-                   cfg.fetch_threads, paths.progress, decode_threads(cfg, p.options),
-                   max_aspect=cfg.max_aspect, previous_h5=previous_h5))
-                   .with_outputs(ERRORS, main="images"))
-    _ = (decoded.images
-         | "WriteShards" >> beam.ParDo(WriteShardFn(paths.shards))
-         | "DecodedToJson" >> beam.Map(json.dumps)
-         | "WriteDecoded" >> beam.io.WriteToText(paths.kept_prefix))
-    _ = (decoded[ERRORS] | "ErrorsToJson" >> beam.Map(json.dumps)
-         | "WriteErrors" >> beam.io.WriteToText(paths.errors_prefix))
+    _ = (p
+         | "ReadCatalog" >> beam.io.ReadFromText(paths.records)
+         | "ParseRecords" >> beam.Map(json.loads)
+         | "BatchForFetch" >> beam.BatchElements(min_batch_size=min(8, cfg.fetch_batch),
+                                                 max_batch_size=cfg.fetch_batch)
+         | "FetchDecodeWriteUnit" >> beam.ParDo(FetchAndDecodeFn(
+             fetch, cfg.image_size, cfg.fit, cfg.background, cfg.max_pixels,
+             cfg.fetch_threads, paths.progress, paths.units, decode_threads(cfg, p.options),
+             max_aspect=cfg.max_aspect, previous_h5=previous_h5,
+             revalidate_threads=cfg.revalidate_threads)))
 
 
 def build_analysis(p: beam.Pipeline, cfg: PreprocessConfig, paths: staging.Paths) -> None:
@@ -103,7 +97,7 @@ def analysis_options(options: PipelineOptions) -> PipelineOptions:
     """The analysis job's options: the user's runner on a cluster; on this machine the
     DirectRunner in this process (its input is small, and worker processes would each have
     to import TensorFlow first)."""
-    if options.view_as(StandardOptions).runner in staging.LOCAL_RUNNERS:
+    if runners.is_local(options):
         return PipelineOptions([], runner="DirectRunner", direct_running_mode="in_memory",
                                direct_num_workers=1)
     return options
@@ -111,14 +105,16 @@ def analysis_options(options: PipelineOptions) -> PipelineOptions:
 
 def stage_catalog(cfg: PreprocessConfig, out: staging.Output,
                   previous: PreviousStore | None = None) -> tuple[catalog.CatalogSummary,
-                                                                  int, int]:
-    """Validate the catalogue, drop records whose URL an earlier one had (merging their
-    descriptions in), mark those the previous store holds, and write the rest for the
-    workers. Returns (summary, URL duplicates, files written for the workers)."""
+                                                                  int, int, int, int]:
+    """Validate the catalogue, find what a killed run with this output already did, drop
+    records whose URL an earlier one had (merging their descriptions in), mark those the
+    previous store holds, and write the rest for the workers. Returns (summary, URL
+    duplicates, records already done, records written for the workers, files)."""
     normalised = os.path.join(out.paths.local, "catalog.jsonl")
     summary = catalog.write_normalised(
         cfg.catalog, normalised, cfg.max_records, skip_bad=cfg.skip_bad_records,
         errors_path=out.paths.catalog_errors, allow_local=cfg.allow_local())
+    done = resume.begin(out.paths, summary, cfg)
     urls = FirstSeen(out.paths.url_index, "url")
     with open(normalised, encoding="utf-8") as fh, \
             open(out.paths.url_duplicates, "w", encoding="utf-8") as duplicates:
@@ -138,13 +134,13 @@ def stage_catalog(cfg: PreprocessConfig, out: staging.Output,
                     continue
                 yield record
 
-    records = urls.merged(firsts())
+    records = (r for r in urls.merged(firsts()) if not done[r["index"]])
     if previous is not None:
-        records = previous.attach(records, reuse=not cfg.refetch)
-    files = out.write_records(records, summary.records - summary.bad - urls.duplicates)
+        records = previous.attach(records, reuse=not cfg.refetch, revalidate=cfg.revalidate)
+    files, written = out.write_records(records, summary.records - summary.bad - urls.duplicates)
     urls.close()
     os.remove(normalised)
-    return summary, urls.duplicates, files
+    return summary, urls.duplicates, int(done.sum()), written, files
 
 
 def pipeline_options(beam_args: list[str], record_files: int = 2) -> PipelineOptions:
@@ -152,14 +148,31 @@ def pipeline_options(beam_args: list[str], record_files: int = 2) -> PipelineOpt
     worker process per core, unless the catalogue is a single file of work: a file is not
     split between workers, so a second process would only cost its start-up."""
     options = PipelineOptions(beam_args)
-    runner = options.view_as(StandardOptions).runner
-    if runner in (None, "DirectRunner", "direct"):
+    if runners.is_direct(options):
         direct = options.view_as(DirectOptions)
         if not any(a.startswith("--direct_num_workers") for a in beam_args):
             direct.direct_num_workers = 0  # 0 = one worker per core
         if not any(a.startswith("--direct_running_mode") for a in beam_args):
             direct.direct_running_mode = "multi_processing" if record_files > 1 else "in_memory"
     return options
+
+
+def preload_analysis() -> threading.Thread:
+    """Import TensorFlow and TFT in a background thread while the launcher validates the
+    catalogue and the Beam job fetches: the launcher needs them only afterwards (content dedup
+    writes the analysis input, then TFT analyses it), and importing them takes 4-10 s that a
+    small season would otherwise wait for after its Beam job (docs/scaling.md). The first
+    `import` of either in the main thread waits for this one to finish."""
+    def load():
+        try:
+            import tensorflow_transform.beam  # noqa: F401
+
+            from streamgan.preprocess import transform  # noqa: F401
+        except Exception:  # the main thread's own import then raises it where it matters
+            pass
+    thread = threading.Thread(target=load, name="preload-tensorflow", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) -> Manifest | None:
@@ -169,8 +182,11 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
     for user mistakes.
     """
     started = time.time()
+    if not dry_run:
+        preload_analysis()
     options = pipeline_options(beam_args)
     out = staging.prepare(cfg.output, cfg.overwrite, options)
+    previous = None
     try:
         if dry_run:
             summary = catalog.write_normalised(cfg.catalog, os.devnull, cfg.max_records)
@@ -179,26 +195,29 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
             print(json.dumps({"options": cfg.to_json(),
                               "pipeline_options": options.get_all_options(drop_default=True)},
                              indent=2, default=str))
-            out.abandon()
+            out.abandon(keep_units=out.has_units())
             return None
-        cluster = options.view_as(StandardOptions).runner not in staging.LOCAL_RUNNERS
+        cluster = not runners.is_local(options)
         previous = PreviousStore.open(cfg, out.paths, cluster)
-        summary, url_duplicates, files = stage_catalog(cfg, out, previous)
+        summary, url_duplicates, done, remaining, files = stage_catalog(cfg, out, previous)
         options = pipeline_options(beam_args, files)
         validated = time.time()
         print(f"catalogue {cfg.catalog}: {summary.records} records ({summary.format}), "
               f"sha256 {summary.sha256[:12]}"
               + (f"; {summary.bad} bad records skipped (errors.jsonl, stage catalog)"
                  if summary.bad else ""))
-        with ProgressMonitor(out.paths.progress, summary.records - summary.bad,
-                             done_before=url_duplicates):
-            with beam.Pipeline(options=options) as p:
-                build_pipeline(p, cfg, out.paths, previous.worker_h5 if previous else None)
+        if previous is not None and previous.matched:
+            print(previous.plan_line(cfg.revalidate))
+        if remaining:  # nothing left when a killed run had finished every unit
+            with ProgressMonitor(out.paths.progress, summary.records - summary.bad,
+                                 done_before=url_duplicates + done):
+                with runners.pipeline(options) as p:
+                    build_pipeline(p, cfg, out.paths, previous.worker_h5 if previous else None)
         ran = time.time()
         staged = publish.deduplicate(out, summary.records, cfg.condition_fields)
         deduplicated = time.time()
         import tensorflow_transform.beam as tft_beam
-        with beam.Pipeline(options=analysis_options(options)) as p:
+        with runners.pipeline(analysis_options(options)) as p:
             with tft_beam.Context(temp_dir=out.paths.tft_temp):
                 build_analysis(p, cfg, out.paths)
         analysed = time.time()
@@ -209,17 +228,8 @@ def run_job(cfg: PreprocessConfig, beam_args: list[str], dry_run: bool = False) 
     except BaseException:
         if previous is not None:
             previous.close()
-        out.abandon()
+        out.abandon(keep_units=out.has_units())
         raise
     if manifest.previous:
-        print(summary_line(manifest.previous))
+        print(manifest.previous.line())
     return manifest
-
-
-def run(argv: list[str] | None = None) -> Manifest | None:
-    """Beam's conventional entry point: parse our options, pass the rest to Beam."""
-    parser = argparse.ArgumentParser(prog="python -m streamgan.preprocess", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    known, beam_args = parser.parse_known_args(argv)
-    return run_job(config_from_args(known), beam_args, dry_run=known.dry_run)

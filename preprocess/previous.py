@@ -4,13 +4,16 @@ A new season's catalogue shares most of its images with the last one. The launch
 previous store (`--previous`, or under `streamgan run` the workdir's latest store), checks that
 its images can stand in for fetched ones (a complete store of this schema, made with the same
 pixel-deciding options: size, fit, background, the acceptance limits), and builds an on-disk
-index source -> (row, ETag, Last-Modified, sha256) of it: sqlite, like preprocess/dedup.py, so
-memory stays flat at any catalogue size. Each new record found there goes to the workers with
-that row and those validators, and FetchAndDecodeFn (preprocess/steps.py) asks the server
-whether the image changed (a conditional GET: 304 means reuse; a file's size and modification
-time stand in for the validators), or, when the server sent no validators, takes the row without
-any request. A worker reads the pixels of such a row from the previous store.h5 (PreviousImages),
-one row at a time, never all of them.
+index source -> (row, ETag, Last-Modified, sha256, freshness fields) of it: sqlite, like
+preprocess/dedup.py, so memory stays flat at any catalogue size. The index holds the store's
+rows and its content duplicates (duplicates.jsonl keeps their sources and validators, with the
+row of the image they duplicate). Each new record found there goes to the workers with that
+row, its validators and what to do with it (preprocess/freshness.py `plan`: reuse with no
+request when the response is still fresh, when `--revalidate never`, or when the catalogue's
+sha256 equals the row's; a conditional GET when stale or no-cache; a plain GET when there is
+nothing to ask with). FetchAndDecodeFn (preprocess/steps.py) does it; a worker reads the
+pixels of a reused row from the previous store.h5 (PreviousImages), one row at a time, never
+all of them.
 
 A previous store that cannot be used is reported in one line and ignored: the run then fetches
 everything, as it would without one. With a cluster runner the workers cannot read this
@@ -24,13 +27,16 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from streamgan.common.errors import StoreError
-from streamgan.common.files import is_remote
+from streamgan.common.files import is_remote, local_path
+from streamgan.preprocess.freshness import FETCH, REUSE, REVALIDATE, plan
 from streamgan.store import contract as sf
+from streamgan.store.reuse import pixel_option_problem
 
 BLOCK = 1 << 12                 # rows of the previous store's columns read at a time
 CHUNK_CACHE = 16 << 20          # bytes of HDF5 chunk cache per worker for the previous images
@@ -42,22 +48,6 @@ def note(message: str) -> None:
     print(f"previous store not used, every image is fetched: {message}")
 
 
-def pixel_option_problem(manifest: sf.Manifest, cfg) -> str | None:
-    """Which pixel-deciding option (marked `pixels`) the previous store was made with
-    differently, or None."""
-    from streamgan.common.options import flag_of, marked
-    for name in marked(type(cfg), "pixels"):
-        then, now = manifest.options.get(name), getattr(cfg, name)
-        if json.dumps(then, default=list) != json.dumps(now, default=list):
-            return (f"it was made with {flag_of(type(cfg), name)} {_shown(then)}, this run "
-                    f"uses {_shown(now)}")
-    return None
-
-
-def _shown(value) -> str:
-    return ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
-
-
 class PreviousStore:
     """The launcher's view of a usable previous store: the reuse index and the change counts."""
 
@@ -66,11 +56,14 @@ class PreviousStore:
         self.worker_h5 = worker_h5       # where the workers read the images
         self.matched = 0                 # new records whose source the previous store has
         self.new = 0                     # new records it has not
+        self.actions = {REUSE: 0, REVALIDATE: 0, FETCH: 0}  # what the workers will do
+        if os.path.exists(index_path):
+            os.remove(index_path)
         self._db = sqlite3.connect(index_path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE previous (source TEXT PRIMARY KEY, row INTEGER, "
-                         "etag TEXT, last_modified TEXT, sha256 TEXT) WITHOUT ROWID")
+        self._db.execute(f"CREATE TABLE previous (source TEXT PRIMARY KEY, row INTEGER, "
+                         f"{', '.join(c + ' TEXT' for c in _VALUES)}) WITHOUT ROWID")
 
     @property
     def store_dir(self) -> str:
@@ -87,13 +80,11 @@ class PreviousStore:
                  "directory)")
             return None
         try:
-            info = sf.open_store(cfg.previous, allow_empty=True)
+            info = sf.open_store(local_path(cfg.previous), allow_empty=True)
         except StoreError as e:
             note(str(e))
             return None
         problem = pixel_option_problem(info.manifest, cfg)
-        if problem is None and info.image_size != cfg.image_size:
-            problem = f"its images are {info.image_size} px, this run makes {cfg.image_size} px"
         if problem:
             note(f"{cfg.previous}: {problem}")
             return None
@@ -112,28 +103,45 @@ class PreviousStore:
 
     def _index(self) -> None:
         import h5py
+        insert = (f"INSERT INTO previous VALUES (?, ?, {', '.join('?' for _ in _VALUES)}) "
+                  "ON CONFLICT DO NOTHING")
         with h5py.File(self.info.h5_path, "r") as f:
-            columns = [f[name].asstr() for name in sf.REUSE_COLUMNS]
+            n = self.info.num_images
+            blank = np.full(min(n, BLOCK), "", object)
+            columns = {name: f[name].asstr() if name in f else None
+                       for name in (sf.SOURCE,) + _VALUES}
             self._db.execute("BEGIN")
-            for start in range(0, self.info.num_images, BLOCK):
-                source, etag, modified, sha = (c[start:start + BLOCK] for c in columns)
-                self._db.executemany(
-                    "INSERT INTO previous VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    ((s, start + i, e, m, h) for i, (s, e, m, h)
-                     in enumerate(zip(source, etag, modified, sha)) if s))
-            self._db.execute("COMMIT")
+            for start in range(0, n, BLOCK):
+                stop = min(n, start + BLOCK)
+                values = [columns[c][start:stop] if columns[c] is not None
+                          else blank[:stop - start] for c in (sf.SOURCE,) + _VALUES]
+                self._db.executemany(insert, ((v[0], start + i, *v[1:]) for i, v
+                                              in enumerate(zip(*values)) if v[0]))
+        # Content duplicates: their own source and validators, the row of the image they share.
+        duplicates = os.path.join(self.store_dir, sf.DUPLICATES_FILE)
+        if os.path.exists(duplicates):
+            with open(duplicates, encoding="utf-8") as fh:
+                for line in fh:
+                    d = json.loads(line)
+                    if d.get("kind") == "content" and d.get(sf.SOURCE) and "row" in d:
+                        self._db.execute(insert, (d[sf.SOURCE], d["row"],
+                                                  *(d.get(c, "") for c in _VALUES)))
+        self._db.execute("COMMIT")
 
     def lookup(self, source: str) -> dict | None:
         """What a worker needs to reuse the previous store's image of source, or None."""
-        row = self._db.execute("SELECT row, etag, last_modified, sha256 FROM previous "
+        row = self._db.execute(f"SELECT row, {', '.join(_VALUES)} FROM previous "
                                "WHERE source = ?", (source,)).fetchone()
         if row is None:
             return None
-        return {"row": row[0], "etag": row[1], "last_modified": row[2], "sha256": row[3]}
+        return {"row": row[0], **dict(zip(_VALUES, row[1:]))}
 
-    def attach(self, records: Iterable[dict], reuse: bool) -> Iterator[dict]:
+    def attach(self, records: Iterable[dict], reuse: bool, revalidate: str = "auto",
+               now: float | None = None) -> Iterator[dict]:
         """The records (URL duplicates already dropped, so a source comes once), each found
-        in the previous store carrying `previous` (unless not reuse: --refetch); counts them."""
+        in the previous store carrying `previous`: its row, validators, freshness and
+        `action` (unless not reuse: --refetch); counts them."""
+        now = time.time() if now is None else now
         for record in records:
             found = self.lookup(record["source"])
             if found is None:
@@ -141,21 +149,36 @@ class PreviousStore:
             else:
                 self.matched += 1
                 if reuse:
-                    record = dict(record, previous=found)
+                    action = plan(found, revalidate, now, record.get("expected_sha256"))
+                    self.actions[action] += 1
+                    record = dict(record, previous=dict(found, action=action))
             yield record
 
-    def summary(self, counts: dict, new_store: str, fields: Iterable[str], refetch: bool) -> dict:
+    def plan_line(self, revalidate: str) -> str:
+        """What the workers will do with the records the previous store holds."""
+        a = self.actions
+        return (f"previous store {self.store_dir}: {self.matched} records found; "
+                f"{a[REUSE]} reused with no request, {a[REVALIDATE]} revalidated (conditional "
+                f"GET), {a[FETCH]} fetched again (--revalidate {revalidate})")
+
+    def summary(self, counts: sf.Counts, changed: int, new_store: str, fields: Iterable[str],
+                refetch: bool) -> sf.Changes:
         """The change summary for the manifest: records new / in both / gone, images reused /
-        fetched, and the vocabulary entries the previous store did not have."""
-        return {"store": self.store_dir, "refetch": refetch,
-                "records_new": self.new, "records_kept": self.matched,
-                "records_gone": self.info.num_images - self.matched,
-                "unchanged": counts["reused"], "changed": counts["changed"],
-                "reused": counts["reused"], "fetched": counts["fetched"],
-                **new_vocabulary(self.store_dir, new_store, fields)}
+        fetched (changed: refetched because their bytes differ), and the vocabulary entries
+        the previous store did not have."""
+        tokens, categories = new_vocabulary(self.store_dir, new_store, fields)
+        return sf.Changes(store=self.store_dir, refetch=refetch,
+                          records_new=self.new, records_kept=self.matched,
+                          records_gone=self.info.num_images - self.matched,
+                          unchanged=counts.reused, changed=changed,
+                          reused=counts.reused, fetched=counts.fetched,
+                          new_tokens=tokens, new_categories=categories)
 
     def close(self) -> None:
         self._db.close()
+
+
+_VALUES = (sf.ETAG, sf.LAST_MODIFIED, sf.SHA256) + sf.FRESHNESS_COLUMNS  # kept per source
 
 
 def _upload(h5_path: str, staging: str) -> str:
@@ -180,7 +203,8 @@ def _vocabulary(store_dir: str, name: str) -> list[str] | None:
         return None
 
 
-def new_vocabulary(previous_dir: str, new_dir: str, fields: Iterable[str]) -> dict:
+def new_vocabulary(previous_dir: str, new_dir: str,
+                   fields: Iterable[str]) -> tuple[sf.NewEntries, dict[str, sf.NewEntries]]:
     """Description tokens and categorical values in the new store's vocabularies that the
     previous store's lack: counts and the first few, most frequent first. Vocabularies are
     at most --vocab-top-k entries, so this holds two of them, not the catalogue."""
@@ -190,26 +214,8 @@ def new_vocabulary(previous_dir: str, new_dir: str, fields: Iterable[str]) -> di
         return [w for w in now if w not in then]
     tokens = added(sf.DESCRIPTION_VOCABULARY)
     by_field = {f: added(sf.field_vocabulary(f)) for f in fields}
-    return {"new_tokens": {"count": len(tokens), "examples": tokens[:EXAMPLES]},
-            "new_categories": {f: {"count": len(v), "examples": v[:EXAMPLES]}
-                               for f, v in by_field.items()}}
-
-
-def summary_line(previous: dict) -> str:
-    """The change summary as the run prints it."""
-    p = previous
-    tokens, fields = p["new_tokens"], p["new_categories"]
-    text = (f"against the previous store {p['store']}: records {p['records_new']} new, "
-            f"{p['records_kept']} kept ({p['unchanged']} unchanged, {p['changed']} changed), "
-            f"{p['records_gone']} gone; images {p['reused']} reused, {p['fetched']} fetched"
-            + (" (--refetch)" if p["refetch"] else "")
-            + f"; {tokens['count']} new description tokens"
-            + (f" ({', '.join(tokens['examples'])})" if tokens["examples"] else ""))
-    for field, added in fields.items():
-        text += f"; {added['count']} new {field} values"
-        if added["examples"]:
-            text += f" ({', '.join(added['examples'])})"
-    return text
+    return (sf.NewEntries(len(tokens), tuple(tokens[:EXAMPLES])),
+            {f: sf.NewEntries(len(v), tuple(v[:EXAMPLES])) for f, v in by_field.items()})
 
 
 class PreviousImages:

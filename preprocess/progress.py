@@ -27,7 +27,8 @@ FIELDS = ("done", "failed", "duplicates")
 
 
 class ProgressWriter:
-    """Counts in one worker; writes them to progress_dir/<uuid>.json every `interval` s."""
+    """Counts in one worker; writes them to progress_dir/<uuid>.json every `interval` s.
+    Thread-safe: a worker's fetch threads count each record as it finishes."""
 
     def __init__(self, progress_dir: str | None, interval: float | None = None):
         self._path = None
@@ -37,20 +38,27 @@ class ProgressWriter:
         self._counts: collections.Counter = collections.Counter()
         self._interval = interval if interval is not None else 10.0 if self._remote else 0.5
         self._last = 0.0
+        self._lock = threading.Lock()
 
     def add(self, **counts: int) -> None:
         if self._path is None:
             return
-        self._counts.update(counts)
-        now = time.monotonic()
-        if now - self._last >= self._interval:
-            self._last = now
+        with self._lock:
+            self._counts.update(counts)
+            now = time.monotonic()
+            due = now - self._last >= self._interval
+            if due:
+                self._last = now
+        if due:
             self.flush()
 
     def flush(self) -> None:
-        if self._path is None or not self._counts:
-            return
-        data = json.dumps(dict(self._counts)).encode()
+        with self._lock:
+            if self._path is None or not self._counts:
+                return
+            self._write(json.dumps(dict(self._counts)).encode())
+
+    def _write(self, data: bytes) -> None:
         try:
             if self._remote:
                 with FileSystems.create(self._path) as fh:

@@ -1,12 +1,12 @@
-"""The last steps of a preprocessing run: scratch shards and metadata -> the published store.
+"""The last steps of a preprocessing run: scratch units -> the published store.
 
-The pipeline leaves images in per-worker scratch shards in no particular order, and the decoded
-and rejected records as unordered JSON Lines. `deduplicate` walks the decoded records in
-catalogue order, drops those whose bytes an earlier record had (an on-disk index, see
-preprocess/dedup.py) and writes the analysis input (one line per image to store, descriptions
-merged). `publish` then writes everything out in catalogue order: store.h5 (contiguous images,
-chunked along N, so the trainer reads big slices from one file), errors.jsonl and
-duplicates.jsonl, then manifest.json, and renames the store into place.
+The pipeline leaves images in scratch units in no particular order (preprocess/steps.py: each
+unit's images as raw rows and one JSON line per record, decoded or rejected). `deduplicate`
+walks the decoded records in catalogue order, drops those whose bytes an earlier record had
+(an on-disk index, see preprocess/dedup.py) and writes the analysis input (one line per image
+to store, descriptions merged). `publish` then writes everything out in catalogue order:
+store.h5 (contiguous images, chunked along N, so the trainer reads big slices from one file),
+errors.jsonl and duplicates.jsonl, then manifest.json, and renames the store into place.
 
 Neither holds the records: they keep, per catalogue position, where that record's line lies
 (12 bytes a record), and walk the lines in order, a block of images at a time.
@@ -27,26 +27,30 @@ from typing import Iterable, Iterator
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
+from streamgan.common.files import is_remote, local_path
 from streamgan.preprocess.catalog import CatalogSummary
 from streamgan.preprocess.config import PreprocessConfig
 from streamgan.preprocess.dedup import FirstSeen
 from streamgan.preprocess.staging import Output
 from streamgan.store import contract as sf
 
-_INDEX_PREFIX = re.compile(rb'^\{"index": ?(\d+)')
+_INDEX_PREFIX = re.compile(rb'^\{"index": ?(\d+)(, ?"shard")?')
+LINES = ("all", "kept", "errors")  # which lines of a unit a LineIndex takes
 VERSIONED_PACKAGES = ("streamgan", "apache-beam", "tensorflow", "tensorflow-transform", "keras",
                       "h5py", "numpy", "pillow")
 
 
 def _open(path: str):
-    return open(path, "rb") if "://" not in path else FileSystems.open(path)
+    return FileSystems.open(path) if is_remote(path) else open(local_path(path), "rb")
 
 
 class LineIndex:
     """Where the JSON line of each catalogue position lies in a set of JSON Lines files
-    (`patterns`: file names or globs, on any Beam filesystem)."""
+    (`patterns`: file names or globs, on any Beam filesystem). lines: "kept" takes only the
+    lines of decoded records (they start {"index": i, "shard": ...}, preprocess/steps.py
+    unit_line), "errors" only the others."""
 
-    def __init__(self, patterns: list[str], num_records: int):
+    def __init__(self, patterns: list[str], num_records: int, lines: str = "all"):
         self.paths = sorted(m.path for result in FileSystems.match(patterns)
                             for m in result.metadata_list)
         self.file = np.full(num_records, -1, np.int32)
@@ -56,9 +60,14 @@ class LineIndex:
             with _open(path) as fh:
                 for line in fh:
                     match = _INDEX_PREFIX.match(line)
-                    index = int(match.group(1)) if match else json.loads(line)["index"]
-                    self.file[index] = file_no
-                    self.offset[index] = offset
+                    if match:
+                        index, kept = int(match.group(1)), match.group(2) is not None
+                    else:
+                        parsed = json.loads(line)
+                        index, kept = parsed["index"], "shard" in parsed
+                    if lines == "all" or kept == (lines == "kept"):
+                        self.file[index] = file_no
+                        self.offset[index] = offset
                     offset += len(line)
         self._handles: dict[int, object] = {}
 
@@ -91,13 +100,17 @@ class LineIndex:
             fh.close()
         self._handles.clear()
 
-    def write_jsonl(self, path: str, block: int = 4096) -> collections.Counter:
-        """Copy every line to path in catalogue order; count them by stage/reason or kind."""
+    def write_jsonl(self, path: str, block: int = 4096,
+                    amend=None) -> collections.Counter:
+        """Copy every line to path in catalogue order (amend(line) may add to it); count them
+        by stage/reason or kind."""
         counts: collections.Counter = collections.Counter()
         indices = self.indices()
         with open(path, "w", encoding="utf-8") as out:
             for start in range(0, len(indices), block):
                 for row in self.read(indices[start:start + block]):
+                    if amend is not None:
+                        amend(row)
                     counts[f"{row['stage']}/{row['reason']}" if "stage" in row else row["kind"]] += 1
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
         self.close()
@@ -168,13 +181,15 @@ def deduplicate(out: Output, num_records: int, fields: tuple[str, ...] = ()) -> 
     """Drop decoded records whose bytes an earlier record had (their lines go to the run's
     content duplicates file) and write the analysis input, `paths.features` (with the values
     of the categorical `fields`)."""
-    kept = LineIndex([out.paths.kept_prefix + "*"], num_records)
+    kept = LineIndex([out.paths.unit_lines], num_records, lines="kept")
     contents = FirstSeen(out.paths.content_index, "content")
     with open(out.paths.content_duplicates, "w", encoding="utf-8") as dups:
         for record in kept.records():
             duplicate = contents.add(record["sha256"], record)
             if duplicate is not None:
-                dups.write(json.dumps(duplicate) + "\n")
+                # its source and validators, so the next season finds it (preprocess/previous.py)
+                duplicate.update({name: record[name] for name in sf.REUSE_COLUMNS})
+                dups.write(json.dumps(duplicate, ensure_ascii=False) + "\n")
                 kept.drop(record["index"])
     result = Deduplicated(kept, contents)
     from streamgan.preprocess import transform  # TensorFlow: first needed here, after the Beam job
@@ -194,7 +209,7 @@ def _write_store(out: Output, cfg: PreprocessConfig, staged: Deduplicated,
                  h5_path: str) -> tuple[dict, collections.Counter]:
     """store.h5 in catalogue order; returns counts by split, and of images reused from the
     previous store, fetched, and fetched because they changed since it."""
-    shards = ShardReader(out.paths.shards, cfg.image_size)
+    shards = ShardReader(out.paths.units, cfg.image_size)
     splits: collections.Counter = collections.Counter()
     origins: collections.Counter = collections.Counter(reused=0, fetched=0, changed=0)
     with sf.StoreWriter(h5_path, len(staged.kept.indices()), cfg.image_size,
@@ -215,7 +230,9 @@ def _write_store(out: Output, cfg: PreprocessConfig, staged: Deduplicated,
                      sf.SHA256: r["sha256"], sf.SPLIT: r["split"],
                      sf.EXTRA: json.dumps(r["extra"], ensure_ascii=False),
                      sf.SOURCE: r["source"], sf.ETAG: r["etag"],
-                     sf.LAST_MODIFIED: r["last_modified"]} for r in records]
+                     sf.LAST_MODIFIED: r["last_modified"],
+                     **{name: r.get(name, "") for name in sf.FRESHNESS_COLUMNS}}
+                    for r in records]
             splits.update(r["split"] or "(none)" for r in records)
             origins.update(r["origin"] for r in records)
             origins.update("changed" for r in records if r["changed"])
@@ -261,15 +278,13 @@ def _analysis_results(store_dir: str, image_size: int, fields: tuple[str, ...]) 
            **{sf.field_feature(f): tf.constant([""]) for f in fields}}
     features = output.transform_raw_features(raw)
 
-    vocabulary = transform.vocabulary_entries(output, transform.VOCABULARY_NAME)
-    by_field = {f: transform.vocabulary_entries(output, sf.field_vocabulary(f)) for f in fields}
-    return {
-        "statistics": {
-            "channel_mean": [round(float(v), 4) for v in features[transform.OUT_CHANNEL_MEAN][0]],
-            "channel_std": [round(float(v), 4) for v in features[transform.OUT_CHANNEL_STD][0]]},
-        "vocabulary": {"size": len(vocabulary), "top": vocabulary[:25],
-                       "fields": {f: {"size": len(v), "top": v[:25]} for f, v in by_field.items()}},
-    }
+    return dict(
+        statistics=sf.Statistics(
+            channel_mean=tuple(round(float(v), 4) for v in features[transform.OUT_CHANNEL_MEAN][0]),
+            channel_std=tuple(round(float(v), 4) for v in features[transform.OUT_CHANNEL_STD][0])),
+        vocabulary=sf.Vocabulary.of(
+            transform.vocabulary_entries(output, transform.VOCABULARY_NAME),
+            {f: transform.vocabulary_entries(output, sf.field_vocabulary(f)) for f in fields}))
 
 
 def _versions() -> dict:
@@ -291,47 +306,56 @@ def publish(out: Output, cfg: PreprocessConfig, summary: CatalogSummary, staged:
     started = time.time()
     n = summary.records
     kept = staged.kept
-    rejected = LineIndex([out.paths.errors_prefix + "*", out.paths.catalog_errors], n)
+    rejected = LineIndex([out.paths.unit_lines, out.paths.catalog_errors], n, lines="errors")
     duplicates = LineIndex([out.paths.url_duplicates, out.paths.content_duplicates], n)
     written = int((kept.file >= 0).sum())
+    stored = kept.indices()  # catalogue positions of the store's rows, ascending
+
+    def with_row(line: dict) -> None:  # a content duplicate: the row of the image it shares
+        if line.get("kind") == "content":
+            line["row"] = int(np.searchsorted(stored, line["duplicate_of"]))
+
+    # A record in two units (a bundle a cluster runner retried after its first unit was
+    # written) keeps its image: its error line from the other attempt is dropped.
+    rejected.file[(rejected.file >= 0) & ((kept.file >= 0) | (duplicates.file >= 0))] = -1
     reasons = rejected.write_jsonl(os.path.join(out.partial, sf.ERRORS_FILE))
-    kinds = duplicates.write_jsonl(os.path.join(out.partial, sf.DUPLICATES_FILE))
-    counts = {"records": n, "written": written, "rejected": sum(reasons.values()),
-              "duplicates": sum(kinds.values())}
+    kinds = duplicates.write_jsonl(os.path.join(out.partial, sf.DUPLICATES_FILE), amend=with_row)
+    counts = sf.Counts(records=n, written=written, rejected=sum(reasons.values()),
+                       duplicates=sum(kinds.values()))
     seen = (kept.file >= 0).astype(np.int8) + (rejected.file >= 0) + (duplicates.file >= 0)
-    if counts["written"] + counts["rejected"] + counts["duplicates"] != n or not (seen == 1).all():
+    if not counts.closes or not (seen == 1).all():
         raise RuntimeError(f"accounting does not close: {counts}; records missing or counted "
                            f"twice at positions {np.flatnonzero(seen != 1)[:10].tolist()}")
     splits, origins = _write_store(out, cfg, staged, os.path.join(out.partial, sf.STORE_FILE))
-    counts.update(reused=origins["reused"], fetched=origins["fetched"])
-    if counts["reused"] + counts["fetched"] != written:
-        raise RuntimeError(f"accounting does not close: {written} written, {counts['reused']} "
-                           f"reused + {counts['fetched']} fetched")
+    counts = dataclasses.replace(counts, reused=origins["reused"], fetched=origins["fetched"],
+                                 duplicates_by_kind=dict(kinds), splits=splits)
+    if counts.reused + counts.fetched != written:
+        raise RuntimeError(f"accounting does not close: {written} written, {counts.reused} "
+                           f"reused + {counts.fetched} fetched")
     _move_transform(out)
     analysis = _analysis_results(out.partial, cfg.image_size, cfg.condition_fields)
-    changes = {}
+    changes = None
     if previous is not None:
-        changes = previous.summary(dict(counts, changed=origins["changed"]), out.partial,
+        changes = previous.summary(counts, origins["changed"], out.partial,
                                    cfg.condition_fields, cfg.refetch)
         previous.close()
-    out.remove_staging()
     timings = dict(timings, publish_s=time.time() - started)
-    timings["total_s"] = sum(timings.values())
     manifest = sf.Manifest(
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        catalog={"path": cfg.catalog, "sha256": summary.sha256, "format": summary.format,
-                 "records": n},
-        counts=dict(counts, duplicates_by_kind=dict(kinds), splits=splits),
+        catalog=sf.CatalogSection(path=cfg.catalog, sha256=summary.sha256,
+                                  format=summary.format, records=n),
+        counts=counts,
         rejected_by_reason=dict(reasons.most_common()),
-        image={"size": cfg.image_size, "channels": 3, "dtype": "uint8", "fit": cfg.fit,
-               "background": list(cfg.background), "pixel_range": list(transform.PIXEL_RANGE)},
+        image=sf.ImageSection(size=cfg.image_size, fit=cfg.fit, background=cfg.background,
+                              pixel_range=transform.PIXEL_RANGE),
         **analysis,
         options=cfg.to_json(),
         pipeline_args=list(beam_args),
         versions=_versions(),
-        timings={k: round(v, 3) for k, v in timings.items()},
+        timings=sf.Timings(**timings, total_s=sum(timings.values())).rounded(),
         previous=changes,
     )
     manifest.write(out.partial)
     out.commit()
+    out.remove_staging()  # only now: a kill before the rename resumes from the units
     return manifest

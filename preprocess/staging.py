@@ -3,15 +3,20 @@
 A run builds the store in `<output>.partial-<run id>/` beside the output and renames it into
 place only when it is complete, so an interrupted run never leaves anything that looks
 finished; the next run removes such leftovers. Scratch data the workers read or write (the
-normalised catalogue, image shards, TFT's files, metadata, progress) lives in `staging/` inside
-it on a local runner, or under `--temp_location` with any other runner: cluster workers share
-nothing else with the launcher. Every path there goes through Beam's FileSystems, so it may be
-a local folder that does not exist yet, gs://, s3://, ...
+normalised catalogue, scratch units of images and lines, TFT's files, progress) lives in the
+output's *staging area*: `<output>.staging/` beside the output on a local runner, or
+`streamgan-<hash of the output path>/` under `--temp_location` with any other runner (cluster
+workers share nothing else with the launcher). The staging area is named by the output, not
+by the run, so that rerunning the same command after a kill finds the units the killed run
+finished (preprocess/resume.py); it is removed once the store is published. Every path there
+goes through Beam's FileSystems, so it may be a local folder that does not exist yet, gs://,
+s3://, ...
 """
 from __future__ import annotations
 
 import dataclasses
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -19,12 +24,12 @@ import uuid
 from typing import Iterable
 
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
 from streamgan.common.files import is_remote
+from streamgan.preprocess.runners import is_local
 from streamgan.store.contract import MANIFEST_FILE, STORE_FILE
 
-LOCAL_RUNNERS = (None, "DirectRunner", "direct", "PrismRunner", "prism")
 # The catalogue goes to the workers as files of at least this many records, and at most this
 # many files (so that a worker's share is a few files, and listing them stays cheap).
 MIN_RECORDS_PER_FILE = 128
@@ -40,18 +45,22 @@ class Paths:
     staging: str
     local: str
     records_dir: str      # the normalised catalogue as several JSON Lines files (read in parallel)
-    shards: str
+    units: str            # the workers' finished units: images + lines (preprocess/steps.py)
     progress: str         # live progress files, one per worker
     transform: str        # TFT writes transform_fn/ and transformed_metadata/ here
     tft_temp: str
-    kept_prefix: str      # decoded records (where their pixels lie), unordered
-    errors_prefix: str    # rejected records, unordered
+    resume: str           # what the units were made from (preprocess/resume.py)
     features: str         # the analysis input: one line per stored image, catalogue order
     url_index: str        # sqlite: first record of each URL
     content_index: str    # sqlite: first record of each content hash
     url_duplicates: str   # duplicates.jsonl lines, as found before and after the pipeline
     content_duplicates: str
     catalog_errors: str   # errors.jsonl lines of records refused while validating, if any
+
+    @property
+    def unit_lines(self) -> str:
+        """The glob of the finished units' line files."""
+        return FileSystems.join(self.units, "unit-*.jsonl")
 
     @property
     def records(self) -> str:
@@ -66,10 +75,9 @@ class Paths:
         join = FileSystems.join
         return Paths(
             staging=staging, local=local, records_dir=join(staging, "records"),
-            shards=join(staging, "shards"), progress=join(staging, "progress"),
+            units=join(staging, "units"), progress=join(staging, "progress"),
             transform=join(staging, "transform"), tft_temp=join(staging, "tft-temp"),
-            kept_prefix=join(staging, "meta", "kept"),
-            errors_prefix=join(staging, "meta", "errors"),
+            resume=join(staging, "resume.json"),
             features=join(staging, "features.jsonl"),
             url_index=os.path.join(local, "urls.sqlite"),
             content_index=os.path.join(local, "contents.sqlite"),
@@ -97,37 +105,47 @@ class Output:
         self.paths = paths
         self.remote = remote
 
-    def write_records(self, records: Iterable[dict], count: int) -> int:
+    def write_records(self, records: Iterable[dict], count: int) -> tuple[int, int]:
         """The normalised catalogue for the pipeline, straight into staging (any filesystem;
         a local folder is created), as several files so that the runner can hand them to
         different workers: a file is the smallest unit of work the read is split into.
-        Returns the number of files."""
+        Returns (files, records written)."""
         per_file = max(MIN_RECORDS_PER_FILE, -(-count // MAX_RECORD_FILES))
-        files, fh = 0, None
-        for written, record in enumerate(records):
+        files, fh, written = 0, None, 0
+        for record in records:
             if written % per_file == 0:
                 if fh is not None:
                     fh.close()
                 fh = FileSystems.create(self.paths.records_file(files))
                 files += 1
             fh.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+            written += 1
         if fh is None:  # every record was a duplicate of another: nothing for the workers
             fh = FileSystems.create(self.paths.records_file(0))
             files = 1
         fh.close()
-        return files
+        return files, written
 
     def remove_staging(self) -> None:
+        """The store is published: the staging area (the units) is no longer needed."""
         if self.remote:
             delete_tree(self.paths.staging)
         else:
             shutil.rmtree(self.paths.staging, ignore_errors=True)
         shutil.rmtree(self.paths.local, ignore_errors=True)
 
-    def abandon(self) -> None:
-        """The run failed, was interrupted or was a dry run: leave nothing behind."""
-        if self.remote:
-            delete_tree(self.paths.staging)
+    def has_units(self) -> bool:
+        """Whether the staging area holds work a rerun can resume from."""
+        return FileSystems.exists(self.paths.resume)
+
+    def abandon(self, keep_units: bool = True) -> None:
+        """The run failed or was interrupted: remove the partial store, and keep the staging
+        area's finished units for a rerun to resume from (unless not keep_units: a dry run)."""
+        if not keep_units:
+            if self.remote:
+                delete_tree(self.paths.staging)
+            else:
+                shutil.rmtree(self.paths.staging, ignore_errors=True)
         shutil.rmtree(self.partial, ignore_errors=True)
 
     def commit(self) -> None:
@@ -163,15 +181,21 @@ def prepare(output: str, overwrite: bool, options: PipelineOptions) -> Output:
     run_id = uuid.uuid4().hex[:12]
     partial = f"{output}.partial-{run_id}"
     os.makedirs(partial)
-    runner = options.view_as(StandardOptions).runner
     temp_location = options.view_as(GoogleCloudOptions).temp_location
-    remote = runner not in LOCAL_RUNNERS and bool(temp_location)
-    staging = (FileSystems.join(temp_location, f"streamgan-{run_id}") if remote
-               else os.path.join(partial, "staging"))
+    remote = not is_local(options) and bool(temp_location)
+    staging = staging_for(output, temp_location if remote else None)
     paths = Paths.under(staging, os.path.join(partial, "scratch"))
     os.makedirs(paths.local)
     if not is_remote(staging):  # a local or shared folder: made here, whoever writes first
-        for d in (paths.staging, paths.records_dir, paths.shards, paths.progress,
-                  os.path.dirname(paths.kept_prefix)):
+        for d in (paths.staging, paths.records_dir, paths.units, paths.progress):
             os.makedirs(d, exist_ok=True)
     return Output(output, partial, paths, remote)
+
+
+def staging_for(output: str, temp_location: str | None = None) -> str:
+    """The staging area of an output: the same for every run that writes that output, so a
+    rerun finds what a killed run finished."""
+    if temp_location:
+        digest = hashlib.sha256(output.encode("utf-8")).hexdigest()[:16]
+        return FileSystems.join(temp_location, f"streamgan-{digest}")
+    return f"{output}.staging"

@@ -52,11 +52,19 @@ SOURCE = "source"              # str: what was fetched (the URL resolved against
 ETAG = "etag"                  # str: the server's ETag for it ("" when it sent none); for a
 #                                file, "file:<size>:<mtime>" (preprocess/fetch.py)
 LAST_MODIFIED = "last_modified"  # str: the server's Last-Modified header ("" when none)
+# str: the response's freshness header fields, as sent ("" when absent; DATE is the receive
+# time when the server sent no Date): RFC 9111 freshness of the row (preprocess/freshness.py).
+# Added within schema 4: a store without them reads as "" (every row stale).
+CACHE_CONTROL = "cache_control"
+EXPIRES = "expires"
+DATE = "date"
+AGE = "age"
+FRESHNESS_COLUMNS = (CACHE_CONTROL, EXPIRES, DATE, AGE)
 METADATA_COLUMNS = (INDEX, URL, DESCRIPTION, DESCRIPTIONS, SHA256, SPLIT, EXTRA, SOURCE, ETAG,
-                    LAST_MODIFIED)
+                    LAST_MODIFIED) + FRESHNESS_COLUMNS
 # What the next season's run needs of a store to reuse its images (preprocess/previous.py).
-REUSE_COLUMNS = (SOURCE, ETAG, LAST_MODIFIED, SHA256)
-_OPTIONAL = (SOURCE, ETAG, LAST_MODIFIED)
+REUSE_COLUMNS = (SOURCE, ETAG, LAST_MODIFIED, SHA256) + FRESHNESS_COLUMNS
+_OPTIONAL = (SOURCE, ETAG, LAST_MODIFIED) + FRESHNESS_COLUMNS
 
 # HDF5 file attributes.
 ATTR_SCHEMA_VERSION = "schema_version"
@@ -218,43 +226,259 @@ class StoreWriter:
         self.close()
 
 
+# The manifest's sections. Each is frozen and built only here (its constructor, or `of` where
+# the writer derives it), read by attribute; the JSON keys are the field names, in field order,
+# so Manifest.write gives the same bytes as the hand-built dicts it replaced. `load` reads a
+# section back from JSON: lists become tuples, keys the section does not know are ignored, a
+# missing required key raises KeyError (Manifest.read turns it into one StoreError line).
+
+TOP_ENTRIES = 25  # vocabulary entries a manifest lists (most frequent first)
+
+
+def _load(cls, data: Any, where: str, **convert):
+    """A section from its JSON object; where: its place in the manifest, for the error;
+    convert: field name -> function applied to the value."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{where} is {type(data).__name__}, not an object")
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            value = data[f.name]
+            values[f.name] = convert[f.name](value) if f.name in convert else value
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise KeyError(f"{where}.{f.name}")
+    return cls(**values)
+
+
+def _ints(values) -> dict[str, int]:
+    return {str(k): int(v) for k, v in dict(values).items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogSection:
+    """The catalogue a store was made from; its sha256 identifies it across runs."""
+    path: str = ""
+    sha256: str = ""
+    format: str = ""             # json-array | jsonl
+    records: int = 0
+
+    @classmethod
+    def load(cls, data: Any) -> "CatalogSection":
+        return _load(cls, data, "catalog")
+
+
+@dataclasses.dataclass(frozen=True)
+class Counts:
+    """Where the catalogue's records went: written + rejected + duplicates == records, and
+    written == reused + fetched (reused: taken from the previous store)."""
+    records: int
+    written: int
+    rejected: int
+    duplicates: int
+    reused: int = 0
+    fetched: int = 0
+    duplicates_by_kind: dict[str, int] = dataclasses.field(default_factory=dict)  # url, content
+    splits: dict[str, int] = dataclasses.field(default_factory=dict)  # "(none)": no split field
+
+    @property
+    def accounted(self) -> int:
+        """Records the store accounts for: written + rejected + duplicates."""
+        return self.written + self.rejected + self.duplicates
+
+    @property
+    def closes(self) -> bool:
+        """Every record is written, rejected or a duplicate, exactly once."""
+        return self.accounted == self.records
+
+    @classmethod
+    def load(cls, data: Any) -> "Counts":
+        return _load(cls, data, "counts", records=int, written=int, rejected=int, duplicates=int,
+                     reused=int, fetched=int, duplicates_by_kind=_ints, splits=_ints)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ImageSection:
+    """The stored images: size px, uint8 RGB, how they were fitted, and the range of the TFT
+    graph's image output (preprocess/transform.py PIXEL_RANGE), what the generator produces."""
+    size: int
+    channels: int = 3
+    dtype: str = "uint8"
+    fit: str = "pad"
+    background: tuple[int, ...] = (255, 255, 255)
+    pixel_range: tuple[float, float]
+
+    def __post_init__(self):
+        object.__setattr__(self, "size", int(self.size))
+        object.__setattr__(self, "background", tuple(int(v) for v in self.background))
+        object.__setattr__(self, "pixel_range", tuple(float(v) for v in self.pixel_range))
+        if len(self.pixel_range) != 2:
+            raise ValueError(f"image.pixel_range {list(self.pixel_range)} is not [low, high]")
+
+    @classmethod
+    def load(cls, data: Any) -> "ImageSection":
+        return _load(cls, data, "image")
+
+
+@dataclasses.dataclass(frozen=True)
+class Statistics:
+    """Per-channel mean and standard deviation of the stored pixels (0..255, TFT's analysis);
+    reported, not applied."""
+    channel_mean: tuple[float, ...] = ()
+    channel_std: tuple[float, ...] = ()
+
+    @classmethod
+    def load(cls, data: Any) -> "Statistics":
+        return _load(cls, data, "statistics", channel_mean=tuple, channel_std=tuple)
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldVocabulary:
+    """One analysed categorical field: its number of values and the most frequent ones."""
+    size: int = 0
+    top: tuple[str, ...] = ()
+
+    @classmethod
+    def load(cls, data: Any, where: str = "vocabulary.fields") -> "FieldVocabulary":
+        return _load(cls, data, where, size=int, top=tuple)
+
+
+@dataclasses.dataclass(frozen=True)
+class Vocabulary:
+    """The description tokens' vocabulary (size, most frequent first) and each analysed
+    categorical field's (--condition-fields)."""
+    size: int = 0
+    top: tuple[str, ...] = ()
+    fields: dict[str, FieldVocabulary] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, tokens: Sequence[str], by_field: dict[str, Sequence[str]]) -> "Vocabulary":
+        """From whole vocabularies (most frequent first), as TFT wrote them."""
+        return cls(len(tokens), tuple(tokens[:TOP_ENTRIES]),
+                   {f: FieldVocabulary(len(v), tuple(v[:TOP_ENTRIES])) for f, v in by_field.items()})
+
+    @classmethod
+    def load(cls, data: Any) -> "Vocabulary":
+        return _load(cls, data, "vocabulary", size=int, top=tuple, fields=lambda fields: {
+            str(name): FieldVocabulary.load(v, f"vocabulary.fields.{name}")
+            for name, v in dict(fields).items()})
+
+
+@dataclasses.dataclass(frozen=True)
+class Timings:
+    """Seconds each step of the preprocessing run took."""
+    validate_s: float = 0.0
+    pipeline_s: float = 0.0
+    dedup_s: float = 0.0
+    analyse_s: float = 0.0
+    publish_s: float = 0.0
+    total_s: float = 0.0
+
+    def rounded(self) -> "Timings":
+        return Timings(**{k: round(float(v), 3) for k, v in dataclasses.asdict(self).items()})
+
+    @classmethod
+    def load(cls, data: Any) -> "Timings":
+        return _load(cls, data, "timings")
+
+
+@dataclasses.dataclass(frozen=True)
+class NewEntries:
+    """Vocabulary entries the previous store lacked: how many, and the first few."""
+    count: int = 0
+    examples: tuple[str, ...] = ()
+
+    @classmethod
+    def load(cls, data: Any, where: str = "previous") -> "NewEntries":
+        return _load(cls, data, where, count=int, examples=tuple)
+
+
+@dataclasses.dataclass(frozen=True)
+class Changes:
+    """The change summary against the previous store (preprocess/previous.py builds it)."""
+    store: str
+    refetch: bool
+    records_new: int        # records whose source the previous store lacks
+    records_kept: int       # records whose source it has
+    records_gone: int       # its rows no record of this catalogue names
+    unchanged: int          # kept images taken from it (= reused)
+    changed: int            # refetched images whose bytes differ from its
+    reused: int
+    fetched: int
+    new_tokens: NewEntries = dataclasses.field(default_factory=NewEntries)
+    new_categories: dict[str, NewEntries] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def load(cls, data: Any) -> "Changes":
+        return _load(cls, data, "previous",
+                     new_tokens=lambda v: NewEntries.load(v, "previous.new_tokens"),
+                     new_categories=lambda v: {
+                         str(name): NewEntries.load(e, f"previous.new_categories.{name}")
+                         for name, e in dict(v).items()})
+
+    def line(self) -> str:
+        """The change summary as preprocess and inspect print it."""
+        tokens = self.new_tokens
+        text = (f"against the previous store {self.store}: records {self.records_new} new, "
+                f"{self.records_kept} kept ({self.unchanged} unchanged, {self.changed} changed), "
+                f"{self.records_gone} gone; images {self.reused} reused, {self.fetched} fetched"
+                + (" (--refetch)" if self.refetch else "")
+                + f"; {tokens.count} new description tokens"
+                + (f" ({', '.join(tokens.examples)})" if tokens.examples else ""))
+        for field, added in self.new_categories.items():
+            text += f"; {added.count} new {field} values"
+            if added.examples:
+                text += f" ({', '.join(added.examples)})"
+        return text
+
+
+def as_json(value: Any) -> Any:
+    """A section (or anything holding sections) as JSON-ready dicts and lists."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: as_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: as_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_json(v) for v in value]
+    return value
+
+
 @dataclasses.dataclass
 class Manifest:
-    """manifest.json: what a store holds and how it was made (docs/store-format.md)."""
-    catalog: dict[str, Any]          # path, sha256, format, records
-    counts: dict[str, Any]           # records, written (= reused + fetched), reused, fetched,
-    #                                  rejected, duplicates, duplicates_by_kind, splits
-    image: dict[str, Any]            # size, channels, dtype, fit, background, pixel_range
+    """manifest.json: what a store holds and how it was made (docs/store-format.md). Every
+    reader takes its sections by attribute; their key strings live only in this module."""
+    catalog: CatalogSection
+    counts: Counts
+    image: ImageSection
     rejected_by_reason: dict[str, int] = dataclasses.field(default_factory=dict)
-    statistics: dict[str, Any] = dataclasses.field(default_factory=dict)  # channel mean/std
-    vocabulary: dict[str, Any] = dataclasses.field(default_factory=dict)  # size, top tokens,
-    #                                  fields {name: {size, top, records}}
+    statistics: Statistics = dataclasses.field(default_factory=Statistics)
+    vocabulary: Vocabulary = dataclasses.field(default_factory=Vocabulary)
     options: dict[str, Any] = dataclasses.field(default_factory=dict)     # PreprocessConfig
     pipeline_args: list[str] = dataclasses.field(default_factory=list)
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
-    timings: dict[str, float] = dataclasses.field(default_factory=dict)
-    previous: dict[str, Any] = dataclasses.field(default_factory=dict)    # the change summary
-    #                                  against the previous store ({} when none was used)
+    timings: Timings = dataclasses.field(default_factory=Timings)
+    previous: Changes | None = None  # the change summary ({} on disk when there was none)
     created: str = ""
     schema_version: int = SCHEMA_VERSION
 
     @property
     def image_size(self) -> int:
-        return int(self.image["size"])
+        return self.image.size
 
     @property
     def pixel_range(self) -> tuple[float, float]:
         """The range of the TFT graph's image output: what the generator must produce."""
-        low, high = self.image["pixel_range"]
-        return float(low), float(high)
+        low, high = self.image.pixel_range
+        return low, high
 
     @property
     def splits(self) -> dict[str, int]:
         """Images per split ("(none)" for records without one)."""
-        return dict(self.counts.get("splits", {}))
+        return dict(self.counts.splits)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = as_json(self)
+        data["previous"] = data["previous"] or {}
+        return data
 
     def write(self, store_dir: str) -> str:
         path = os.path.join(store_dir, MANIFEST_FILE)
@@ -262,6 +486,16 @@ class Manifest:
             json.dump(self.to_dict(), fh, indent=2, ensure_ascii=False)
             fh.write("\n")
         return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Manifest":
+        """The manifest from its JSON object; KeyError, TypeError or ValueError when a
+        required part is missing or malformed."""
+        sections = {"catalog": CatalogSection.load, "counts": Counts.load,
+                    "image": ImageSection.load, "statistics": Statistics.load,
+                    "vocabulary": Vocabulary.load, "timings": Timings.load,
+                    "previous": lambda v: Changes.load(v) if v else None}
+        return _load(cls, data, "manifest", **sections)
 
     @classmethod
     def read(cls, store_dir: str) -> "Manifest":
@@ -276,11 +510,7 @@ class Manifest:
                 raise StoreError(f"{path} has store schema version {version}, this streamgan "
                                  f"reads version {SCHEMA_VERSION}: preprocess the catalogue "
                                  "again with --overwrite")
-            manifest = cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)
-                              if f.name in data})
-            manifest.image_size, manifest.pixel_range  # noqa: B018 - required keys present
-            for key in ("records", "written", "rejected", "duplicates"):
-                int(manifest.counts[key])
+            manifest = cls.from_dict(data)
         except StoreError:
             raise
         except (OSError, ValueError, TypeError, KeyError) as e:
@@ -367,9 +597,9 @@ def open_store(store_dir: str, allow_empty: bool = False) -> StoreInfo:
     except (OSError, KeyError, ValueError) as e:
         raise StoreError(f"{h5_path} is corrupt or not a streamgan store ({e}); "
                          "preprocess the catalogue again with --overwrite") from None
-    if (n, s) != (int(manifest.counts["written"]), manifest.image_size):
+    if (n, s) != (manifest.counts.written, manifest.image_size):
         raise StoreError(f"{os.path.join(store_dir, MANIFEST_FILE)} disagrees with {h5_path} "
-                         f"({manifest.counts['written']} images of {manifest.image_size} px vs "
+                         f"({manifest.counts.written} images of {manifest.image_size} px vs "
                          f"{n} of {s} px): preprocess the catalogue again with --overwrite")
     if n == 0 and not allow_empty:
         raise StoreError(f"{store_dir} holds no images (every record was rejected: see "

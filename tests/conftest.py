@@ -30,7 +30,7 @@ def served_catalog(tmp_path_factory):
 @pytest.fixture(scope="session")
 def served_store(served_catalog, tmp_path_factory):
     """A 32 px store made by the real Beam + TFT job from served_catalog."""
-    from streamgan.preprocess.pipeline import run
+    from streamgan.pipeline.preprocess_cmd import run
     out = os.path.join(str(tmp_path_factory.mktemp("served-store")), "store")
     run(["--catalog", served_catalog[0], "--output", out, "--image-size", "32",
          "--retries", "1", "--backoff", "0.05"])

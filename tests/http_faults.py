@@ -295,9 +295,12 @@ def gated(body: bytes, content_type: str = "image/jpeg") -> CountingRoute:
 
 
 class _Versioned(CountingRoute):
-    def __init__(self, body: bytes, content_type: str) -> None:
+    def __init__(self, body: bytes, content_type: str, cache_control: str, age: int | None,
+                 etag: bool, last_modified: str | None) -> None:
         super().__init__()
         self.content_type = content_type
+        self.cache_control, self.age, self.send_etag = cache_control, age, etag
+        self.last_modified = last_modified
         self.statuses: collections.Counter = collections.Counter()
         self.update(body)
 
@@ -311,11 +314,23 @@ class _Versioned(CountingRoute):
 
     def respond(self, handler, call):
         body, etag = self.body, self.etag
-        unchanged = handler.headers.get("If-None-Match") == etag
+        asked = handler.headers.get("If-None-Match") or handler.headers.get("If-Modified-Since")
+        unchanged = bool(asked) and (
+            handler.headers.get("If-None-Match") == etag if self.send_etag
+            else handler.headers.get("If-Modified-Since") == self.last_modified)
         with self._lock:
             self.statuses[304 if unchanged else 200] += 1
+            if asked:
+                self.statuses["conditional"] += 1
         handler.send_response(304 if unchanged else 200)
-        handler.send_header("ETag", etag)
+        if self.send_etag:
+            handler.send_header("ETag", etag)
+        if self.last_modified:
+            handler.send_header("Last-Modified", self.last_modified)
+        if self.cache_control:
+            handler.send_header("Cache-Control", self.cache_control)
+        if self.age is not None:
+            handler.send_header("Age", str(self.age))
         if unchanged:
             handler.end_headers()
             return
@@ -325,8 +340,15 @@ class _Versioned(CountingRoute):
         handler.wfile.write(body)
 
 
-def versioned(body: bytes, content_type: str = "image/jpeg") -> CountingRoute:
+def versioned(body: bytes, content_type: str = "image/jpeg", cache_control: str = "",
+              age: int | None = None, etag: bool = True,
+              last_modified: str | None = None) -> CountingRoute:
     """Serves body with an ETag (a hash of it) and answers a request whose If-None-Match is
     that ETag with 304 Not Modified, as an image CDN does; `route.update(new_body)` changes
-    the image behind the URL, `route.statuses` counts the 200s and 304s sent."""
-    return _Versioned(body, content_type)
+    the image behind the URL, `route.statuses` counts the 200s and 304s sent (and, under
+    "conditional", the requests that asked If-None-Match / If-Modified-Since).
+
+    cache_control: its Cache-Control header ("max-age=31536000, immutable", "no-cache", ...);
+    age: an Age header (seconds the answer spent in a CDN's cache: Age above max-age makes it
+    stale at once); etag=False with last_modified: validated by Last-Modified alone."""
+    return _Versioned(body, content_type, cache_control, age, etag, last_modified)

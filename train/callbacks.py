@@ -1,8 +1,9 @@
 """Keras callbacks that turn a `fit()` into a run directory (layout in train/paths.py).
 
 Each callback does one thing at the end of every epoch (the loss curve at most every 15 s).
-`fit` passes 0-based epoch indices; files are named by the number of finished epochs (1-based,
-as the progress bar counts), so `samples/epoch0001.png` is the grid after the first epoch.
+`fit` passes 0-based epoch indices; every output counts finished epochs (1-based, as the
+progress bar counts): `samples/epoch0001.png`, `checkpoints/epoch0001/` and history.csv's row
+with epoch 1 are all of the first epoch.
 """
 from __future__ import annotations
 
@@ -23,18 +24,20 @@ class SampleGrid(keras.callbacks.Callback):
     """A grid of generated images from fixed noise: PNG per epoch and a TensorBoard image.
 
     The noise never changes during a run (and is reloaded on resume), so the grids show how
-    the same latent points evolve.
+    the same latent points evolve. A conditional run's grid has one row per condition, and
+    `labels` (its prompts) written left of the rows.
     """
 
     def __init__(self, fixed_noise: np.ndarray, paths: RunPaths,
                  pixel_range: tuple[float, float], conditions: np.ndarray | None = None,
-                 cols: int | None = None):
+                 cols: int | None = None, labels: list[str] | None = None):
         super().__init__()
         self.fixed_noise = np.asarray(fixed_noise, np.float32)
         self.paths = paths
         self.pixel_range = pixel_range
         self.conditions = conditions  # a conditional run: ids per image, one row per condition
         self.cols = cols
+        self.labels = labels if labels and any(labels) else None
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -43,7 +46,8 @@ class SampleGrid(keras.callbacks.Callback):
         inputs = (self.fixed_noise if self.conditions is None
                   else [self.fixed_noise, self.conditions])
         fakes = keras.ops.convert_to_numpy(self.model.sampler(inputs, training=False))
-        grid = images.make_grid(images.to_uint8(fakes, self.pixel_range), self.cols)
+        grid = images.make_grid(images.to_uint8(fakes, self.pixel_range), self.cols,
+                                labels=self.labels)
         images.save_png(grid, self.paths.sample_grid(epoch + 1))
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.paths.sample_logs)
@@ -62,7 +66,7 @@ class KIDEvaluation(keras.callbacks.Callback):
     generator against precomputed features of held-out real images.
 
     Writes `kid`/`kid_std` into the epoch's logs (NaN on epochs without an evaluation, so
-    history.csv keeps one column; place it before the CSVLogger), a TensorBoard scalar, and
+    history.csv keeps one column; place it before History), a TensorBoard scalar, and
     keeps the best generator so far at `best_path`. `best` starts from the run's history, so
     a resumed run only replaces the best with a better one.
     """
@@ -157,11 +161,22 @@ class ExportGenerator(keras.callbacks.Callback):
             export_model(self.model.discriminator, self.discriminator_path, self.card)
 
 
+class History(keras.callbacks.CSVLogger):
+    """Keras' CSVLogger (appending), its `epoch` column counting finished epochs like every
+    other output of the run (1-based; CSVLogger writes fit's 0-based index)."""
+
+    def __init__(self, csv_path: str):
+        super().__init__(csv_path, append=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch + 1, logs)
+
+
 class LossCurve(keras.callbacks.Callback):
     """Plots history.csv (all epochs, across resumes) to a PNG: losses and D's outputs.
 
     At most once every `every_seconds` and when `fit()` ends: a plot costs ~0.2 s, as much as
-    a checkpoint, which short epochs (the demo's take 2.5 s) feel. Must run after the CSVLogger
+    a checkpoint, which short epochs (the demo's take 2.5 s) feel. Must run after History
     in the callback list, which writes the epoch's row.
     """
 
@@ -205,12 +220,13 @@ def read_history(csv_path: str) -> dict[str, list[float]]:
 
 
 def trim_history(csv_path: str, keep_epochs: int) -> None:
-    """Drop rows of epochs after the checkpoint a run resumes from (their training is redone)."""
+    """Drop rows of epochs after the checkpoint a run resumes from (their training is redone):
+    keep those of epochs 1..keep_epochs."""
     if not os.path.exists(csv_path):
         return
     with open(csv_path, newline="") as fh:
         reader = csv.DictReader(fh)
-        fields, rows = reader.fieldnames, [r for r in reader if int(r["epoch"]) < keep_epochs]
+        fields, rows = reader.fieldnames, [r for r in reader if int(r["epoch"]) <= keep_epochs]
     if not fields:
         return
     with open(csv_path, "w", newline="") as fh:
@@ -226,7 +242,7 @@ def plot_history(history: dict[str, list[float]], png_path: str) -> None:
 
     if not history.get("epoch"):
         return
-    epochs = [e + 1 for e in history["epoch"]]
+    epochs = history["epoch"]
     fig, (losses, scores, kid_axis) = plt.subplots(1, 3, figsize=(15, 4))
     for key, label in (("d_loss", "discriminator loss"), ("g_loss", "generator loss")):
         if key in history:

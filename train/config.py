@@ -1,12 +1,12 @@
 """The options of one training run: a typed, validated dataclass saved as `config.json`.
 
 Each option is declared once, as a field (common/options.py): the command lines of `train` and
-`run` are derived from it. `TrainConfig` is built once, validated, written into the run
-directory and into every checkpoint, and read back by `--resume`, like stylegan's
-`training_options.json`. Options marked `fixed` define the model (its checkpoints only fit that
-architecture, and the sample grids keep the same noise for the whole run): changing one on
-resume is an error. The others (`store`, `epochs`, learning rates, ...) may change on resume,
-e.g. `--epochs 40` to train a finished 30-epoch run further.
+`run` are derived from it. `TrainConfig` is immutable: built once, resolved against its store
+(train/build.py), written into the run directory and into every checkpoint, and read back by
+`--resume`, like stylegan's `training_options.json`. Options marked `fixed` define the model
+(its checkpoints only fit that architecture, and the sample grids keep the same noise for the
+whole run): changing one on resume is an error. The others (`store`, `epochs`, learning
+rates, ...) may change on resume, e.g. `--epochs 40` to train a finished 30-epoch run further.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ MODEL = "model (fixed for the life of a run)"
 OPTIMISATION = "optimisation and input"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run.
 
@@ -50,13 +50,13 @@ class TrainConfig:
     workdir: str = option(help="run directory (created if missing)")
     epochs: int = option(30, help="train until this many epochs")
     batch_size: int = option(32, help="images per step")
-    arch: str = option("fastgan", choices=tuple(ARCHITECTURES), fixed=True, group=MODEL,
+    arch: str = option("fastgan", choices=tuple(ARCHITECTURES), fixed=True, shape=True, group=MODEL,
                        help="generator/discriminator architecture")
-    image_size: int | None = option(None, parse=parse_image_size, fixed=True, group=MODEL,
+    image_size: int | None = option(None, parse=parse_image_size, fixed=True, shape=True, group=MODEL,
                                     default_text="the store's",
                                     help="expected image size (checked against the store)")
-    latent_dim: int = option(100, fixed=True, group=MODEL, help="noise dimensions")
-    base_filters: int = option(32, fixed=True, group=MODEL,
+    latent_dim: int = option(100, fixed=True, shape=True, group=MODEL, help="noise dimensions")
+    base_filters: int = option(32, fixed=True, shape=True, group=MODEL,
                                help="width of the nets, doubled towards the 4x4 core")
     num_samples: int = option(64, fixed=True, group=MODEL,
                               help="images in the per-epoch sample grid (fixed noise)")
@@ -74,16 +74,16 @@ class TrainConfig:
                              help="weight of the R1 gradient penalty on real images (0: off)")
     r1_every: int = option(16, group=OPTIMISATION,
                            help="apply the R1 penalty every k discriminator steps (lazy)")
-    ema_decay: float = option(0.999, fixed=True, group=MODEL,
+    ema_decay: float = option(0.999, fixed=True, shape=True, group=MODEL,
                               help="decay of the generator's weight average, e.g. 0.999 "
                                    "(0: off); the average is what samples and generate use")
     condition: str = option("auto", fixed=True, group="conditioning", metavar="SOURCE",
                             help="what the images are conditioned on: descriptions, a "
                                  "categorical field the store analysed (e.g. category), none, "
                                  "or auto (the descriptions when they say something)")
-    condition_dim: int = option(64, fixed=True, group="conditioning",
+    condition_dim: int = option(64, fixed=True, shape=True, group="conditioning",
                                 help="size of the condition's embedding")
-    condition_max_tokens: int = option(16, fixed=True, group="conditioning",
+    condition_max_tokens: int = option(16, fixed=True, shape=True, group="conditioning",
                                        help="words of a description the model reads")
     mode_seeking: float = option(0.1, group="conditioning",
                                  help="weight of the mode-seeking term of a conditional run's "
@@ -131,8 +131,8 @@ class TrainConfig:
     pixel_range: tuple[float, float] | None = option(
         None, cli=False, help="the store's pixel range (its manifest's image.pixel_range)")
     condition_source: str | None = option(
-        None, cli=False, help="what `condition` resolved to for this run's store (None: "
-                              "unconditional)")
+        None, cli=False, shape=True, help="what `condition` resolved to for this run's store "
+                                          "(None: unconditional)")
     parent: dict | None = option(None, cli=False,
                                  help="the run this one warm-started from: run, epoch, checkpoint")
 
@@ -236,9 +236,7 @@ class TrainConfig:
         """
         overrides = {k: v for k, v in overrides.items() if v is not None}
         self.check_fixed(overrides)
-        merged = dataclasses.replace(self, **overrides)
-        merged.resume = True
-        return merged.validate()
+        return dataclasses.replace(self, **overrides, resume=True).validate()
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:

@@ -19,24 +19,11 @@ numerically safer than a sigmoid followed by a log.
 """
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import layers
 
-from streamgan.train.modulation import generator_inputs, modulate
-
-
-def num_doublings(image_size: int) -> int:
-    """Upsampling steps from the 4x4 core to image_size (3 for 32 px, 4 for 64, 5 for 128)."""
-    steps = int(round(math.log2(image_size))) - 2
-    if image_size < 8 or 4 << steps != image_size:
-        raise ValueError(f"DCGAN image size must be a power of two >= 8, got {image_size}")
-    return steps
-
-
-def _init(seed: int | None):
-    return keras.initializers.RandomNormal(0.0, 0.02, seed=seed)
+from streamgan.train.nets import generator_inputs, modulate, num_doublings, seed_stream
+from streamgan.train.nets import small_normal as _init
 
 
 def _batch_norm(seed: int | None):
@@ -49,9 +36,9 @@ def build_generator(image_size: int, latent_dim: int = 100, base_filters: int = 
                     seed: int | None = None, condition_dim: int = 0) -> keras.Model:
     """Noise (B, latent_dim) -> images (B, S, S, 3) in [-1, 1]; with condition_dim, [noise,
     condition (B, condition_dim)] -> images, the condition beside the noise and modulating
-    every batch norm (train/modulation.py)."""
+    every batch norm (train/nets.py)."""
     steps = num_doublings(image_size)
-    seeds = _seeds(seed)
+    seeds = seed_stream(seed)
     filters = base_filters * 2 ** (steps - 1)
     net = [layers.Dense(4 * 4 * filters, use_bias=False, kernel_initializer=_init(next(seeds))),
            _batch_norm(next(seeds)), layers.ReLU(), layers.Reshape((4, 4, filters))]
@@ -78,7 +65,7 @@ def build_discriminator(image_size: int, base_filters: int = 64,
                         seed: int | None = None) -> keras.Model:
     """Images (B, S, S, 3) in [-1, 1] -> real/fake logits (B, 1)."""
     steps = num_doublings(image_size)
-    seeds = _seeds(seed)
+    seeds = seed_stream(seed)
     net = [keras.Input((image_size, image_size, 3), name="image"),
            layers.Conv2D(base_filters, 4, strides=2, padding="same",
                          kernel_initializer=_init(next(seeds))),
@@ -94,11 +81,3 @@ def build_discriminator(image_size: int, base_filters: int = 64,
             layers.Conv2D(1, 4, padding="valid", kernel_initializer=_init(next(seeds))),
             layers.Flatten(name="logit", dtype="float32")]
     return keras.Sequential(net, name="discriminator")
-
-
-def _seeds(seed: int | None):
-    """Distinct initializer seeds per layer (one shared seed would repeat the same weights)."""
-    i = 0
-    while True:
-        yield None if seed is None else seed * 1000 + i
-        i += 1

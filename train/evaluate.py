@@ -44,33 +44,6 @@ TRAIN_NUM = 10_000  # training photos compared with (novelty, the judge): a boun
 PANEL_ROWS = 10
 
 
-class GeneratorSource:
-    """uint8 images from an exported generator (train/export.py's Generator); a conditional
-    one is given each image's condition text, tokenised by the graph that travels with it."""
-
-    def __init__(self, loaded):
-        self.loaded = loaded
-        self.conditional = loaded.conditional
-        self.condition = loaded.card.condition.source if loaded.conditional else None
-
-    def __call__(self, count: int, texts: list[str] | None, seed: int) -> np.ndarray:
-        from streamgan.train.generate import draw_noise, in_batches
-        from streamgan.train.images import to_uint8
-        model = self.loaded.model
-        noise = draw_noise(count, int(model.inputs[0].shape[-1]), seed)
-        ids = self.loaded.encoder.encode(list(texts)) if self.conditional else None
-        return to_uint8(in_batches(model, noise, ids, batch_size=100),
-                        self.loaded.card.pixel_range)
-
-
-def load_source(workdir: str, model: str | None = None) -> tuple[GeneratorSource, str]:
-    """(the run's generator, or `model`, as an image source; its path)."""
-    from streamgan.train.export import load_generator
-    from streamgan.train.generate import find_generator
-    path = find_generator(workdir, model)
-    return GeneratorSource(load_generator(path)), path
-
-
 def evaluate(workdir: str, store: str | None = None, split: str | None = "validation",
              num: int = 2000, seed: int = 0, model: str | None = None,
              features: Callable | None = None, by: str | None = None,
@@ -87,6 +60,7 @@ def evaluate(workdir: str, store: str | None = None, split: str | None = "valida
     started = time.time()
     generator_path = None
     if source is None:
+        from streamgan.train.generate import load_source
         source, generator_path = load_source(workdir, model)
     train_split = config.split or info.default_split()
     held_out = quality.evaluation_split(info, split)

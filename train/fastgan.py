@@ -23,9 +23,9 @@ import math
 import keras
 from keras import layers
 
-from streamgan.train.dcgan import _init, _seeds, num_doublings
 from streamgan.train.layers import GLU
-from streamgan.train.modulation import generator_inputs, modulate
+from streamgan.train.nets import generator_inputs, modulate, num_doublings, seed_stream
+from streamgan.train.nets import small_normal as _init
 
 
 def _conv(filters: int, kernel: int, seeds, strides: int = 1, padding: str = "same",
@@ -70,13 +70,13 @@ def build_generator(image_size: int, latent_dim: int = 100, base_filters: int = 
                     seed: int | None = None, condition_dim: int = 0) -> keras.Model:
     """Noise (B, latent_dim) -> images (B, S, S, 3) in [-1, 1]; with condition_dim, [noise,
     condition (B, condition_dim)] -> images, the condition beside the noise and modulating
-    every batch norm (train/modulation.py).
+    every batch norm (train/nets.py).
 
     Hidden layers stop at S/2 (as in DCGAN): the last step upsamples and convolves straight to
     RGB, since 3x3 convolutions at full resolution cost most of a CPU's time.
     """
     steps = num_doublings(image_size)
-    seeds = _seeds(seed)
+    seeds = seed_stream(seed)
     filters = base_filters * 2 ** (steps - 1)
     inputs, x, condition = generator_inputs(latent_dim, condition_dim)
     x = layers.Dense(4 * 4 * 2 * filters, use_bias=False,
@@ -102,7 +102,7 @@ def build_discriminator(image_size: int, base_filters: int = 64,
                         seed: int | None = None) -> keras.Model:
     """Images (B, S, S, 3) in [-1, 1] -> real/fake logits (B, 1)."""
     steps = num_doublings(image_size)
-    seeds = _seeds(seed)
+    seeds = seed_stream(seed)
     image = keras.Input((image_size, image_size, 3), name="image")
     x = layers.LeakyReLU(0.2)(_conv(base_filters, 4, seeds, strides=2, init=_he)(image))
     filters = base_filters

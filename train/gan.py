@@ -11,7 +11,7 @@ train/registry.py, so the step itself never changes when one is added:
   2018), lazily every k steps and scaled by k (StyleGAN2);
 - `ema_decay`: an exponential moving average of the generator's weights, with warm-up; the
   averaged generator is what samples, evaluation, export and `generate` use;
-- `condition_ramp` (start, length), in images: a conditional GAN (train/conditioning.py) is
+- `condition_schedule` (start, length), in images: a conditional GAN (train/conditional_nets.py) is
   fed (images, condition ids) batches; both nets take the ids as a second input, generated
   images get the real batch's conditions, and the condition's strength ramps from 0 to 1;
 - `condition_classify`: the weight of an auxiliary classification term of a conditional GAN
@@ -30,7 +30,15 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from streamgan.train.losses import AdversarialLoss
+from streamgan.train.losses import AdversarialLoss, classification_loss
+
+
+def condition_strength(images_seen, start: float, length: float):
+    """The condition's strength after `images_seen` images: 0 until start, then linear to 1."""
+    from keras import ops
+    if length <= 0:
+        return ops.cast(images_seen >= start, "float32")
+    return ops.clip((ops.cast(images_seen, "float32") - start) / length, 0.0, 1.0)
 
 
 class GAN(keras.Model):
@@ -39,7 +47,7 @@ class GAN(keras.Model):
     def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int, *,
                  loss: AdversarialLoss, augment=None, r1_gamma: float = 0.0, r1_every: int = 16,
                  ema_decay: float = 0.0, seed: int = 0,
-                 condition_ramp: tuple[float, float] | None = None, images_per_step: int = 1,
+                 condition_schedule: tuple[float, float] | None = None, images_per_step: int = 1,
                  mode_seeking: float = 0.0, condition_classify: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
@@ -52,7 +60,7 @@ class GAN(keras.Model):
         self.ema_decay = float(ema_decay)
         self.ema_generator = None
         self.conditional = len(generator.inputs) > 1
-        self.condition_ramp = condition_ramp or (0.0, 0.0)
+        self.condition_schedule = condition_schedule or (0.0, 0.0)
         self.images_per_step = images_per_step
         self.mode_seeking = float(mode_seeking) if self.conditional else 0.0
         self.condition_classify = float(condition_classify) if self.conditional else 0.0
@@ -134,7 +142,6 @@ class GAN(keras.Model):
         """The auxiliary classification term, at the condition's current strength."""
         if self.condition_classify <= 0:
             return ops.convert_to_tensor(0.0), ops.convert_to_tensor(0.0)
-        from streamgan.train.conditioning import classification_loss
         loss = classification_loss(scores, condition)
         return loss, self.condition_classify * strength * loss
 
@@ -198,10 +205,9 @@ class GAN(keras.Model):
         """Set both nets' condition strength for this step (0 for an unconditional GAN)."""
         if not self.conditional:
             return ops.convert_to_tensor(0.0)
-        from streamgan.train.conditioning import ramp
         from streamgan.train.layers import strength_layers
         seen = ops.cast(self.g_optimizer.iterations, "float32") * self.images_per_step
-        strength = ramp(seen, *self.condition_ramp)
+        strength = condition_strength(seen, *self.condition_schedule)
         for layer in strength_layers(self.generator) + strength_layers(self.discriminator):
             layer.strength.assign(strength)
         return strength
@@ -245,7 +251,10 @@ def build_gan(config, condition=None) -> GAN:
             config.image_size, config.latent_dim, config.base_filters, seed=config.seed,
             condition_dim=condition.dim if condition is not None else 0)
         if condition is not None:
-            from streamgan.train.conditioning import conditional_discriminator, conditional_generator
+            from streamgan.train.nets import (
+                conditional_discriminator,
+                conditional_generator,
+            )
             generator = conditional_generator(generator, config.latent_dim, condition,
                                               seed=config.seed + 7)
             discriminator = conditional_discriminator(discriminator, condition,
@@ -254,7 +263,7 @@ def build_gan(config, condition=None) -> GAN:
     gan = GAN(generator, discriminator, config.latent_dim, loss=resolve(LOSSES[config.loss]),
               augment=augment, r1_gamma=config.r1_gamma,
               r1_every=config.r1_every, ema_decay=config.ema_decay, seed=config.seed,
-              condition_ramp=(config.condition_start, config.condition_ramp),
+              condition_schedule=(config.condition_start, config.condition_ramp),
               images_per_step=config.batch_size, mode_seeking=config.mode_seeking,
               condition_classify=config.condition_classify)
     adam = dict(learning_rate=config.learning_rate, beta_1=config.beta_1,

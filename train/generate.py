@@ -155,6 +155,32 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
         width = max(4, len(str(num - 1)))
         files = [images.save_png(image, os.path.join(out_dir, f"{i:0{width}d}.png"))
                  for i, image in enumerate(pixels)]
-    grid = images.save_png(images.make_grid(pixels, cols), out) if out else None
+    # one grid row per prompt (the prompts asked for, or one image a row): each row labelled
+    rows = (prompts if prompts and any(prompts) and groups == len(prompts) and cols
+            and cols * len(prompts) == num else None)
+    grid = images.save_png(images.make_grid(pixels, cols, labels=rows), out) if out else None
     return {"generator": path, "num": num, "seed": seed, "grid": grid, "files": files,
             "prompts": prompts or []}
+
+
+class GeneratorSource:
+    """uint8 images from an exported generator (train/export.py's Generator); a conditional
+    one is given each image's condition text, tokenised by the graph that travels with it."""
+
+    def __init__(self, loaded):
+        self.loaded = loaded
+        self.conditional = loaded.conditional
+        self.condition = loaded.card.condition.source if loaded.conditional else None
+
+    def __call__(self, count: int, texts: list[str] | None, seed: int) -> np.ndarray:
+        model = self.loaded.model
+        noise = draw_noise(count, int(model.inputs[0].shape[-1]), seed)
+        ids = self.loaded.encoder.encode(list(texts)) if self.conditional else None
+        return images.to_uint8(in_batches(model, noise, ids, batch_size=100),
+                        self.loaded.card.pixel_range)
+
+
+def load_source(workdir: str, model: str | None = None) -> tuple[GeneratorSource, str]:
+    """(the run's generator, or `model`, as an image source; its path)."""
+    path = find_generator(workdir, model)
+    return GeneratorSource(load_generator(path)), path

@@ -88,7 +88,8 @@ def choose_source(manifest: contract.Manifest, condition_source: str | None,
     """What to group by: `by` when given; else what the run was conditioned on; else a field
     named `category`; else description words when the descriptions hold at least 2 words;
     None when the store says nothing about its images' kinds."""
-    fields = (manifest.vocabulary or {}).get("fields", {})
+    vocabulary = manifest.vocabulary
+    fields = vocabulary.fields
     if by:
         if by != DESCRIPTIONS and by not in fields:
             from streamgan.common.errors import ConfigError
@@ -98,9 +99,10 @@ def choose_source(manifest: contract.Manifest, condition_source: str | None,
         return by
     if condition_source:
         return condition_source
-    if int(fields.get("category", {}).get("size", 0)) >= 2:
+    category = vocabulary.fields.get("category")
+    if category is not None and category.size >= 2:
         return "category"
-    if int((manifest.vocabulary or {}).get("size", 0)) >= 2:
+    if vocabulary.size >= 2:
         return DESCRIPTIONS
     return None
 

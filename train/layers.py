@@ -30,7 +30,7 @@ class GLU(layers.Layer):
 @_register
 class Modulation(layers.Layer):
     """[x (B, ..., C), condition (B, D)] -> x * (1 + condition @ Wg) + condition @ Wb:
-    conditional batch norm's scale and shift (train/modulation.py). Starts at zero and has no
+    conditional batch norm's scale and shift (train/nets.py). Starts at zero and has no
     bias, so a zero condition leaves the net exactly unconditional."""
 
     def build(self, input_shape):

@@ -49,3 +49,17 @@ RELATIVISTIC = AdversarialLoss(
     discriminator=lambda real, fake: ops.mean(ops.softplus(fake - real)),
     generator=lambda fake, real: ops.mean(ops.softplus(real - fake)),
     uses_real_for_generator=True)
+
+
+def classification_loss(scores, ids):
+    """Mean cross-entropy of condition scores (B, V) against each bag's words (ids (B, T),
+    0 = nothing, as the model reads them): one class for a field, the bag's words in equal
+    shares for a description. Rows with no known word do not count."""
+    from keras import ops
+    vocabulary = ops.shape(scores)[-1]
+    counts = ops.sum(ops.one_hot(ids - 1, vocabulary), axis=1)  # id 0 -> a row of zeros
+    words = ops.sum(counts, axis=-1)
+    targets = counts / ops.maximum(ops.expand_dims(words, -1), 1.0)
+    per_row = -ops.sum(targets * ops.log_softmax(scores, axis=-1), axis=-1)
+    known = ops.cast(words > 0, "float32")
+    return ops.sum(per_row * known) / ops.maximum(ops.sum(known), 1.0)

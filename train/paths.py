@@ -8,7 +8,7 @@
                                      streamgan.load_generator(path) loads it anywhere
       generator_best.keras           the generator of the epoch with the best KID (when evaluated)
       samples/epoch0007.png          sample grid after each epoch, from the fixed noise
-      history.csv                    metrics per epoch (keras.callbacks.CSVLogger)
+      history.csv                    metrics per epoch, epoch 1 = the first (callbacks.History)
       loss_curve.png                 history.csv as a plot
       evaluation.json                the last `streamgan evaluate` of the run
       nearest.png                    its generated images nearest to training photos, and those
@@ -17,7 +17,8 @@
                                      logs/quality (KID)
       conditioning/                  a conditional run's condition.json and a copy of the
                                      store's TFT graph (generate --prompt needs no store)
-      streamgan.log                  framework output of the runs in this directory
+      streamgan.log                  framework output of the commands on this run (train, generate,
+                                     evaluate), one section each
 """
 from __future__ import annotations
 
@@ -107,7 +108,8 @@ class RunPaths:
 
     @property
     def log_file(self) -> str:
-        return self._join("streamgan.log")
+        from streamgan.common.logs import LOG_FILE
+        return self._join(LOG_FILE)
 
     def sample_grid(self, epoch: int) -> str:
         return os.path.join(self.samples, epoch_name(epoch) + ".png")

@@ -63,7 +63,7 @@ def prompt_rows(workdir: str, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """(label, a strip of ROW_IMAGES generated images) per prompt of a conditional run (its
     most frequent conditions), or one unlabelled row for an unconditional one. The same noise
     down each column, so rows differ only by their prompt."""
-    from streamgan.train.evaluate import load_source
+    from streamgan.train.generate import load_source
     from streamgan.train.images import make_grid
     source, _ = load_source(workdir)
     if source.conditional:
@@ -143,7 +143,7 @@ def write_report(workdir: str, log=None) -> str:
 
     parts.append("<h2>Store</h2>")
     try:
-        from streamgan.pipeline.inspect_cmd import render, summarise
+        from streamgan.store.summary import render, summarise
         parts.append(f"<pre>{html.escape(render(summarise(config.store)))}</pre>")
     except Exception as e:  # a store moved away since: the run is still worth a report
         parts.append(f'<p class="note">store {html.escape(str(config.store))} unreadable: '

@@ -7,22 +7,23 @@ catalogue is a new problem for Adam's moment estimates, and fresh moments are wh
 with a new learning-rate budget expects. A conditional run's embeddings are carried over word
 by word: a word (or category) in both vocabularies keeps its rows, a new one starts from the
 random initialisation, so old ids keep their meaning under the new vocabulary's numbering.
-The condition is already brought in, so a warm-started conditional run starts at full strength.
+The condition is already brought in, so a warm-started conditional run starts at full strength
+(its resolved config says so: train/build.py).
 """
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from streamgan.train.checkpoint import latest_checkpoint, restore_checkpoint
+from streamgan.common.options import marked
+from streamgan.train.checkpoint import list_checkpoints, restore_checkpoint
 from streamgan.train.config import TrainConfig
 from streamgan.train.paths import RunPaths
 
-# Options that must match for the parent's weights to fit the new nets.
-SHAPE_OPTIONS = ("arch", "image_size", "latent_dim", "base_filters", "ema_decay",
-                 "condition_source", "condition_dim", "condition_max_tokens")
+# Options that must match for the parent's weights to fit the new nets (marked `shape`).
+SHAPE_OPTIONS = marked(TrainConfig, "shape")
 
 
 def incompatibility(parent: TrainConfig, config: TrainConfig) -> str | None:
@@ -33,33 +34,40 @@ def incompatibility(parent: TrainConfig, config: TrainConfig) -> str | None:
     return None
 
 
-def warm_start(gan, config: TrainConfig, spec, log: Callable[[str], None] = print
-               ) -> dict[str, Any] | None:
-    """Load config.warm_start's last checkpoint into `gan` (built for config and spec).
+def parent_of(config: TrainConfig) -> tuple[dict[str, Any] | None, str]:
+    """(what the run starts from: {"run", "epoch", "checkpoint"}, or None; one line saying so)
+    for config.warm_start, judged on the configs alone (no weights are read), so the resolved
+    config knows its parent before any net is built.
 
-    Returns what the run started from ({"run", "epoch", "checkpoint", ...}) for config.json,
-    or None (with one line saying why) when the parent cannot be used: then the run trains
-    from scratch, which is never worse than failing a new season's run.
+    A missing, damaged or incompatible parent is not an error: the run trains from scratch,
+    which is never worse than failing a new season's run.
     """
-    from streamgan.train.conditioning import ConditionSpec
-    from streamgan.train.gan import build_gan
-
     parent_dir = os.path.abspath(config.warm_start)
     paths = RunPaths(parent_dir)
     try:
         parent = TrainConfig.load(paths.config)
     except Exception as e:  # a missing or damaged parent never stops a new run
-        log(f"  not warm-starting from {parent_dir}: {e}")
-        return None
-    checkpoint = latest_checkpoint(paths.checkpoints)
-    reason = "it has no checkpoint" if checkpoint is None else incompatibility(parent, config)
+        return None, f"not warm-starting from {parent_dir}: {e}"
+    checkpoints = list_checkpoints(paths.checkpoints)
+    reason = "it has no checkpoint" if not checkpoints else incompatibility(parent, config)
     if reason:
-        log(f"  not warm-starting from {parent_dir}: {reason}; training from scratch")
-        return None
+        return None, f"not warm-starting from {parent_dir}: {reason}; training from scratch"
+    epoch, checkpoint = checkpoints[-1]
+    return ({"run": parent_dir, "epoch": epoch, "checkpoint": checkpoint},
+            f"warm-starting from {parent_dir} after epoch {epoch}")
+
+
+def load_parent(gan, config: TrainConfig, spec) -> tuple[int, int]:
+    """Copy config.parent's checkpoint into `gan` (built for config and spec); (known, new)
+    condition entries of a conditional run's vocabulary, (0, 0) otherwise."""
+    from streamgan.train.conditioning import ConditionSpec
+    from streamgan.train.gan import build_gan
+
+    paths = RunPaths(config.parent["run"])
+    parent = TrainConfig.load(paths.config)
     parent_spec = ConditionSpec.load(paths.conditioning) if parent.condition_source else None
     old = build_gan(parent, parent_spec)
-    state = restore_checkpoint(old, checkpoint)
-
+    restore_checkpoint(old, config.parent["checkpoint"])
     kept = new = 0
     for new_net, old_net in _nets(gan, old):
         (new_weights, new_bags), (old_weights, old_bags) = _split(new_net), _split(old_net)
@@ -67,15 +75,7 @@ def warm_start(gan, config: TrainConfig, spec, log: Callable[[str], None] = prin
             target.assign(source)
         for target, source in zip(new_bags, old_bags, strict=True):
             kept, new = _remap(target, source, parent_spec, spec)
-    if spec is not None:  # already conditioned: full strength from the first step
-        config.condition_start = config.condition_ramp = 0
-        gan.condition_ramp = (0.0, 0.0)
-    origin = {"run": parent_dir, "epoch": int(state["epoch"]), "checkpoint": checkpoint}
-    if spec is not None:
-        origin.update(vocabulary_kept=kept, vocabulary_new=new)
-    log(f"  warm-starting from {parent_dir} after epoch {origin['epoch']}"
-        + (f" ({kept} known and {new} new {spec.source} entries)" if spec is not None else ""))
-    return origin
+    return kept, new
 
 
 def _nets(new, old):

@@ -7,6 +7,7 @@ the TFT graph is borrowed from another 32 px store (evaluation never transforms 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -56,14 +57,17 @@ def build(store_dir: str, transform_from: str,
         writer.write(0, np.stack(images), rows)
     contract.copy_transform(transform_from, store_dir)
     words = ["dress", "hat", "shoes", "t", "shirt"]
-    write_manifest(store_dir, len(rows), SIZE, vocabulary={"size": len(words), "top": words,
-                                                           "fields": {}})
+    write_manifest(store_dir, len(rows), SIZE,
+                   vocabulary=contract.Vocabulary(size=len(words), top=tuple(words)))
     manifest = contract.Manifest.read(store_dir)  # the real splits, not tiny_store's
-    manifest.counts["splits"] = {s: n * len(CATEGORIES) for s, n in PER_SPLIT.items()}
     pixels = np.stack(images).reshape(-1, 3).astype(np.float64)
-    manifest.statistics = {"channel_mean": pixels.mean(0).tolist(),
-                           "channel_std": pixels.std(0).tolist()}
-    manifest.write(store_dir)
+    dataclasses.replace(
+        manifest,
+        counts=dataclasses.replace(manifest.counts, splits={
+            s: n * len(CATEGORIES) for s, n in PER_SPLIT.items()}),
+        statistics=contract.Statistics(channel_mean=tuple(pixels.mean(0).tolist()),
+                                       channel_std=tuple(pixels.std(0).tolist())),
+    ).write(store_dir)
     return {s: {c: np.array(v) for c, v in per.items()} for s, per in where.items()}
 
 

@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from tests.preprocess.images import encode
+from tests.helpers import encode
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

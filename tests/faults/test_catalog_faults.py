@@ -9,7 +9,7 @@ from streamgan.common.errors import CatalogError
 from streamgan.pipeline.cli import main
 from streamgan.pipeline.serve import StaticServer
 from streamgan.preprocess.catalog import write_normalised
-from tests.faults.console import our_lines
+from tests.helpers import our_lines
 from tests.http_faults import fail_then_serve, truncated
 
 GOOD = {"url": "a.jpg", "description": "fine"}

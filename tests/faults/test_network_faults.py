@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
-from streamgan.preprocess.pipeline import run
 from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, METADATA_COLUMNS, open_store, read_jsonl
 from tests.faults import content
+from tests.helpers import encode, solid
 from tests.http_faults import (
     fail_then_serve,
     rate_limited,
@@ -25,7 +26,6 @@ from tests.http_faults import (
     truncated,
     unbounded,
 )
-from tests.preprocess.images import encode, solid
 
 pytestmark = pytest.mark.slow
 SIZE = 32
@@ -113,7 +113,8 @@ def jobs(tmp_path_factory):
     """The mixed catalogue, run with 2 worker processes and with 1."""
     site = tmp_path_factory.mktemp("fault-site")
     routes, entries = build_faults(site)
-    with StaticServer(str(site), routes=routes) as server:
+    # a fixed clock: the stores keep each answer's Date, and two runs must write the same ones
+    with StaticServer(str(site), routes=routes, clock=lambda: 1_796_000_000.0) as server:
         records, expected = [], {}
         for name, expect, extra in entries:  # files over HTTP too, but for one local path
             url = name if name == "good.png" else server.url_for(name)
@@ -207,12 +208,12 @@ def test_accounting_closes_with_catalogue_rejects(jobs):
     c = manifest.counts
     expected = jobs["expected"]
     rejected = sum(1 for _, e in expected.values() if is_error(e))
-    assert c["records"] == len(jobs["records"])
-    assert c["rejected"] == rejected and c["duplicates"] == 2
-    assert c["written"] == len(expected) - rejected - 2
-    assert c["written"] + c["rejected"] + c["duplicates"] == c["records"]
+    assert c.records == len(jobs["records"])
+    assert c.rejected == rejected and c.duplicates == 2
+    assert c.written == len(expected) - rejected - 2
+    assert c.written + c.rejected + c.duplicates == c.records
     assert manifest.rejected_by_reason["catalog/bad_url"] == 3
-    assert manifest.counts["duplicates_by_kind"] == {"url": 1, "content": 1}
+    assert manifest.counts.duplicates_by_kind == {"url": 1, "content": 1}
 
 
 def test_one_and_two_workers_publish_identical_stores(jobs):

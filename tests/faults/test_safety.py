@@ -9,14 +9,14 @@ import h5py
 import pytest
 
 from streamgan.common.errors import CatalogError, RecordError
+from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
 from streamgan.preprocess.catalog import write_normalised
 from streamgan.preprocess.config import PreprocessConfig
 from streamgan.preprocess.fetch import Fetcher, FetchOptions, redirect_problem
-from streamgan.preprocess.pipeline import run
 from streamgan.store.contract import open_store, read_jsonl
+from tests.helpers import encode, numbered
 from tests.http_faults import redirect
-from tests.preprocess.images import encode, numbered
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -88,7 +88,7 @@ def test_remote_catalogue_job_reads_relative_images_over_http_and_refuses_local_
     assert errors == {3: ("catalog", "local_file"), 4: ("catalog", "local_file"),
                       5: ("fetch", "redirect")}
     c = manifest.counts
-    assert (c["written"], c["rejected"], c["duplicates"], c["records"]) == (3, 3, 0, 6)
+    assert (c.written, c.rejected, c.duplicates, c.records) == (3, 3, 0, 6)
     with h5py.File(open_store(out).h5_path) as f:
         assert list(f["url"].asstr()[:]) == ["img/0.jpg", "img/1.jpg", "img/2.jpg"]
 

@@ -9,8 +9,7 @@ import pytest
 
 from streamgan.pipeline.cli import main
 from streamgan.store.contract import MANIFEST_FILE, STORE_FILE, TRANSFORM_DIR, open_store
-from tests.faults.console import one_line
-from tests.preprocess.images import encode, numbered
+from tests.helpers import encode, numbered, one_line
 
 TRAIN = ["--epochs", "1", "--batch-size", "16", "--latent-dim", "8", "--base-filters", "4",
          "--num-samples", "4", "--eval-every", "0"]
@@ -44,6 +43,7 @@ def garble_manifest(store):
         fh.write('{"schema_version": 2, "counts": ')
 
 
+@pytest.mark.slow  # fault_store's TFT graph is analysed by a real Beam job
 @pytest.mark.parametrize("damage, names, says", [
     (truncate_h5, STORE_FILE, "is corrupt or not a streamgan store"),
     (disagree, MANIFEST_FILE, f"disagrees with {{store}}/{STORE_FILE} (107 images of 32 px vs "
@@ -102,4 +102,4 @@ def test_disk_full_while_publishing_keeps_the_previous_store(fault_store, small_
     assert code == 2 and ".partial-" in line
     assert tree_digest(store) == before  # the previous store, byte for byte
     assert open_store(store).num_images == 100
-    assert [n for n in os.listdir(disk) if n != "store.log"] == ["store"]  # partial removed
+    assert [n for n in os.listdir(disk) if n != "streamgan.log"] == ["store"]  # partial removed

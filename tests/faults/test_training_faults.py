@@ -14,9 +14,8 @@ import pytest
 from streamgan.common.locks import exclusive
 from streamgan.pipeline.cli import main
 from streamgan.train.checkpoint import STATE_FILE, list_checkpoints
-from tests.faults.console import one_line, our_lines
+from tests.helpers import one_line, our_lines
 
-pytestmark = pytest.mark.slow  # real fit() runs in subprocesses
 EPOCHS = 5
 STEPS = 7  # 100 images, batch 16
 UNBUFFERED = dict(os.environ, PYTHONUNBUFFERED="1")  # what a killed child printed is readable
@@ -51,6 +50,7 @@ def history_epochs(workdir):
         return [int(row["epoch"]) for row in csv.DictReader(fh)]
 
 
+@pytest.mark.slow  # real fit() runs in subprocesses
 def test_sigkill_in_a_checkpoint_write_and_mid_epoch_then_resume_reaches_every_epoch(
         fault_store, tmp_path, capsys):
     workdir = str(tmp_path / "run")
@@ -106,7 +106,7 @@ def test_sigkill_in_a_checkpoint_write_and_mid_epoch_then_resume_reaches_every_e
     state = json.load(open(os.path.join(complete[-1][1], STATE_FILE)))
     assert complete[-1][0] == EPOCHS and state["epoch"] == EPOCHS
     assert state["step"] == EPOCHS * STEPS  # killed epochs' steps were not counted
-    assert history_epochs(workdir) == list(range(EPOCHS))  # each epoch once
+    assert history_epochs(workdir) == list(range(1, EPOCHS + 1))  # each epoch once, 1-based
     assert not [n for n in checkpoint_names(workdir) if n.startswith(".")]  # debris removed
 
 
@@ -127,6 +127,7 @@ def fill(folder, leave: int) -> str:
     return filler
 
 
+@pytest.mark.slow  # real fit() runs in subprocesses
 def test_disk_full_while_checkpointing_is_one_line_and_the_last_checkpoint_survives(
         fault_store, small_disk, capsys):
     workdir = os.path.join(small_disk(16 * 1024 * 1024), "run")
@@ -155,4 +156,4 @@ def test_disk_full_while_checkpointing_is_one_line_and_the_last_checkpoint_survi
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"resuming {workdir} after epoch 1 " in again.stdout
     assert [e for e, _ in list_checkpoints(os.path.join(workdir, "checkpoints"))] == [1, 2]
-    assert history_epochs(workdir) == [0, 1]
+    assert history_epochs(workdir) == [1, 2]

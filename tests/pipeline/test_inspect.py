@@ -9,9 +9,8 @@ from PIL import Image
 from streamgan.pipeline.cli import main
 from tests.conftest import SERVED_IMAGES
 
-pytestmark = pytest.mark.slow  # a store made by the real Beam job
 
-
+@pytest.mark.slow  # a store made by the real Beam job
 def test_inspect_prints_counts_reasons_stats_and_vocabulary(served_store, capsys):
     assert main(["inspect", served_store]) == 0
     out = capsys.readouterr().out
@@ -20,6 +19,7 @@ def test_inspect_prints_counts_reasons_stats_and_vocabulary(served_store, capsys
     assert "32x32x3 uint8" in out and "mean R G B" in out and "vocabulary" in out
 
 
+@pytest.mark.slow  # a store made by the real Beam job
 def test_inspect_json_reports_what_the_job_was_given(served_store, served_catalog, capsys):
     """Counts against the served catalogue: SERVED_IMAGES garments, a 404 and a repeat."""
     assert main(["inspect", served_store, "--json"]) == 0
@@ -38,6 +38,7 @@ def test_inspect_json_reports_what_the_job_was_given(served_store, served_catalo
     assert len(summary["statistics"]["channel_mean"]) == 3
 
 
+@pytest.mark.slow  # a store made by the real Beam job
 def test_contact_sheet_shows_stored_images(served_store, tmp_path, capsys):
     sheet = tmp_path / "sheet.png"
     assert main(["inspect", served_store, "--sheet", str(sheet), "--sheet-count", "16"]) == 0

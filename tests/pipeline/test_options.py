@@ -3,27 +3,15 @@ import dataclasses
 
 import pytest
 
+from streamgan.common import options
+from streamgan.common.errors import ConfigError
 from streamgan.common.options import marked
 from streamgan.pipeline.cli import build_parser
-from streamgan.pipeline.run_cmd import store_key
 from streamgan.preprocess.config import PreprocessConfig
+from streamgan.store.reuse import store_key
 from streamgan.train.config import TrainConfig
-
-
-def another_value(field: dataclasses.Field):
-    """A legal value different from the field's default."""
-    choices = field.metadata.get("choices")
-    if choices:
-        return next(c for c in choices if c != field.default)
-    if field.name == "image_size":
-        return 32
-    if field.name == "background":
-        return (0, 0, 0)
-    if isinstance(field.default, bool):
-        return not field.default
-    if field.default is None:
-        return 7
-    return field.default * 2
+from streamgan.train.warmstart import incompatibility
+from tests.helpers import another_value
 
 
 def test_every_store_changing_option_changes_the_store_key():
@@ -62,8 +50,24 @@ def test_train_help_shows_the_config_defaults(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "(default 30)" in text and "(default 0.0004)" in text
+    for field in options.fields(TrainConfig):
+        if field.default is not dataclasses.MISSING and not isinstance(field.default, bool):
+            shown = field.metadata["default_text"] or ("none" if field.default is None
+                                                        else str(field.default))
+            assert f"{options.flag_of(TrainConfig, field.name)} " in text, field.name
+            assert f"(default {shown})" in text, field.name
     assert "about 16 MiB of images" in text  # the stream's own default, not a copy
+
+
+def test_train_help_names_the_default_architecture(capsys):
+    import dataclasses
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    text = capsys.readouterr().out
+    default = {f.name: f.default for f in dataclasses.fields(TrainConfig)}["arch"]
+    assert f"{default} (the default): " in text and "(the default)" not in text.replace(
+        f"{default} (the default)", "")
+    assert text.split("\n\n")[1].startswith("`streamgan train`: train a GAN on an image store")
 
 
 def test_train_options_default_to_none_so_resume_sees_what_was_given():
@@ -71,7 +75,29 @@ def test_train_options_default_to_none_so_resume_sees_what_was_given():
     assert args.epochs == 9 and args.batch_size is None and args.latent_dim is None
 
 
-def test_fixed_options_are_the_model():
-    assert set(marked(TrainConfig, "fixed")) == {
-        "arch", "image_size", "latent_dim", "base_filters", "num_samples", "ema_decay",
-        "condition", "condition_dim", "condition_max_tokens"}
+def test_a_resume_refuses_exactly_the_fixed_options():
+    saved = TrainConfig(store="s", workdir="w")
+    for field in options.fields(TrainConfig):
+        other = another_value(field)
+        if field.name in marked(TrainConfig, "fixed"):
+            with pytest.raises(ConfigError, match=f"^{options.flag_of(TrainConfig, field.name)} "):
+                saved.check_fixed({field.name: other})
+        else:
+            saved.check_fixed({field.name: other})  # a run option: the resume takes it
+
+
+def test_a_warm_start_needs_exactly_the_shape_options_and_they_are_fixed():
+    parent = TrainConfig(store="s", workdir="w")
+    for field in dataclasses.fields(TrainConfig):
+        if "help" not in field.metadata:
+            continue
+        child = dataclasses.replace(parent, **{field.name: another_value(field)})
+        problem = incompatibility(parent, child)
+        if field.name in marked(TrainConfig, "shape"):
+            assert problem and problem.startswith(f"its {field.name} is"), field.name
+        else:
+            assert problem is None, field.name
+    # a resume must keep every weight shape the user can set
+    on_the_command_line = {f.name for f in options.fields(TrainConfig)}
+    assert set(marked(TrainConfig, "shape")) & on_the_command_line <= set(
+        marked(TrainConfig, "fixed"))

@@ -3,14 +3,33 @@ import glob
 import json
 import os
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from streamgan.pipeline.cli import main
+from streamgan.pipeline.run_cmd import grid_rows
+from streamgan.train.conditioning import GRID_ROWS, ConditionSpec
+from streamgan.train.images import label_margin
+from streamgan.train.paths import RunPaths
 
 pytestmark = pytest.mark.slow
 SMALL = ["--image-size", "32", "--batch-size", "16", "--base-filters", "8", "--num-samples", "16",
          "--eval-every", "0"]
+
+
+def assert_one_labelled_row_per_prompt(png, run_dir, num_samples, size=32):
+    """The workdir's samples.png: one row per frequent condition of the run (those its
+    per-epoch grids show), each labelled with its prompt; not the prompts cycling cell by cell."""
+    spec = ConditionSpec.load(RunPaths(run_dir).conditioning)
+    prompts, per_prompt = grid_rows(run_dir, num_samples)
+    assert len(prompts) > 1 and set(prompts) <= set(spec.prompts[:GRID_ROWS])
+    assert per_prompt == num_samples // len(prompts)
+    grid = np.asarray(Image.open(png))
+    labels = label_margin(prompts, size)
+    assert grid.shape[:2] == (len(prompts) * (size + 2) + 2,
+                              labels.shape[1] + per_prompt * (size + 2) + 2)
+    assert (grid[:, :labels.shape[1]] == labels).all()
 
 
 def test_run_builds_trains_reuses_and_rebuilds_for_a_new_catalogue(served_catalog, tmp_path, capsys):
@@ -24,7 +43,7 @@ def test_run_builds_trains_reuses_and_rebuilds_for_a_new_catalogue(served_catalo
     run_dir = glob.glob(str(work / "train-*"))[0]
     assert glob.glob(os.path.join(run_dir, "samples", "*.png"))
     assert glob.glob(os.path.join(run_dir, "**", "*.keras"), recursive=True)
-    assert Image.open(work / "samples.png").size[0] >= 4 * 32
+    assert_one_labelled_row_per_prompt(work / "samples.png", run_dir, 16)
 
     # Same catalogue, same options, more epochs: the store is reused and training resumes.
     assert main(["run", "--catalog", catalog, "--workdir", str(work), "--epochs", "2", *SMALL]) == 0
@@ -32,7 +51,7 @@ def test_run_builds_trains_reuses_and_rebuilds_for_a_new_catalogue(served_catalo
     assert "reusing store" in out and "resuming" in out
     assert glob.glob(str(work / "store-*")) == stores
     log = open(glob.glob(os.path.join(run_dir, "**", "*.csv"), recursive=True)[0]).read().splitlines()
-    assert len(log) == 3  # header + epoch 0 + epoch 1: the second run trained one more epoch
+    assert [row.split(",")[0] for row in log] == ["epoch", "1", "2"]  # the second run: one more
 
     # A new season's catalogue gets a new store and a new run; the old ones stay.
     new_catalog = tmp_path / "new.json"
@@ -60,5 +79,5 @@ def test_demo_runs_the_whole_pipeline_in_reduced_size(tmp_path, capsys):
     manifest = json.load(open(work / "store" / "manifest.json"))
     assert manifest["counts"]["written"] == 24 and manifest["counts"]["rejected"] == 1
     assert manifest["counts"]["duplicates"] == 1
-    assert os.path.exists(work / "samples.png")
+    assert_one_labelled_row_per_prompt(work / "samples.png", work / "train", 64)
     assert glob.glob(str(work / "train" / "logs" / "**" / "events.out.tfevents.*"), recursive=True)

@@ -129,3 +129,23 @@ def test_misuse_is_reported():
         StaticServer("/no/such/dir")
     with pytest.raises(RuntimeError, match="not running"):
         _ = StaticServer(".").base_url
+
+
+def test_files_carry_last_modified_and_an_unchanged_one_is_304_counted_by_status(site, http):
+    with StaticServer(str(site)) as srv:
+        first = http.request("GET", srv.url_for("images/a.jpg"))
+        modified = first.headers["Last-Modified"]
+        again = http.request("GET", srv.url_for("images/a.jpg"),
+                             headers={"If-Modified-Since": modified})
+        http.request("GET", srv.url_for("images/nope.jpg"))
+        assert again.status == 304 and again.data == b""
+        assert srv.statuses == {200: 1, 304: 1, 404: 1}
+
+
+def test_a_host_without_validators_and_a_distant_one(site, http):
+    with StaticServer(str(site), validators=False, delay=0.2) as srv:
+        started = time.perf_counter()
+        r = http.request("GET", srv.url_for("images/a.jpg"))
+        waited = time.perf_counter() - started
+    assert r.status == 200 and r.data.startswith(b"\xff\xd8") and "Last-Modified" not in r.headers
+    assert waited >= 0.2  # the delay is a sleep before the answer: a lower bound, not a speed

@@ -11,8 +11,8 @@ import pytest
 
 from streamgan.pipeline.cli import main
 from streamgan.pipeline.serve import StaticServer
+from tests.helpers import encode, numbered
 from tests.http_faults import slow
-from tests.preprocess.images import encode, numbered
 
 
 def test_malformed_catalogue_is_one_line_and_nothing_is_created(tmp_path, capsys):
@@ -81,7 +81,9 @@ def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_works(tmp_path)
     site = tmp_path / "site"
     site.mkdir()
     (site / "ok.jpg").write_bytes(encode(numbered(1), "JPEG"))
-    with StaticServer(str(site), routes={"/slow.jpg": slow(30.0, b"never")}) as server:
+    # never answers while the first run lives (an answer would finish its unit, and the rerun
+    # would resume it instead of asking again)
+    with StaticServer(str(site), routes={"/slow.jpg": slow(600.0, b"never")}) as server:
         records = [{"url": server.url_for("ok.jpg"), "description": "fine"}]
         records += [{"url": server.url_for("slow.jpg") + f"?n={i}", "description": "slow"}
                     for i in range(20)]
@@ -95,7 +97,7 @@ def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_works(tmp_path)
         try:
             deadline = time.time() + 120
             while time.time() < deadline:  # wait until the job is fetching
-                progress = glob.glob(f"{out}.partial-*/staging/progress/*.json")
+                progress = glob.glob(f"{out}.staging/progress/*.json")
                 if progress:
                     break
                 time.sleep(0.5)
@@ -110,7 +112,7 @@ def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_works(tmp_path)
                                capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "left by an interrupted run" in rerun.stdout
-    assert not glob.glob(f"{out}.partial-*")
+    assert not glob.glob(f"{out}.partial-*") and not os.path.exists(f"{out}.staging")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["written"] == 1 and manifest["counts"]["rejected"] == 20
     assert manifest["rejected_by_reason"] == {"fetch/timeout": 20}

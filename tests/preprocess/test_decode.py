@@ -4,7 +4,7 @@ from PIL import Image
 
 from streamgan.common.errors import RecordError
 from streamgan.preprocess.decode import channel_moments, decode_image
-from tests.preprocess.images import encode, solid
+from tests.helpers import encode, solid
 
 
 def test_pad_keeps_the_whole_garment_on_white_and_crop_fills():

@@ -8,12 +8,12 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from streamgan.pipeline.inspect_cmd import render, summarise
+from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
-from streamgan.preprocess.pipeline import run
-from streamgan.store.contract import open_store, read_jsonl
+from streamgan.store.contract import FieldVocabulary, as_json, open_store, read_jsonl
+from streamgan.store.summary import render, summarise
+from tests.helpers import colour_of, encode, numbered
 from tests.http_faults import fail_then_serve, html_page, slow
-from tests.preprocess.images import colour_of, encode, numbered
 
 pytestmark = pytest.mark.slow
 GOOD = 10
@@ -66,13 +66,13 @@ def store(served, tmp_path_factory):
 def test_accounting_closes_and_is_in_the_manifest(store, served):
     out, manifest = store
     counts = manifest.counts
-    assert counts["records"] == len(served[1]) == 18
-    assert counts["written"] == GOOD + 1  # the good ones and the flaky one
-    assert counts["rejected"] == 5 and counts["duplicates"] == 2
-    assert counts["written"] + counts["rejected"] + counts["duplicates"] == counts["records"]
-    assert counts["duplicates_by_kind"] == {"url": 1, "content": 1}
-    assert json.load(open(os.path.join(out, "manifest.json")))["counts"] == counts
-    assert manifest.catalog["sha256"] and manifest.versions["apache-beam"]
+    assert counts.records == len(served[1]) == 18
+    assert counts.written == GOOD + 1  # the good ones and the flaky one
+    assert counts.rejected == 5 and counts.duplicates == 2
+    assert counts.written + counts.rejected + counts.duplicates == counts.records
+    assert counts.duplicates_by_kind == {"url": 1, "content": 1}
+    assert json.load(open(os.path.join(out, "manifest.json")))["counts"] == as_json(counts)
+    assert manifest.catalog.sha256 and manifest.versions["apache-beam"]
 
 
 def test_each_rejected_record_is_one_specific_error_line(store):
@@ -121,9 +121,9 @@ def test_transform_graph_loads_and_transforms_a_batch_of_the_store(store):
     assert {"item", "red", "dress", "crimson", "frock", "flaky"} <= vocab
     assert "gone" not in vocab  # rejected records do not shape the vocabulary
     # no record has a category: its vocabulary is empty, not TFT's placeholder entry
-    assert manifest.vocabulary["fields"]["category"] == {"size": 0, "top": []}
+    assert manifest.vocabulary.fields["category"] == FieldVocabulary(size=0, top=())
     assert "field       category: no record has it" in render(summarise(out))
-    mean = np.array(manifest.statistics["channel_mean"])
+    mean = np.array(manifest.statistics.channel_mean)
     with h5py.File(os.path.join(out, "store.h5")) as f:
         np.testing.assert_allclose(mean, f["images"][:].reshape(-1, 3).mean(0), atol=0.05)
 

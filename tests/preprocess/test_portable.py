@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import tensorflow_transform as tft
 
+from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
-from streamgan.preprocess.pipeline import run
 from streamgan.store import contract as sf
 from streamgan.store.contract import DUPLICATES_FILE, ERRORS_FILE, METADATA_COLUMNS, open_store, read_jsonl
-from tests.preprocess.images import colour_of, encode, numbered
+from tests.helpers import colour_of, encode, numbered
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOOD = 5
@@ -96,8 +96,8 @@ def test_portable_runner_store_equals_the_direct_runners(catalog, worker_pool, t
                    "--temp_location", str(temp))
 
     assert portable.counts == direct.counts
-    assert portable.counts["written"] == GOOD and portable.counts["rejected"] == 1
-    assert portable.counts["duplicates_by_kind"] == {"url": 1, "content": 1}
+    assert portable.counts.written == GOOD and portable.counts.rejected == 1
+    assert portable.counts.duplicates_by_kind == {"url": 1, "content": 1}
     assert portable.rejected_by_reason == direct.rejected_by_reason == {"fetch/http_status": 1}
     assert portable.statistics == direct.statistics
     assert portable.vocabulary == direct.vocabulary
@@ -130,7 +130,7 @@ def test_portable_runner_store_equals_the_direct_runners(catalog, worker_pool, t
                 "--job_endpoint", "embed", "--environment_type", "EXTERNAL",
                 "--environment_config", f"localhost:{worker_pool}",
                 "--temp_location", str(temp), "--previous", a)
-    assert (again.counts["reused"], again.counts["fetched"]) == (GOOD, 0)
+    assert (again.counts.reused, again.counts.fetched) == (GOOD, 0)
     with h5py.File(open_store(a).h5_path) as fa, \
             h5py.File(open_store(str(tmp_path / "again")).h5_path) as fc:
         np.testing.assert_array_equal(fc["images"][:], fa["images"][:])

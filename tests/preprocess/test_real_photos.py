@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from streamgan.pipeline.preprocess_cmd import run
 from streamgan.pipeline.serve import StaticServer
-from streamgan.preprocess.pipeline import run
 
 SHARED = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared",
                                        "data", "clothing-small"))
@@ -44,14 +44,14 @@ def reference(path: str, size: int) -> np.ndarray:
 
 def test_every_real_photo_is_stored_in_order_with_its_fields(real_store):
     out, manifest, records = real_store
-    assert manifest.counts["written"] == len(records) and manifest.counts["rejected"] == 0
+    assert manifest.counts.written == len(records) and manifest.counts.rejected == 0
     with h5py.File(os.path.join(out, "store.h5")) as f:
         assert f["index"][:].tolist() == list(range(len(records)))
         assert f["description"].asstr()[:].tolist() == [r["description"] for r in records]
         assert f["split"].asstr()[:].tolist() == [r["split"] for r in records]
-    assert set(manifest.counts["splits"]) == {"train", "validation"}
+    assert set(manifest.counts.splits) == {"train", "validation"}
     categories = {r["description"] for r in records}
-    assert len(categories) == 10 and categories <= set(manifest.vocabulary["top"]) | {"t-shirt"}
+    assert len(categories) == 10 and categories <= set(manifest.vocabulary.top) | {"t-shirt"}
 
 
 def test_fast_draft_decoding_matches_a_full_decode_of_the_photos(real_store):
@@ -70,5 +70,5 @@ def test_statistics_describe_photos_on_light_backgrounds(real_store):
     out, manifest, _ = real_store
     with h5py.File(os.path.join(out, "store.h5")) as f:
         pixels = f["images"][:].reshape(-1, 3).astype(np.float64)
-    np.testing.assert_allclose(manifest.statistics["channel_mean"], pixels.mean(0), atol=0.05)
-    np.testing.assert_allclose(manifest.statistics["channel_std"], pixels.std(0), atol=0.05)
+    np.testing.assert_allclose(manifest.statistics.channel_mean, pixels.mean(0), atol=0.05)
+    np.testing.assert_allclose(manifest.statistics.channel_std, pixels.std(0), atol=0.05)

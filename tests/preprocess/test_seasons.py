@@ -10,15 +10,15 @@ import h5py
 import numpy as np
 import pytest
 
-from streamgan.pipeline.inspect_cmd import render, summarise
+from streamgan.pipeline.preprocess_cmd import run
 from streamgan.preprocess.config import PreprocessConfig
 from streamgan.preprocess.fetch import Fetcher, FetchOptions
-from streamgan.preprocess.pipeline import run
 from streamgan.preprocess.previous import PreviousStore
 from streamgan.preprocess.staging import Paths
 from streamgan.store.contract import open_store, read_jsonl
+from streamgan.store.summary import render, summarise
+from tests.helpers import encode, numbered
 from tests.http_faults import served, versioned
-from tests.preprocess.images import encode, numbered
 
 JOB = ["--image-size", "32", "--retries", "0", "--timeout", "5"]
 
@@ -29,7 +29,8 @@ def jpeg(i: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def seasons(tmp_path_factory):
-    """Season 1: images 0-5 (ETag) and 6 (a server without validators). Season 2: 0 and 1 are
+    """Season 1: images 0-5 (ETag, no freshness: revalidated) and 6 (a server without validators
+    or freshness: fetched again). Season 2: 0 and 1 are
     gone, 3 has a new image behind its old URL, 7 and 8 are new (a new category, a new word),
     and a new URL serves the very bytes of 2."""
     from streamgan.pipeline.serve import StaticServer
@@ -101,16 +102,18 @@ def by_url(store_dir: str) -> dict:
 @pytest.mark.slow
 def test_second_season_fetches_only_new_and_changed_images(second):
     _, manifest, seen = second
-    assert seen["/plain/6.jpg"] == {}                  # no validators: reused, never asked
+    # no validators and no freshness: stale by RFC 9111, fetched again (reused unasked only
+    # under --revalidate never)
+    assert seen["/plain/6.jpg"] == {200: 1}
     for i in (2, 4, 5):
-        assert seen[f"/v/{i}.jpg"] == {304: 1}         # asked once, unchanged
-    assert seen["/v/3.jpg"] == {200: 1}                # asked once, changed: downloaded
+        assert seen[f"/v/{i}.jpg"] == {304: 1, "conditional": 1}  # asked once, unchanged
+    assert seen["/v/3.jpg"] == {200: 1, "conditional": 1}         # asked, changed: downloaded
     for path in ("/v/7.jpg", "/v/8.jpg", "/v/copy-of-2.jpg"):
         assert seen[path] == {200: 1}                  # new: downloaded
     assert seen["/v/0.jpg"] == seen["/v/1.jpg"] == {}  # gone
     c = manifest.counts
-    assert (c["written"], c["reused"], c["fetched"]) == (7, 4, 3)
-    assert c["written"] + c["rejected"] + c["duplicates"] == c["records"] == 8
+    assert (c.written, c.reused, c.fetched) == (7, 3, 4)
+    assert c.written + c.rejected + c.duplicates == c.records == 8
 
 
 @pytest.mark.slow
@@ -140,15 +143,15 @@ def test_content_dedup_holds_across_reused_and_fetched_images(seasons, second):
 @pytest.mark.slow
 def test_change_summary_names_new_gone_and_new_vocabulary(second):
     summary = second[1].previous
-    assert (summary["records_new"], summary["records_kept"], summary["records_gone"]) == (3, 5, 2)
-    assert (summary["unchanged"], summary["changed"]) == (4, 1)
-    assert "quilted" in summary["new_tokens"]["examples"]
-    assert summary["new_categories"]["category"]["examples"] == ["coat"]
+    assert (summary.records_new, summary.records_kept, summary.records_gone) == (3, 5, 2)
+    assert (summary.unchanged, summary.changed) == (3, 1)
+    assert "quilted" in summary.new_tokens.examples
+    assert summary.new_categories["category"].examples == ("coat",)
     info = open_store(second[0])
     assert info.manifest.previous == summary
     shown = render(summarise(second[0]))
-    assert "7 written (4 reused from the previous store)" in shown
-    assert "3 new, 5 kept (4 unchanged, 1 changed), 2 gone" in shown
+    assert "7 written (3 reused from the previous store)" in shown
+    assert "3 new, 5 kept (3 unchanged, 1 changed), 2 gone" in shown
 
 
 @pytest.mark.slow
@@ -158,8 +161,8 @@ def test_damaged_previous_store_is_one_line_and_everything_is_fetched(scratch):
     assert len(notes) == 1 and "every image is fetched" in notes[0] and "unreadable" in notes[0]
     assert all(statuses == {200: 1} for path, statuses in seen.items()
                if path not in ("/v/0.jpg", "/v/1.jpg"))
-    assert manifest.counts["reused"] == 0 and manifest.counts["fetched"] == 7
-    assert manifest.previous == {}
+    assert manifest.counts.reused == 0 and manifest.counts.fetched == 7
+    assert manifest.previous is None
 
 
 @pytest.mark.slow
@@ -171,7 +174,7 @@ def test_refetch_fetches_every_image(seasons, capsys):
     seen = requests(seasons["routes"])
     assert sum(s.get(200, 0) for s in seen.values()) == 8
     assert not any(304 in s for s in seen.values())
-    assert manifest.counts["reused"] == 0 and manifest.previous["records_gone"] == 2
+    assert manifest.counts.reused == 0 and manifest.previous.records_gone == 2
     assert "--refetch" in capsys.readouterr().out
 
 

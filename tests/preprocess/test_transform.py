@@ -7,9 +7,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
+from apache_beam.options.pipeline_options import PipelineOptions
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from streamgan.preprocess import transform
+from streamgan.preprocess import runners, transform
 
 SIZE = 4
 
@@ -25,7 +26,7 @@ def transform_output(tmp_path_factory):
     ]
     metadata = dataset_metadata.DatasetMetadata(
         schema_utils.schema_from_feature_spec(transform.feature_spec()))
-    with beam.Pipeline() as p, tft_beam.Context(temp_dir=tempfile.mkdtemp()):
+    with runners.pipeline(PipelineOptions()) as p, tft_beam.Context(temp_dir=tempfile.mkdtemp()):
         fn = ((p | beam.Create(rows), metadata)
               | tft_beam.AnalyzeDataset(transform.make_preprocessing_fn(SIZE, vocab_top_k=100)))
         _ = fn | tft_beam.WriteTransformFn(out)

@@ -5,21 +5,11 @@ import os
 import pytest
 
 from streamgan.pipeline.cli import main
+from tests.helpers import one_line
 from tests.train.tiny_store import build_store
-
-pytestmark = pytest.mark.slow  # real fit() runs
 
 TINY = ["--epochs", "1", "--batch-size", "32", "--latent-dim", "8", "--base-filters", "4",
         "--num-samples", "4", "--eval-every", "0"]
-
-
-def one_line_error(capsys, *fragments):
-    err = capsys.readouterr().err.strip().splitlines()
-    message = [line for line in err if line.startswith("streamgan ")]
-    assert len(message) == 1 and "Traceback" not in "\n".join(err), err
-    for fragment in fragments:
-        assert fragment in message[0], message[0]
-    return message[0]
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +19,7 @@ def cli_run(store32, tmp_path_factory):
     return workdir
 
 
+@pytest.mark.slow  # real fit() runs
 def test_train_then_generate(cli_run, tmp_path, capsys):
     assert os.path.exists(os.path.join(cli_run, "generator.keras"))
     assert os.path.exists(os.path.join(cli_run, "samples", "epoch0001.png"))
@@ -40,6 +31,7 @@ def test_train_then_generate(cli_run, tmp_path, capsys):
     assert grid in capsys.readouterr().out
 
 
+@pytest.mark.slow  # real fit() runs
 def test_resume_from_the_command_line(cli_run, tmp_path, capsys):
     assert main(["train", "--workdir", cli_run, "--resume", "--epochs", "2",
                  "--batch-size", "64"]) == 0
@@ -48,6 +40,7 @@ def test_resume_from_the_command_line(cli_run, tmp_path, capsys):
     assert os.path.exists(os.path.join(cli_run, "samples", "epoch0002.png"))
 
 
+@pytest.mark.slow  # real fit() runs
 def test_dry_run_prints_the_resolved_options(store32, tmp_path, capsys):
     workdir = str(tmp_path / "dry")
     assert main(["train", "--store", store32, "--workdir", workdir, "--dry-run", *TINY]) == 0
@@ -59,9 +52,10 @@ def test_dry_run_prints_the_resolved_options(store32, tmp_path, capsys):
 def test_missing_store_is_one_line(tmp_path, capsys):
     missing = str(tmp_path / "no-store")
     assert main(["train", "--store", missing, "--workdir", str(tmp_path / "w"), *TINY]) == 2
-    one_line_error(capsys, "streamgan train: error: no store at", "streamgan preprocess")
+    one_line(capsys, "streamgan train: error: no store at", "streamgan preprocess")
 
 
+@pytest.mark.slow  # real fit() runs
 def test_corrupt_and_empty_stores_are_one_line(store32, tmp_path, capsys):
     import shutil
 
@@ -71,29 +65,31 @@ def test_corrupt_and_empty_stores_are_one_line(store32, tmp_path, capsys):
     with open(os.path.join(corrupt, store_format.STORE_FILE), "wb") as fh:
         fh.write(b"this is not HDF5")
     assert main(["train", "--store", corrupt, "--workdir", str(tmp_path / "w1"), *TINY]) == 2
-    one_line_error(capsys, "is corrupt or not a streamgan store")
+    one_line(capsys, "is corrupt or not a streamgan store")
     build_store(empty, 0, 32, transform_from=store32)  # every record rejected: zero rows
     assert main(["train", "--store", empty, "--workdir", str(tmp_path / "w2"), *TINY]) == 2
-    one_line_error(capsys, "holds no images")
+    one_line(capsys, "holds no images")
 
 
+@pytest.mark.slow  # real fit() runs
 def test_image_size_mismatch_is_one_line(cli_run, store16, tmp_path, capsys):
     assert main(["train", "--workdir", cli_run, "--resume", "--store", store16]) == 2
-    one_line_error(capsys, "holds 16 px images", "32 px")
+    one_line(capsys, "holds 16 px images", "32 px")
     assert main(["train", "--store", store16, "--workdir", str(tmp_path / "w"),
                  "--image-size", "32", *TINY]) == 2
-    one_line_error(capsys, "holds 16 px images but the model is 32 px")
+    one_line(capsys, "holds 16 px images but the model is 32 px")
 
 
+@pytest.mark.slow  # real fit() runs
 def test_user_mistakes_are_one_line(cli_run, store32, tmp_path, capsys):
     assert main(["train", "--store", store32, "--workdir", cli_run, *TINY]) == 2
-    one_line_error(capsys, "already holds a training run", "--resume")
+    one_line(capsys, "already holds a training run", "--resume")
     assert main(["train", "--workdir", cli_run, "--resume", "--latent-dim", "9"]) == 2
-    one_line_error(capsys, "--latent-dim 9 differs")
+    one_line(capsys, "--latent-dim 9 differs")
     assert main(["train", "--store", store32, "--workdir", str(tmp_path / "w"),
                  "--batch-size", "0"]) == 2
-    one_line_error(capsys, "--batch-size must be an integer >= 2")
+    one_line(capsys, "--batch-size must be an integer >= 2")
     assert main(["generate", "--workdir", str(tmp_path), "--out", str(tmp_path / "g.png")]) == 2
-    one_line_error(capsys, "holds no trained generator")
+    one_line(capsys, "holds no trained generator")
     assert main(["train", "--workdir", str(tmp_path / "w")]) == 2
-    one_line_error(capsys, "--store is required")
+    one_line(capsys, "--store is required")

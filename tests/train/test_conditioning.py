@@ -11,12 +11,15 @@ import pytest
 from PIL import Image
 
 from streamgan.common.errors import ConfigError
-from streamgan.store.contract import Manifest, open_store
+from streamgan.store.contract import CatalogSection, Counts, ImageSection, Manifest, Vocabulary, open_store
 from streamgan.train import conditioning
 from streamgan.train import layers as net_layers
 from streamgan.train.config import TrainConfig
 from streamgan.train.data import StoreReader, stream_dataset
-from tests.train.test_cli import one_line_error
+from streamgan.train.gan import condition_strength
+from streamgan.train.images import label_margin
+from streamgan.train.losses import classification_loss
+from tests.helpers import one_line
 from tests.train.tiny_store import build_described_store, decode_index
 
 NUM = 60
@@ -49,6 +52,7 @@ def batches(store, condition, epochs=1, batch_size=16):
     return out, encoder.vocabulary()
 
 
+@pytest.mark.slow  # described_store is analysed by a real Beam job
 def test_each_image_arrives_with_one_of_its_own_descriptions(described_store):
     epochs, vocabulary = batches(described_store, "descriptions", epochs=3)
     seen_colours = {i: set() for i in range(NUM)}
@@ -65,6 +69,7 @@ def test_each_image_arrives_with_one_of_its_own_descriptions(described_store):
     assert sum(len(c) == 2 for c in seen_colours.values()) > NUM / 2
 
 
+@pytest.mark.slow  # described_store is analysed by a real Beam job
 def test_each_image_arrives_with_its_category(described_store):
     (epoch,), vocabulary = batches(described_store, "category")
     for index, ids in epoch:
@@ -73,7 +78,10 @@ def test_each_image_arrives_with_its_category(described_store):
 
 
 def manifest_with(vocabulary):
-    return Manifest(catalog={}, counts={}, image={}, vocabulary=vocabulary)
+    """A manifest whose vocabulary section is the given JSON object."""
+    return Manifest(catalog=CatalogSection(), counts=Counts(0, 0, 0, 0),
+                    image=ImageSection(size=32, pixel_range=(-1, 1)),
+                    vocabulary=Vocabulary.load(vocabulary))
 
 
 def test_auto_is_unconditional_without_usable_descriptions_and_says_why():
@@ -90,6 +98,7 @@ def test_auto_is_unconditional_without_usable_descriptions_and_says_why():
         conditioning.choose_source("descriptions", manifest_with({}))
 
 
+@pytest.mark.slow  # described_store is analysed by a real Beam job
 def test_the_condition_has_no_effect_at_strength_zero_and_steers_at_one(described_store):
     from streamgan.train.gan import build_gan
     spec = conditioning.ConditionSpec("category", CATEGORIES, 4, 8, CATEGORIES)
@@ -108,7 +117,7 @@ def test_the_condition_has_no_effect_at_strength_zero_and_steers_at_one(describe
     other_noise = keras.ops.convert_to_numpy(gan.generator([noise[1:2], ids[:1]]))
     assert np.abs(at_one[0] - at_one[1]).max() > 0.1 * np.abs(at_one[0] - other_noise[0]).max()
     # the schedule: 0 before the start, linear, then 1
-    values = [float(conditioning.ramp(np.float32(n), 100, 200)) for n in (0, 100, 200, 300, 900)]
+    values = [float(condition_strength(np.float32(n), 100, 200)) for n in (0, 100, 200, 300, 900)]
     assert values == pytest.approx([0, 0, 0.5, 1, 1])
 
 
@@ -173,12 +182,12 @@ def test_mode_seeking_pairs_share_a_condition_and_punish_ignoring_the_noise():
 def test_the_classification_loss_reads_every_word_of_a_bag_and_skips_empty_bags():
     ids = np.array([[2, 0, 0], [1, 3, 0], [0, 0, 0]], np.int32)  # model ids: word + 1
     right = np.array([[0, 9, 0], [9, 0, 9], [9, 9, 9]], np.float32)  # row 2 has no words
-    loss = float(conditioning.classification_loss(right, ids))
+    loss = float(classification_loss(right, ids))
     # row 0: one word, certain; row 1: two words in equal shares, so log 2 at best
     assert loss == pytest.approx((0.0 + np.log(2.0)) / 2, abs=1e-3)
     wrong = np.array([[9, 0, 0], [0, 9, 0], [0, 0, 0]], np.float32)
-    assert float(conditioning.classification_loss(wrong, ids)) > 4.0
-    assert float(conditioning.classification_loss(wrong[2:], ids[2:])) == 0.0
+    assert float(classification_loss(wrong, ids)) > 4.0
+    assert float(classification_loss(wrong[2:], ids[2:])) == 0.0
 
 
 @pytest.mark.slow  # real fit() epochs
@@ -221,9 +230,12 @@ def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_
     spec = conditioning.ConditionSpec.load(os.path.join(run, "conditioning"))
     assert spec.source == "category" and set(spec.vocabulary) == set(CATEGORIES)
     assert set(spec.prompts) == set(CATEGORIES)
-    # the sample grid: one row per category (3 rows of 2 from 6 samples, 32 px, 2 px padding)
+    # the sample grid: one row per category (3 rows of 2 from 6 samples, 32 px, 2 px padding),
+    # each row labelled with its category, left of the cells
     grid = np.asarray(Image.open(os.path.join(run, "samples", "epoch0001.png")))
-    assert grid.shape[0] == 3 * 34 + 2 and grid.shape[1] == 2 * 34 + 2
+    labels = label_margin(list(spec.prompts[:3]), 32)
+    assert grid.shape[0] == 3 * 34 + 2 and grid.shape[1] == labels.shape[1] + 2 * 34 + 2
+    assert (grid[:, :labels.shape[1]] == labels).all() and (labels < 128).any()
 
     resumed = train(TrainConfig.load(os.path.join(run, "config.json")).resumed_with(epochs=2),
                     verbose=0, log=lambda _: None)
@@ -238,7 +250,9 @@ def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_
         assert main(["generate", "--workdir", run, "--prompt", "dress", "--prompt", "Shoes",
                      "--num", "4", "--seed", "1", "--out", out]) == 0
         grid = np.asarray(Image.open(out))
-        assert grid.shape[:2] == (2 * 34 + 2, 4 * 34 + 2)  # a row per prompt, --num each
+        labels = label_margin(["dress", "Shoes"], 32)  # a row per prompt, --num each, labelled
+        assert grid.shape[:2] == (2 * 34 + 2, labels.shape[1] + 4 * 34 + 2)
+        assert (grid[:, :labels.shape[1]] == labels).all()
         # the exported generator answers the prompt (two epochs: compare before rounding)
         generator = keras.models.load_model(os.path.join(run, "generator.keras"))
         encoder = conditioning.ConditionEncoder(os.path.join(run, "conditioning"), "category",
@@ -266,7 +280,7 @@ def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_
 
         capsys.readouterr()
         assert main(["generate", "--workdir", run, "--prompt", "dres", "--out", out]) == 2
-        one_line_error(capsys, "'dres' is not in the vocabulary (closest: dress")
+        one_line(capsys, "'dres' is not in the vocabulary (closest: dress")
     finally:
         shutil.move(moved, described_store)
 
@@ -294,5 +308,5 @@ def test_prompts_are_tokenised_by_the_store_graph_and_unknown_words_named(descri
                  "--out", out]) == 0
     capsys.readouterr()
     assert main(["generate", "--workdir", run, "--prompt", "n3 redd blu", "--out", out]) == 2
-    one_line_error(capsys, "'redd' is not in the vocabulary (closest: red",
+    one_line(capsys, "'redd' is not in the vocabulary (closest: red",
                    "'blu' is not in the vocabulary (closest: blue")

@@ -10,8 +10,6 @@ from streamgan.train import data
 from tests.train.conftest import CHUNK_ROWS, NUM_IMAGES
 from tests.train.tiny_store import decode_index, index_images
 
-pytestmark = pytest.mark.slow  # stores whose TFT graph a real Beam job analysed
-
 
 class CountingReader(data.StoreReader):
     """A real reader that remembers the rows of every chunk it reads."""
@@ -30,6 +28,7 @@ def epoch_indices(dataset):
     return np.concatenate(batches), [len(b) for b in batches]
 
 
+@pytest.mark.slow  # stores whose TFT graph a real Beam job analysed
 @pytest.mark.parametrize("shuffle_buffer", [None, 20])  # the whole store / 2-chunk windows
 def test_every_image_once_per_epoch_in_a_new_order(store32, shuffle_buffer):
     info = open_store(store32)
@@ -46,6 +45,7 @@ def test_every_image_once_per_epoch_in_a_new_order(store32, shuffle_buffer):
     assert int(dataset.cardinality()) == 4
 
 
+@pytest.mark.slow  # stores whose TFT graph a real Beam job analysed
 def test_same_seed_same_order_and_transform_range(store32):
     info = open_store(store32)
     make = lambda: data.stream_dataset(data.StoreReader.from_info(info),  # noqa: E731
@@ -56,6 +56,7 @@ def test_same_seed_same_order_and_transform_range(store32):
     assert batch.min() >= -1.0 and batch.max() <= 1.0
 
 
+@pytest.mark.slow  # stores whose TFT graph a real Beam job analysed
 def test_reads_whole_chunks_only(store32):
     reader = CountingReader.from_info(open_store(store32))
     dataset = data.stream_dataset(reader, None, batch_size=10, seed=0, shuffle_buffer=40)
@@ -69,6 +70,7 @@ def test_reads_whole_chunks_only(store32):
     np.testing.assert_array_equal(pixels[np.argsort(order)], index_images(0, NUM_IMAGES, 32))
 
 
+@pytest.mark.slow  # stores whose TFT graph a real Beam job analysed
 def test_max_images_limits_the_epoch(store32):
     reader = data.StoreReader.from_info(open_store(store32), max_images=40)
     indices, sizes = epoch_indices(
@@ -80,6 +82,7 @@ def _read_in_child(reader, queue):
     queue.put(reader.read_chunk(1)[:, 0, 0, 0].tolist())
 
 
+@pytest.mark.slow  # stores whose TFT graph a real Beam job analysed
 def test_reader_survives_pickle_and_fork(store32):
     reader = data.StoreReader.from_info(open_store(store32))
     expected = reader.read_chunk(1)[:, 0, 0, 0].tolist()  # the parent's file is open now
@@ -107,6 +110,7 @@ def test_window_to_strings_cuts_exact_images():
     assert sorted(shuffled) == sorted(raw) and list(shuffled) != list(raw)
 
 
+@pytest.mark.slow  # stores whose TFT graph a real Beam job analysed
 def test_huge_shuffle_buffer_is_a_config_error(store32):
     from streamgan.train.config import ConfigError
     reader = data.StoreReader(open_store(store32).h5_path, 10**7, 128, 21)
@@ -114,6 +118,7 @@ def test_huge_shuffle_buffer_is_a_config_error(store32):
         data.window_chunks(reader, shuffle_buffer=10**6)
 
 
+@pytest.mark.slow  # stores whose TFT graph a real Beam job analysed
 def test_damaged_transform_is_a_store_error(store32, tmp_path):
     import shutil
     broken = tmp_path / "store"
@@ -123,6 +128,7 @@ def test_damaged_transform_is_a_store_error(store32, tmp_path):
         data.load_transform(str(broken))
 
 
+@pytest.mark.slow  # stores whose TFT graph a real Beam job analysed
 def test_pixels_round_trip_through_the_transform_and_its_inverse(store32):
     """stored uint8 -> the store's TFT graph -> to_uint8 with the store's pixel range: the
     same pixels, whatever range preprocessing chose."""
@@ -136,6 +142,7 @@ def test_pixels_round_trip_through_the_transform_and_its_inverse(store32):
     np.testing.assert_array_equal(to_uint8(transformed, info.manifest.pixel_range), stored)
 
 
+@pytest.mark.slow  # stores whose TFT graph a real Beam job analysed
 def test_a_split_streams_only_its_images(tmp_path, store32):
     """Every 4th image is "validation": the train split sees each of the others once an epoch."""
     from tests.train.tiny_store import build_store

@@ -9,7 +9,7 @@ from streamgan.common.errors import ConfigError
 from streamgan.train.config import TrainConfig
 from streamgan.train.dcgan import build_generator
 from streamgan.train.generate import draw_noise, generate
-from streamgan.train.images import make_grid, save_png, to_uint8
+from streamgan.train.images import label_margin, make_grid, save_png, to_uint8
 from streamgan.train.paths import RunPaths
 
 
@@ -126,3 +126,28 @@ def test_truncation_trades_variety_for_typical_images(tmp_path):
     assert spread(0.2) < 0.4 * spread(None)
     with pytest.raises(ConfigError, match="--truncation must be > 0"):
         generate(str(tmp_path), num=2, truncation=0.0, out=str(tmp_path / "g.png"))
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_grid_rows_carry_their_prompt_as_a_label(size):
+    """A labelled grid is the plain grid with a margin of one legible label per row."""
+    images = np.random.default_rng(0).integers(0, 256, (6, size, size, 3), dtype=np.uint8)
+    labels = ["red dress", "sky blue low-top shoe with a white sole and laces", "navy skirt"]
+    plain = make_grid(images, cols=2)
+    labelled = make_grid(images, cols=2, labels=labels)
+    margin = labelled.shape[1] - plain.shape[1]
+    assert labelled.shape[0] == plain.shape[0] == len(labels) * (size + 2) + 2  # a row a label
+    assert margin > 40 and (labelled[:, margin:] == plain).all()  # the cells are untouched
+    ink = (labelled[:, :margin] < 128).any(axis=(1, 2))  # pixel lines holding text
+    lines = [ink[2 + r * (size + 2):2 + r * (size + 2) + size].sum() for r in range(3)]
+    assert min(lines) >= 8  # glyphs of 8+ px in every row, not specks
+    assert lines[1] > lines[0] + 8  # the long prompt wraps onto a second line, inside its row
+    assert not ink[:2].any() and not ink[-2:].any()
+    # the label is the text: another prompt in the same row, other pixels
+    dress, shoes = label_margin(["red dress"], size), label_margin(["red shoes"], size)
+    width = min(dress.shape[1], shoes.shape[1])
+    assert (dress[:, :width] != shoes[:, :width]).any()
+    gray = make_grid(images[..., 0], cols=2, labels=labels)
+    assert gray.shape == (*labelled.shape[:2], 1)
+    with pytest.raises(ValueError, match="2 labels for a grid of 3 rows"):
+        make_grid(images, cols=2, labels=labels[:2])

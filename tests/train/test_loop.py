@@ -12,13 +12,12 @@ import pytest
 from PIL import Image
 
 from streamgan.common.errors import ConfigError, StoreError
+from streamgan.train.build import build, resolve
 from streamgan.train.checkpoint import list_checkpoints, restore_checkpoint
 from streamgan.train.config import TrainConfig
 from streamgan.train.gan import build_gan
 from streamgan.train.loop import resume_config, train
 from streamgan.train.paths import RunPaths
-
-pytestmark = pytest.mark.slow  # real fit() runs
 
 # 100 images, batch 16: 7 steps per epoch, the last one of 4 images.
 STEPS_PER_EPOCH = 7
@@ -54,6 +53,7 @@ def two_epochs(store32, tmp_path_factory):
     return str(workdir), summary
 
 
+@pytest.mark.slow  # real fit() runs
 def test_two_epochs_write_the_whole_run_directory(two_epochs):
     workdir, summary = two_epochs
     assert summary["epoch"] == 2 and summary["step"] == 2 * STEPS_PER_EPOCH
@@ -65,7 +65,8 @@ def test_two_epochs_write_the_whole_run_directory(two_epochs):
     for epoch in (1, 2):
         with Image.open(os.path.join(workdir, "samples", f"epoch{epoch:04d}.png")) as grid:
             assert grid.mode == "RGB" and grid.size[0] > 3 * 32  # 6 samples -> 3 columns
-    assert history_epochs(workdir) == [0, 1]
+    # history.csv counts epochs as the sample files and checkpoints do: 1-based
+    assert history_epochs(workdir) == [1, 2]
     assert os.path.getsize(os.path.join(workdir, "loss_curve.png")) > 0
     tags = event_tags(os.path.join(workdir, "logs"))
     assert {"epoch_d_loss", "epoch_g_loss", "epoch_d_real", "epoch_d_fake", "samples"} <= tags
@@ -78,6 +79,7 @@ def test_two_epochs_write_the_whole_run_directory(two_epochs):
     assert fakes.shape == (3, 32, 32, 3) and np.abs(fakes).max() <= 1.0
 
 
+@pytest.mark.slow  # real fit() runs
 def test_checkpoint_holds_nets_optimizers_and_rng(two_epochs):
     workdir, _ = two_epochs
     ckpt = os.path.join(workdir, "checkpoints", "epoch0002")
@@ -96,6 +98,7 @@ def test_checkpoint_holds_nets_optimizers_and_rng(two_epochs):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
 
 
+@pytest.mark.slow  # real fit() runs
 def test_resume_continues_epochs_steps_rng_and_fixed_noise(two_epochs, tmp_path):
     workdir = str(tmp_path / "resumed")
     shutil.copytree(two_epochs[0], workdir)
@@ -116,7 +119,7 @@ def test_resume_continues_epochs_steps_rng_and_fixed_noise(two_epochs, tmp_path)
     draws = 2 * STEPS_PER_EPOCH
     assert after["seed_generator_state"][1] == before["seed_generator_state"][1] + draws
     np.testing.assert_array_equal(np.load(os.path.join(workdir, "fixed_noise.npy")), noise)
-    assert history_epochs(workdir) == [0, 1, 2]
+    assert history_epochs(workdir) == [1, 2, 3]
     assert os.path.exists(os.path.join(workdir, "samples", "epoch0003.png"))
     assert TrainConfig.load(RunPaths(workdir).config).epochs == 3
 
@@ -136,6 +139,7 @@ class InterruptAt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow  # real fit() runs
 def test_run_killed_mid_epoch_resumes_from_its_last_checkpoint(store32, tmp_path):
     workdir = str(tmp_path / "killed")
     with pytest.raises(KeyboardInterrupt):
@@ -153,9 +157,10 @@ def test_run_killed_mid_epoch_resumes_from_its_last_checkpoint(store32, tmp_path
     assert summary["step"] == 3 * STEPS_PER_EPOCH  # the interrupted steps were not counted
     assert [e for e, _ in list_checkpoints(checkpoints)] == [1, 2, 3]
     assert not [n for n in os.listdir(checkpoints) if n.startswith(".")]
-    assert history_epochs(workdir) == [0, 1, 2]
+    assert history_epochs(workdir) == [1, 2, 3]
 
 
+@pytest.mark.slow  # real fit() runs
 def test_resume_refuses_another_model_or_image_size(two_epochs, store16):
     workdir, _ = two_epochs
     with pytest.raises(ConfigError, match="latent-dim 99 differs"):
@@ -173,13 +178,16 @@ def test_config_validation_names_the_option(tmp_path):
                             ({"learning_rate": -1.0}, "learning_rate")]:
         with pytest.raises(ConfigError, match=message):
             dataclasses.replace(good, **change).validate()
-    good.workdir = str(tmp_path)
+    with pytest.raises(dataclasses.FrozenInstanceError):  # resolved means final
+        good.epochs = 3
+    good = dataclasses.replace(good, workdir=str(tmp_path))
     good.save(RunPaths(good.workdir).config)
     assert TrainConfig.load(RunPaths(good.workdir).config) == good
     with pytest.raises(ConfigError, match="unknown training option"):
         TrainConfig.from_dict({**good.to_dict(), "epoch": 3})
 
 
+@pytest.mark.slow  # real fit() runs
 def test_unreadable_checkpoint_is_a_clear_error(two_epochs, tmp_path):
     workdir = str(tmp_path / "damaged")
     shutil.copytree(two_epochs[0], workdir)
@@ -193,8 +201,8 @@ def test_loss_curve_is_plotted_at_most_every_n_seconds_and_when_fit_ends(tmp_pat
     from streamgan.train.callbacks import LossCurve
     history, png = tmp_path / "history.csv", tmp_path / "loss_curve.png"
 
-    def finish_epoch(curve, epoch):  # as the CSVLogger before it leaves history.csv
-        rows = "".join(f"{e},{1.0 + e},{2.0 - e / 10},0.6,0.4\n" for e in range(epoch + 1))
+    def finish_epoch(curve, epoch):  # as History before it leaves history.csv (1-based)
+        rows = "".join(f"{e + 1},{1.0 + e},{2.0 - e / 10},0.6,0.4\n" for e in range(epoch + 1))
         history.write_text("epoch,d_loss,g_loss,d_real,d_fake\n" + rows)
         curve.on_epoch_end(epoch)
         return png.read_bytes()
@@ -209,6 +217,7 @@ def test_loss_curve_is_plotted_at_most_every_n_seconds_and_when_fit_ends(tmp_pat
     assert len(set(plots)) == 3
 
 
+@pytest.mark.slow  # real fit() runs
 def test_progress_to_a_file_is_one_line_per_epoch(store32, tmp_path, capsys):
     """Written to a file or a pipe (CI logs, `streamgan run > log`), progress is one line per
     epoch, not Keras' bar redrawn after every step."""
@@ -218,3 +227,22 @@ def test_progress_to_a_file_is_one_line_per_epoch(store32, tmp_path, capsys):
     assert [line for line in out.splitlines() if line.startswith("Epoch ")] == [
         "Epoch 1/2", "Epoch 2/2"]
     assert len([line for line in out.splitlines() if "d_loss" in line]) == 2
+
+
+def test_resolve_decides_every_derived_option_and_changes_nothing_it_was_given(store32, tmp_path):
+    """What train(), bench and the tests build from: image size, pixel range, split and
+    condition source come from the store; the config passed in is left as it was; building
+    writes the resolved config, not the given one."""
+    given = tiny_config(store32, tmp_path / "run")
+    resolved = resolve(given)
+    assert (given.image_size, given.pixel_range, given.split, given.condition_source) == (
+        None, None, None, None)
+    config = resolved.config
+    assert config.image_size == 32 and config.pixel_range == (-1.0, 1.0)
+    assert config.split == "all"  # tiny stores have no splits
+    assert config.condition_source is None and "unconditional" in resolved.conditioning
+    trainee = build(resolved)
+    assert trainee.steps == STEPS_PER_EPOCH and trainee.initial_epoch == 0
+    assert TrainConfig.load(RunPaths(config.workdir).config) == config
+    with pytest.raises(StoreError, match="holds 32 px images but the model is 64 px"):
+        resolve(tiny_config(store32, tmp_path / "other", image_size=64))

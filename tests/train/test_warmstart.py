@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from streamgan.train import conditioning
+from streamgan.train.build import build, resolve
 from streamgan.train.config import TrainConfig
 from streamgan.train.gan import build_gan
-from streamgan.train.warmstart import warm_start
 from tests.train.tiny_store import build_described_store
 
 pytestmark = pytest.mark.slow  # real fit() epochs
@@ -42,24 +42,26 @@ def test_a_warm_started_run_begins_where_the_parent_ended(tmp_path_factory, tmp_
     train(config(summer, parent_dir), verbose=0, log=lambda _: None)
     parent_generator = keras.models.load_model(parent_dir / "generator.keras")
 
-    # the nets of a new run on the new store, loaded from the parent
-    # float32, as the exported generator.keras is: the comparison below is then exact, not
-    # within bfloat16's rounding of whatever the parent learned
-    child = config(autumn, tmp_path / "unused", warm_start=str(parent_dir), precision="float32")
-    child.image_size, child.condition_source = 32, "category"
-    spec = conditioning.ConditionSpec("category", tuple(sorted(AUTUMN)), 16, 64, AUTUMN)
-    gan = build_gan(child, spec)
-    fresh_coat = gan.ema_generator.get_layer("condition_embedding").embedding.embeddings.numpy()
+    # the nets of a new run on the new store, loaded from the parent, through the builder
+    # train() uses; float32, as the exported generator.keras is: the comparison below is then
+    # exact, not within bfloat16's rounding of whatever the parent learned
+    child = resolve(config(autumn, tmp_path / "built", warm_start=str(parent_dir),
+                           precision="float32"))
+    assert child.config.parent["epoch"] == 1 and child.config.parent["run"] == str(parent_dir)
+    assert (child.config.condition_start, child.config.condition_ramp) == (0, 0)
     lines = []
-    origin = warm_start(gan, child, spec, log=lines.append)
-    assert origin["epoch"] == 1 and origin["run"] == str(parent_dir)
-    assert origin["vocabulary_kept"] == 2 and origin["vocabulary_new"] == 1
+    trainee = build(child, log=lines.append)
+    gan, spec = trainee.gan, trainee.spec
+    assert sorted(spec.vocabulary) == sorted(AUTUMN)  # most frequent first, as TFT counts
+    assert trainee.vocabulary == (2, 1)  # dress and shoes known, coat new
     assert "warm-starting" in lines[0] and "2 known and 1 new category" in lines[0]
+    fresh = build_gan(child.config, spec)  # the same nets from random weights
+    fresh_coat = fresh.ema_generator.get_layer("condition_embedding").embedding.embeddings.numpy()
 
     noise = np.random.default_rng(0).normal(size=(2, 8)).astype(np.float32)
     parent_vocabulary = conditioning.ConditionSpec.load(parent_dir / "conditioning").vocabulary
     old_ids = {w: i + 1 for i, w in enumerate(parent_vocabulary)}
-    new_ids = {w: i + 1 for i, w in enumerate(sorted(AUTUMN))}
+    new_ids = {w: i + 1 for i, w in enumerate(spec.vocabulary)}
     for word in ("dress", "shoes"):  # the same images for a known category, under its new id
         before = parent_generator([noise, np.array([[old_ids[word]] + [0] * 15] * 2, np.int32)])
         after = gan.ema_generator([noise, np.array([[new_ids[word]] + [0] * 15] * 2, np.int32)])

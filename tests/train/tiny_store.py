@@ -2,7 +2,7 @@
 
 The store is written through the store contract exactly as the preprocessing job writes one:
 images through `store.contract.StoreWriter`, the manifest through `store.contract.Manifest`,
-and the TFT `transform_fn` analysed by a real Beam pipeline (DirectRunner) from
+and the TFT `transform_fn` analysed by a real Beam pipeline (streamgan's local runner) from
 `preprocess.transform.make_preprocessing_fn`. Pixels encode the
 image's index (red = index % 256, green = index // 256), so tests can recover which image a
 transformed tensor came from and check that every image arrives exactly once per epoch.
@@ -82,7 +82,10 @@ def write_transform_fn(store_dir: str, size: int, num_rows: int = 8,
     """
     import apache_beam as beam
     import tensorflow_transform.beam as tft_beam
+    from apache_beam.options.pipeline_options import PipelineOptions
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+    from streamgan.preprocess import runners
 
     metadata = dataset_metadata.DatasetMetadata(
         schema_utils.schema_from_feature_spec(tft_transform.feature_spec(fields)))
@@ -98,7 +101,7 @@ def write_transform_fn(store_dir: str, size: int, num_rows: int = 8,
                      **{store_format.field_feature(f): store_format.field_value(extra, f)
                         for f in fields}})
     with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp):
-        with beam.Pipeline() as pipeline:
+        with runners.pipeline(PipelineOptions()) as pipeline:  # streamgan's local runner
             transform_fn = (
                 (pipeline | "CreateRows" >> beam.Create(rows), metadata)
                 | "Analyze" >> tft_beam.AnalyzeDataset(tft_transform.make_preprocessing_fn(
@@ -107,7 +110,8 @@ def write_transform_fn(store_dir: str, size: int, num_rows: int = 8,
 
 
 def write_manifest(store_dir: str, num_images: int, size: int,
-                   validation_every: int | None = None, vocabulary: dict | None = None) -> None:
+                   validation_every: int | None = None,
+                   vocabulary: store_format.Vocabulary | None = None) -> None:
     """manifest.json through the contract's Manifest, as the job writes it."""
     from streamgan.preprocess.transform import PIXEL_RANGE
     splits: dict[str, int] = {}
@@ -115,13 +119,12 @@ def write_manifest(store_dir: str, num_images: int, size: int,
         name = split_of(i, validation_every) or "(none)"
         splits[name] = splits.get(name, 0) + 1
     store_format.Manifest(
-        catalog={"path": "tiny.json", "sha256": "0" * 64, "format": "jsonl",
-                 "records": num_images},
-        counts={"records": num_images, "written": num_images, "rejected": 0, "duplicates": 0,
-                "duplicates_by_kind": {}, "splits": splits},
-        image={"size": size, "channels": 3, "dtype": "uint8", "fit": "pad",
-               "background": [255, 255, 255], "pixel_range": list(PIXEL_RANGE)},
-        vocabulary=vocabulary or {},
+        catalog=store_format.CatalogSection(path="tiny.json", sha256="0" * 64, format="jsonl",
+                                            records=num_images),
+        counts=store_format.Counts(records=num_images, written=num_images, rejected=0,
+                                   duplicates=0, fetched=num_images, splits=splits),
+        image=store_format.ImageSection(size=size, pixel_range=PIXEL_RANGE),
+        vocabulary=vocabulary or store_format.Vocabulary(),
     ).write(store_dir)
     open(os.path.join(store_dir, store_format.ERRORS_FILE), "w").close()
 
@@ -149,10 +152,9 @@ def build_described_store(store_dir: str, num_images: int, size: int, describe: 
 
     def words(name):
         return [w.decode() for w in output.vocabulary_by_name(name)]
-    described = words(store_format.DESCRIPTION_VOCABULARY)
-    vocabulary = {"size": len(described), "top": described[:25], "fields": {
-        f: {"size": len(words(store_format.field_vocabulary(f))),
-            "top": words(store_format.field_vocabulary(f))[:25]} for f in fields}}
+    vocabulary = store_format.Vocabulary.of(
+        words(store_format.DESCRIPTION_VOCABULARY),
+        {f: words(store_format.field_vocabulary(f)) for f in fields})
     write_manifest(store_dir, num_images, size, vocabulary=vocabulary)
     return store_dir
 
