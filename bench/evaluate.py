@@ -18,8 +18,7 @@ import json
 import os
 import time
 
-from bench.data import CLOTHING_CATALOG as DATA
-from bench.data import OUT
+from bench.data import OUT, require_clothing
 from bench.quality import build_store
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -79,8 +78,9 @@ def main() -> int:
     parser.add_argument("--store-cache", default=os.path.join(OUT, "evaluate"),
                         help="where the preprocessed store is cached")
     args = parser.parse_args()
-    if not os.path.exists(DATA):
-        print(f"bench/evaluate.py: {DATA} not found (the shared clothing photos)")
+    missing = require_clothing("evaluate")
+    if missing:
+        print(missing)
         return 1
     os.makedirs(args.out, exist_ok=True)
     store = build_store(args.store_cache, 64)

@@ -115,6 +115,9 @@ def build(resolved: Resolved, *,
     A new run writes config.json; a resumed run restores its newest checkpoint; a warm
     start loads the parent's weights. log: where the warm start's line goes.
     """
+    # TensorFlow's modules load here, on first use, not when train/loop.py is imported:
+    # `streamgan train --dry-run` and `--resume`'s option checks then start in a fraction of
+    # a second
     from streamgan.train.checkpoint import latest_checkpoint, restore_checkpoint
     from streamgan.train.conditioning import prepare_run
     from streamgan.train.data import (

@@ -13,11 +13,13 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from streamgan.common.files import atomic_path
-from streamgan.train import checkpoint, images
+from streamgan.train import checkpoint, images, quality
 from streamgan.train.export import ModelCard, export_model
 from streamgan.train.paths import RunPaths
+from streamgan.train.precision import float32_copy
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -41,8 +43,6 @@ class SampleGrid(keras.callbacks.Callback):
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
-        import tensorflow as tf
-
         inputs = (self.fixed_noise if self.conditions is None
                   else [self.fixed_noise, self.conditions])
         fakes = keras.ops.convert_to_numpy(self.model.sampler(inputs, training=False))
@@ -88,9 +88,6 @@ class KIDEvaluation(keras.callbacks.Callback):
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
-        import tensorflow as tf
-
-        from streamgan.train import quality
         logs = logs if logs is not None else {}
         finished = epoch + 1
         if finished % self.every and finished != self.epochs:
@@ -148,7 +145,6 @@ class ExportGenerator(keras.callbacks.Callback):
         self._float32 = None  # the float32 copy, built once and refreshed every epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        from streamgan.train.precision import float32_copy
         sampler = self.model.sampler
         if self._float32 is None:
             self._float32 = float32_copy(sampler)

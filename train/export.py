@@ -35,8 +35,10 @@ import keras
 from streamgan.common.errors import ConfigError
 from streamgan.common.files import atomic_path
 from streamgan.train.conditioning import ConditionEncoder, ConditionSpec
+from streamgan.train.config import TrainConfig
 from streamgan.train.layers import CUSTOM_OBJECTS
 from streamgan.train.paths import RunPaths
+from streamgan.train.precision import float32_copy
 
 CARD_MEMBER = "streamgan/card.json"
 CONDITIONING_MEMBER = "streamgan/conditioning/"
@@ -88,7 +90,6 @@ class ModelCard:
 def export_model(net: keras.Model, path: str, card: ModelCard | None = None) -> str:
     """Save a net as a float32 .keras file with its card, atomically: nothing ever loads half a
     model, and a model trained in mixed bfloat16 runs anywhere (train/precision.py)."""
-    from streamgan.train.precision import float32_copy
     with atomic_path(path, suffix=".keras") as tmp:  # Keras insists on the suffix
         float32_copy(net).save(tmp)
         if card is not None:
@@ -158,7 +159,6 @@ def read_card(path: str) -> ModelCard | None:
 
 def legacy_card(path: str, model: keras.Model) -> ModelCard:
     """The card of a generator exported before cards existed, from its run folder."""
-    from streamgan.train.config import TrainConfig
     paths = RunPaths(os.path.dirname(os.path.abspath(path)))
     if not os.path.exists(paths.config):
         raise ConfigError(f"{path} carries no streamgan card and has no run folder beside it "

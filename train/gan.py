@@ -30,7 +30,11 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from streamgan.train import precision
+from streamgan.train.layers import strength_layers
 from streamgan.train.losses import AdversarialLoss, classification_loss
+from streamgan.train.nets import conditional_discriminator, conditional_generator
+from streamgan.train.registry import ARCHITECTURES, AUGMENTATIONS, LOSSES, resolve
 
 
 def condition_strength(images_seen, start: float, length: float):
@@ -205,7 +209,6 @@ class GAN(keras.Model):
         """Set both nets' condition strength for this step (0 for an unconditional GAN)."""
         if not self.conditional:
             return ops.convert_to_tensor(0.0)
-        from streamgan.train.layers import strength_layers
         seen = ops.cast(self.g_optimizer.iterations, "float32") * self.images_per_step
         strength = condition_strength(seen, *self.condition_schedule)
         for layer in strength_layers(self.generator) + strength_layers(self.discriminator):
@@ -243,18 +246,12 @@ def build_gan(config, condition=None) -> GAN:
 
     condition: a conditioning.ConditionSpec for a conditional GAN, None for an unconditional one.
     """
-    from streamgan.train import precision
-    from streamgan.train.registry import ARCHITECTURES, AUGMENTATIONS, LOSSES, resolve
 
     with precision.policy(precision.resolve(config.precision)[0]):
         generator, discriminator = ARCHITECTURES[config.arch].build(
             config.image_size, config.latent_dim, config.base_filters, seed=config.seed,
             condition_dim=condition.dim if condition is not None else 0)
         if condition is not None:
-            from streamgan.train.nets import (
-                conditional_discriminator,
-                conditional_generator,
-            )
             generator = conditional_generator(generator, config.latent_dim, condition,
                                               seed=config.seed + 7)
             discriminator = conditional_discriminator(discriminator, condition,
