@@ -266,8 +266,11 @@ def build_gan(config, condition=None) -> GAN:
               condition_schedule=(config.condition_start, config.condition_ramp),
               images_per_step=config.batch_size, mode_seeking=config.mode_seeking,
               condition_classify=config.condition_classify)
-    adam = dict(learning_rate=config.learning_rate, beta_1=config.beta_1,
-                beta_2=config.beta_2)
+    learning_rate = config.learning_rate
+    if config.warm_start_fix("warmup"):
+        from streamgan.train.warmstart import WARMUP_IMAGES, WarmUp
+        learning_rate = WarmUp(learning_rate, max(1, WARMUP_IMAGES // config.batch_size))
+    adam = dict(learning_rate=learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
     gan.compile(d_optimizer=keras.optimizers.Adam(name="d_optimizer", **adam),
                 g_optimizer=keras.optimizers.Adam(name="g_optimizer", **adam))
     gan.build_optimizers()
