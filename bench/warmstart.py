@@ -173,9 +173,11 @@ def main() -> int:
         curve = []
         for mark, weights in s["snapshots"]:
             s["gan"].sampler.set_weights(weights)
-            point = {"minutes": mark / 60, **scorer(s["gan"], s["encoder"], s["config"])}
+            point = {"minutes": mark / 60, "images_seen": s["seen"].get(mark, 0),
+                     **scorer(s["gan"], s["encoder"], s["config"])}
             curve.append(point)
-            print(f"  {name:<14} at {mark / 60:5.1f} min: KID {point['kid']:.4f} "
+            print(f"  {name:<14} at {mark / 60:5.1f} min ({point['images_seen']:>6} images): "
+                  f"KID {point['kid']:.4f} "
                   f"+- {point['kid_std']:.4f}, consistency known {point['known']:.0%} "
                   f"new {point['new']:.0%}", flush=True)
         results["runs"][name] = {"curve": curve, "images_seen": s["images"],

@@ -175,3 +175,23 @@ def _split(net):
     bags = [layer for layer in nested_layers(net) if isinstance(layer, BagEmbedding)]
     embedded = {id(w) for layer in bags for w in layer.weights}
     return [w for w in net.weights if id(w) not in embedded], bags
+
+
+def achieved(workdir: str, warm: dict, num: int, log=print) -> dict:
+    """What a finished warm-started run achieved, for `streamgan run` to say: `warm` (the
+    train summary's "warm_start": parent, known/new counts, KID at the start and the end)
+    with "new_categories": {group: (consistency, the judge's accuracy on real photos)} of
+    the condition groups none of whose words the parent knew, from a full evaluation of the
+    run (train/evaluate.py, which also writes evaluation.json and the report)."""
+    from streamgan.train.conditioning import ConditionSpec
+    from streamgan.train.evaluate import evaluate
+    parent = RunPaths(warm["parent"]["run"])
+    known = set(ConditionSpec.load(parent.conditioning).vocabulary)
+    result = evaluate(workdir, num=num, train_num=max(num, 2000), log=log)
+    new = {}
+    for name, row in result["conditions"].items():
+        if name not in known and not set(name.lower().split()) <= known \
+                and "consistency" in row["figures"]:
+            new[name] = (row["figures"]["consistency"]["value"],
+                         row["real"]["consistency"]["value"])
+    return {**warm, "new_categories": new}

@@ -151,3 +151,42 @@ def test_a_warm_start_carries_adams_moments_and_warms_the_learning_rate_up(seaso
         assert float(other.g_optimizer.learning_rate) == pytest.approx(
             child.config.learning_rate)
         assert not any(np.any(v.numpy()) for v in other.g_optimizer._velocities)
+
+
+def test_a_warm_started_run_reports_its_kid_at_start_and_end_and_its_new_categories(
+        seasons, tmp_path_factory, tmp_path):
+    """What `streamgan run` prints after a warm start with evaluation on (pipeline/run_cmd.py)."""
+    from streamgan.pipeline.run_cmd import report_warm_start
+    from streamgan.train import quality
+    from streamgan.train.loop import train
+    if not quality.available():
+        pytest.skip(f"the eval extra is not installed ({quality.INSTALL_HINT})")
+    _, parent_dir = seasons
+
+    def describe(i):
+        return [AUTUMN[i % 3]], {"category": AUTUMN[i % 3]}
+    autumn = build_described_store(str(tmp_path_factory.mktemp("stores") / "autumn-split"), 60,
+                                   32, describe, fields=("category",), chunk_rows=8,
+                                   validation_every=4)
+    run_dir = tmp_path / "autumn-run"
+    summary = train(dataclasses.replace(config(autumn, run_dir), warm_start=str(parent_dir),
+                                        eval_every=1, eval_num=8), verbose=0,
+                    log=lambda _: None)
+    warm = summary["warm_start"]
+    assert (warm["known"], warm["new"]) == (2, 1) and warm["parent"]["run"] == str(parent_dir)
+    assert warm["kid_start"] is not None and warm["kid_end"] is not None
+    assert warm["kid_start"] != warm["kid_end"]  # before and after training: two samples
+
+    lines = []
+    import builtins
+    original = builtins.print
+    builtins.print = lambda *a, **k: lines.append(" ".join(map(str, a)))
+    try:
+        warm = report_warm_start(str(run_dir), warm, 30)  # every held-out photo: 5 a category
+    finally:
+        builtins.print = original
+    assert f"KID {warm['kid_start']:.4f} at the start, {warm['kid_end']:.4f} at the end" \
+        in lines[0]
+    assert list(warm["new_categories"]) == ["coat"]  # dress and shoes the parent knew
+    assert any(line.startswith("      new category 'coat': ") for line in lines)
+    assert os.path.exists(run_dir / "evaluation.json")
