@@ -46,7 +46,12 @@ USER_ERRORS = (UserError, FileExistsError, FileNotFoundError)
 
 class OneLineErrors(argparse.ArgumentParser):
     """An argparse parser whose mistakes are one line (argparse prints the whole usage first,
-    which for `run`'s sixty options buries the line that matters)."""
+    which for `run`'s sixty options buries the line that matters). Abbreviations are not
+    accepted: `--epoch` is a typo that names the option meant, not a silent `--epochs`."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")

@@ -71,5 +71,5 @@ def pipeline(options: PipelineOptions) -> beam.Pipeline:
     the log file says which runs (as Beam's DirectRunner says it)."""
     if not is_direct(options):
         return beam.Pipeline(options=options)
-    _LOGGER.info("Running pipeline with FnApiRunner (streamgan's local runner; Prism not tried)")
+    _LOGGER.info("Running pipeline with FnApiRunner (streamgan's local runner)")
     return beam.Pipeline(runner=local_runner(options), options=options)

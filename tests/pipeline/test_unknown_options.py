@@ -34,6 +34,8 @@ def catalog(tmp_path):
     ("train", ["--learning_rate", "0.1"], "--learning-rate"),
     ("generate", ["--out_dir", "x"], "--out-dir"),
     ("evaluate", ["--nmu", "9"], "--num"),
+    ("demo", ["--epoch", "3"], "--epochs"),                    # no silent abbreviation
+    ("train", ["--learning", "0.1"], "--learning-rate"),       # no silent abbreviation
 ])
 def test_a_misspelt_option_fails_in_one_line_naming_the_option_meant(command, typo, meant,
                                                                       catalog, tmp_path):

@@ -60,7 +60,7 @@ def test_a_warm_started_run_begins_where_the_parent_ended(seasons, tmp_path):
     lines = []
     trainee = build(child, log=lines.append)
     gan, spec = trainee.gan, trainee.spec
-    assert sorted(spec.vocabulary) == sorted(AUTUMN)  # in TFT's order (frequency, then ties)
+    assert sorted(spec.vocabulary) == sorted(AUTUMN)  # most frequent first, as TFT counts
     assert trainee.vocabulary == (2, 1)  # dress and shoes known, coat new
     assert "warm-starting" in lines[0] and "2 known and 1 new category" in lines[0]
     fresh = build_gan(child.config, spec)  # the same nets from random weights
