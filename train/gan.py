@@ -238,6 +238,28 @@ class GAN(keras.Model):
         optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
 
 
+# A warm-started run's learning rate ramps linearly from 0 over its first this many images
+# (with TrainConfig.warm_start_fixes' "warmup", train/warmstart.py): its first steps are on a
+# new catalogue the parent's weights fit only partly, where full-size Adam steps undo what the
+# parent learned.
+WARMUP_IMAGES = 6000
+
+
+def WarmUp(learning_rate: float, steps: int):
+    """A Keras LearningRateSchedule: learning_rate * min(1, (step + 1) / steps)."""
+    import keras
+
+    class _WarmUp(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            ramp = keras.ops.minimum(1.0, (keras.ops.cast(step, "float32") + 1.0) / steps)
+            return learning_rate * ramp
+
+        def get_config(self):
+            return {"learning_rate": learning_rate, "steps": steps}
+    return _WarmUp()
+
+
+
 def build_gan(config, condition=None) -> GAN:
     """The GAN a TrainConfig describes, compiled with Adam and built.
 
@@ -268,7 +290,6 @@ def build_gan(config, condition=None) -> GAN:
               condition_classify=config.condition_classify)
     learning_rate = config.learning_rate
     if config.warm_start_fix("warmup"):
-        from streamgan.train.warmstart import WARMUP_IMAGES, WarmUp
         learning_rate = WarmUp(learning_rate, max(1, WARMUP_IMAGES // config.batch_size))
     adam = dict(learning_rate=learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
     gan.compile(d_optimizer=keras.optimizers.Adam(name="d_optimizer", **adam),

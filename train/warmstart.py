@@ -7,7 +7,8 @@ carried over word by word: a word (or category) in both vocabularies keeps its r
 ids keep their meaning under the new vocabulary's numbering. What else comes along is
 TrainConfig.warm_start_fixes (each measured by bench/warmstart.py against a start with the
 weights only, whose first season-2 minutes made the samples worse): new words' rows at the
-known rows' mean, Adam's moments, and a learning-rate warm-up (see load_parent, WarmUp).
+known rows' mean, Adam's moments, and a learning-rate warm-up (see load_parent; the warm-up
+is train/gan.py's WarmUp).
 The condition is already brought in, so a warm-started conditional run starts at full strength
 (its resolved config says so: train/build.py).
 """
@@ -25,26 +26,6 @@ from streamgan.train.paths import RunPaths
 
 # Options that must match for the parent's weights to fit the new nets (marked `shape`).
 SHAPE_OPTIONS = marked(TrainConfig, "shape")
-
-
-# A warm-started run's learning rate ramps linearly from 0 over its first this many images
-# (with warm_start_fixes' "warmup"): its first steps are on a new catalogue the parent's
-# weights fit only partly, where full-size Adam steps undo what the parent learned.
-WARMUP_IMAGES = 6000
-
-
-def WarmUp(learning_rate: float, steps: int):
-    """A Keras LearningRateSchedule: learning_rate * min(1, (step + 1) / steps)."""
-    import keras
-
-    class _WarmUp(keras.optimizers.schedules.LearningRateSchedule):
-        def __call__(self, step):
-            ramp = keras.ops.minimum(1.0, (keras.ops.cast(step, "float32") + 1.0) / steps)
-            return learning_rate * ramp
-
-        def get_config(self):
-            return {"learning_rate": learning_rate, "steps": steps}
-    return _WarmUp()
 
 
 def incompatibility(parent: TrainConfig, config: TrainConfig) -> str | None:

@@ -115,7 +115,7 @@ def embedding_of(net) -> np.ndarray:
 
 def test_a_warm_start_carries_adams_moments_and_warms_the_learning_rate_up(seasons, tmp_path):
     from streamgan.train.checkpoint import restore_checkpoint
-    from streamgan.train.warmstart import WARMUP_IMAGES
+    from streamgan.train.gan import WARMUP_IMAGES
     autumn, parent_dir = seasons
     child = resolve(config(autumn, tmp_path / "child", warm_start=str(parent_dir)))
     gan = build(child).gan
