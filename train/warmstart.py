@@ -5,10 +5,11 @@ The new run copies the parent's last checkpoint into its freshly built nets: the
 the discriminator and the generator's weight average. A conditional run's embeddings are
 carried over word by word: a word (or category) in both vocabularies keeps its rows, so old
 ids keep their meaning under the new vocabulary's numbering. What else comes along is
-TrainConfig.warm_start_fixes (each measured by bench/warmstart.py against a start with the
-weights only, whose first season-2 minutes made the samples worse): new words' rows at the
-known rows' mean, Adam's moments, and a learning-rate warm-up (see load_parent; the warm-up
-is train/gan.py's WarmUp).
+TrainConfig.warm_start_fixes, the candidate cures for the KID of a warm start with the
+weights only rising in its first season-2 minutes (issue 26): new words' rows at the known
+rows' mean, Adam's moments, and a learning-rate warm-up (see load_parent; the warm-up is
+train/gan.py's WarmUp). bench/warmstart.py compares them; all three are on by default
+pending its full-length run (its first, short one: docs/training.md).
 The condition is already brought in, so a warm-started conditional run starts at full strength
 (its resolved config says so: train/build.py).
 """
@@ -65,11 +66,10 @@ def load_parent(gan, config: TrainConfig, spec) -> tuple[int, int]:
 
     With config.warm_start_fixes' "rows", a new entry's rows start at the known entries' mean
     (plus a tenth of their random initialisation, so two new entries differ): the nets read
-    a new category as "some product" rather than as a random direction no layer has seen,
-    which measurably sent the first season-2 minutes backwards. With "moments", Adam's
-    moment estimates come along for every weight whose shape matches (condition rows row by
-    row, new rows at the known rows' mean): with fresh moments Adam's first steps are
-    lr * sign(gradient) on every weight at once. The step count starts again at 0, so
+    a new category as "some product" rather than as a random direction no layer has seen.
+    With "moments", Adam's moment estimates come along for every weight whose shape matches
+    (condition rows row by row, new rows at the known rows' mean): with fresh moments Adam's
+    first steps are lr * sign(gradient) on every weight at once. The step count starts again at 0, so
     Adam's bias correction scales the first steps down further, and the weight average
     warms up again as in any new run.
     """
