@@ -14,7 +14,7 @@ On season 2 the product's resolve() + build() (train/build.py, as `streamgan tra
 
   scratch       season 2 from random weights
   warm-NAME     season 2 warm-started from season 1's run, for each NAME of `--warm`:
-                weights (the weights alone), all (TrainConfig's default warm_start_fixes),
+                weights (the weights alone), all (every one of TrainConfig's warm_start_fixes),
                 or a "+"-joined set of them (rows, moments, warmup: train/warmstart.py)
 
 which train `--minutes` each, taking turns in slices (bench/quality.py's take_turns, so load
@@ -104,9 +104,9 @@ def train_parent(store: str, workdir: str, minutes: float, ramp: tuple[int, int]
 
 def warm_fixes(name: str) -> str:
     """A --warm entry as TrainConfig.warm_start_fixes."""
-    from streamgan.train.config import TrainConfig
+    from streamgan.train.config import WARM_START_FIXES
     if name == "all":
-        return TrainConfig.__dataclass_fields__["warm_start_fixes"].default
+        return ",".join(WARM_START_FIXES)
     return "" if name == "weights" else name.replace("+", ",")
 
 

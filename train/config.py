@@ -130,11 +130,12 @@ class TrainConfig:
                                          "checkpoint (e.g. last season's; same architecture and "
                                          "image size, else it trains from scratch)")
     warm_start_fixes: str = option(
-        "rows,moments,warmup", cli=False,
+        "", cli=False,
         help="what a warm start carries over besides the weights, comma-separated (bench/"
              "warmstart.py compares them): rows (new condition rows start at the known rows' "
              "mean), moments (Adam's moments of every weight whose shape matches), warmup "
-             "(the learning rate ramps up over the first steps); empty: weights only")
+             "(the learning rate ramps up over the first steps); empty, the default until "
+             "the bench's full run shows one helps: weights only")
     pixel_range: tuple[float, float] | None = option(
         None, cli=False, help="the store's pixel range (its manifest's image.pixel_range)")
     condition_source: str | None = option(

@@ -8,8 +8,8 @@ ids keep their meaning under the new vocabulary's numbering. What else comes alo
 TrainConfig.warm_start_fixes, the candidate cures for the KID of a warm start with the
 weights only rising in its first season-2 minutes (issue 26): new words' rows at the known
 rows' mean, Adam's moments, and a learning-rate warm-up (see load_parent; the warm-up is
-train/gan.py's WarmUp). bench/warmstart.py compares them; all three are on by default
-pending its full-length run (its first, short one: docs/training.md).
+train/gan.py's WarmUp). bench/warmstart.py compares them; all three are off by default
+until its full-length run shows one helps (its first, short one: docs/training.md).
 The condition is already brought in, so a warm-started conditional run starts at full strength
 (its resolved config says so: train/build.py).
 """

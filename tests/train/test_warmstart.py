@@ -11,7 +11,7 @@ import pytest
 
 from streamgan.train import conditioning
 from streamgan.train.build import build, resolve
-from streamgan.train.config import TrainConfig
+from streamgan.train.config import WARM_START_FIXES, TrainConfig
 from streamgan.train.gan import build_gan
 from tests.train.tiny_store import build_described_store
 
@@ -54,7 +54,7 @@ def test_a_warm_started_run_begins_where_the_parent_ended(seasons, tmp_path):
     # train() uses; float32, as the exported generator.keras is: the comparison below is then
     # exact, not within bfloat16's rounding of whatever the parent learned
     child = resolve(config(autumn, tmp_path / "built", warm_start=str(parent_dir),
-                           precision="float32"))
+                           precision="float32", warm_start_fixes=ALL_FIXES))
     assert child.config.parent["epoch"] == 1 and child.config.parent["run"] == str(parent_dir)
     assert (child.config.condition_start, child.config.condition_ramp) == (0, 0)
     lines = []
@@ -106,6 +106,9 @@ def test_a_warm_started_run_begins_where_the_parent_ended(seasons, tmp_path):
     assert json.load(open(tmp_path / "dcgan-run" / "config.json"))["parent"] is None
 
 
+ALL_FIXES = ",".join(WARM_START_FIXES)
+
+
 def embedding_of(net) -> np.ndarray:
     """The condition embedding table of a conditional generator or discriminator."""
     from streamgan.train.layers import BagEmbedding, nested_layers
@@ -117,7 +120,8 @@ def test_a_warm_start_carries_adams_moments_and_warms_the_learning_rate_up(seaso
     from streamgan.train.checkpoint import restore_checkpoint
     from streamgan.train.gan import WARMUP_IMAGES
     autumn, parent_dir = seasons
-    child = resolve(config(autumn, tmp_path / "child", warm_start=str(parent_dir)))
+    child = resolve(config(autumn, tmp_path / "child", warm_start=str(parent_dir),
+                           warm_start_fixes=ALL_FIXES))
     gan = build(child).gan
     parent_config = TrainConfig.load(parent_dir / "config.json")
     parent = build_gan(parent_config, conditioning.ConditionSpec.load(parent_dir / "conditioning"))
