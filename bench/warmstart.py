@@ -1,29 +1,44 @@
-"""Benchmark: does last season's GAN make this season's training shorter?
+"""Benchmark: does last season's GAN learn this season's catalogue, new categories included,
+faster than a run from scratch, and keep improving?
 
-    python -m bench.warmstart                     # ~30 min of training, ~40 min in all
-    python -m bench.warmstart --parent-minutes 2 --minutes 3 --warm-minutes 1   # a quick look
+    python -m bench.warmstart        # season 1 for 10 min, season 2 runs for 15 min each
+    python -m bench.warmstart --parent-minutes 4 --parent-ramp 2000,4000 --minutes 4 \
+        --eval-at 1,2,4                                      # a short look
 
 Two seasons from ../shared/data/clothing-small (bench/seasons.py's: season 2 keeps 60% of season
 1's photos, adds the other 20% and two categories season 1 lacks), each preprocessed at 64 px
-by the real job. Season 1 trains `--parent-minutes` with `streamgan train`'s defaults (so
-conditioned on the descriptions, here the category names). On season 2, taking turns in slices
-(bench/quality.py's take_turns, so load from other work hits both alike), it trains
+by the real job. Season 1 trains `--parent-minutes` through the product's own train() with
+`streamgan train`'s defaults (so conditioned on the descriptions, here the category names).
+On season 2 the product's resolve() + build() (train/build.py, as `streamgan train
+--warm-start` sets a run up) make
 
-  scratch   season 2 from random weights, for `--minutes`
-  warm      season 2 warm-started from season 1's run (`streamgan run` does this by itself),
-            for `--warm-minutes`; its two new categories start from fresh embeddings
+  scratch       season 2 from random weights
+  warm-NAME     season 2 warm-started from season 1's run, for each NAME of `--warm`:
+                weights (the weights alone), all (every one of TrainConfig's warm_start_fixes),
+                or a "+"-joined set of them (rows, moments, warmup: train/warmstart.py)
 
-and scores the sampling generator's KID against season 2's validation photos (generating with
-the photos' own descriptions) at each `--eval-at` minute, the warm one also at minute 0.
-Target: warm reaches the scratch run's final KID within a third of its time. Writes
-results.json and kid_vs_minutes.png into --out.
+which train `--minutes` each, taking turns in slices (bench/quality.py's take_turns, so load
+from other work hits all alike). At minute 0 (warm runs) and at each `--eval-at` minute the
+sampling generator makes `--eval-num` images with season 2's validation photos' own
+descriptions (and more, up to `--per-category`, for the rarer categories); they give the
+KID against those photos and each category's class consistency:
+the share of a category's images the store's judge (train/judge.py's LinearProbe on Inception
+features, fitted on season 2's training photos) files under it, beside the judge's accuracy
+on that category's real validation photos. Writes results.json and kid_vs_minutes.png
+(KID and new categories' consistency) into --out.
+Targets (issue 26): warm's KID never rises above its minute-0 KID after minute 2; warm's KID at
+5 min <= 0.6x scratch's at 5 and <= scratch's at 15; new categories' mean consistency at 15
+min >= 0.8x the known ones'.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import sys
+
+import numpy as np
 
 from bench.data import CLOTHING_CATALOG, OUT, require_clothing
 from bench.quality import take_turns
@@ -69,8 +84,9 @@ def build_season_store(records: list, out: str, name: str) -> str:
     return store
 
 
-def train_parent(store: str, workdir: str, minutes: float) -> str:
-    """Season 1's run, trained for `minutes` by `streamgan train` (kept if already there)."""
+def train_parent(store: str, workdir: str, minutes: float, ramp: tuple[int, int]) -> str:
+    """Season 1's run, trained for `minutes` through train() (kept if already there), with
+    its condition coming in after ramp[0] images over ramp[1]."""
     from bench.quality import TimeLimit
     from streamgan.train.checkpoint import latest_checkpoint
     from streamgan.train.config import TrainConfig
@@ -80,9 +96,18 @@ def train_parent(store: str, workdir: str, minutes: float) -> str:
         print(f"  season 1: reusing the run in {workdir}")
         return workdir
     config = TrainConfig(store=store, workdir=workdir, image_size=64, split="train",
-                         eval_every=0, epochs=10**6)
+                         eval_every=0, epochs=10**6, condition_start=ramp[0],
+                         condition_ramp=ramp[1])
     train(config, verbose=0, callbacks=[TimeLimit(minutes * 60)])
     return workdir
+
+
+def warm_fixes(name: str) -> str:
+    """A --warm entry as TrainConfig.warm_start_fixes."""
+    from streamgan.train.config import WARM_START_FIXES
+    if name == "all":
+        return ",".join(WARM_START_FIXES)
+    return "" if name == "weights" else name.replace("+", ",")
 
 
 def main() -> int:
@@ -90,10 +115,20 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parent-minutes", type=float, default=10.0,
                         help="season 1's training time")
-    parser.add_argument("--minutes", type=float, default=15.0, help="scratch's training time")
-    parser.add_argument("--warm-minutes", type=float, default=5.0, help="warm's training time")
-    parser.add_argument("--eval-at", default="1,2,3,4,5,7.5,10,12.5,15")
-    parser.add_argument("--eval-num", type=int, default=300, help="generated images per KID")
+    parser.add_argument("--parent-ramp", default=(6000, 12000), metavar="START,LENGTH",
+                        type=lambda text: tuple(int(v) for v in text.split(",")),
+                        help="season 1's condition schedule in images (default: train's; a "
+                             "short season 1 needs a shorter one to end at full strength, "
+                             "as a real season does)")
+    parser.add_argument("--minutes", type=float, default=15.0,
+                        help="each season-2 run's training time")
+    parser.add_argument("--eval-at", default="1,2,5,10,15", help="minutes to score at")
+    parser.add_argument("--warm", default="weights,all",
+                        help="warm-started runs, by what they carry over (see above)")
+    parser.add_argument("--eval-num", type=int, default=500,
+                        help="generated images per mark (KID and consistency)")
+    parser.add_argument("--per-category", type=int, default=50,
+                        help="at least this many generated images per category judged")
     parser.add_argument("--slice", type=float, default=60.0, help="seconds per turn")
     parser.add_argument("--out", default=os.path.join(OUT, "warmstart"))
     args = parser.parse_args()
@@ -104,70 +139,146 @@ def main() -> int:
     os.makedirs(args.out, exist_ok=True)
     season1, season2 = seasons(CLOTHING_CATALOG)
     print(f"bench.warmstart: season 1 {len(season1)} records, season 2 {len(season2)} "
-          f"(new categories: {', '.join(NEW_CATEGORIES)})")
+          f"(new categories: {', '.join(NEW_CATEGORIES)})", flush=True)
     store1 = build_season_store(season1, args.out, "season1")
     store2 = build_season_store(season2, args.out, "season2")
-    parent = train_parent(store1, os.path.join(args.out, "runs", "season1"), args.parent_minutes)
+    parent = train_parent(store1, os.path.join(args.out, "runs", "season1"), args.parent_minutes,
+                          args.parent_ramp)
 
     import keras
 
-    from bench.conditioning import make_trainee, real_split
-    from streamgan.train import quality
+    from bench.conditioning import make_trainee
     state = {}
-    for name, warm, minutes in (("scratch", None, args.minutes),
-                                ("warm", parent, args.warm_minutes)):
+    for name in ["scratch"] + [f"warm-{w}" for w in args.warm.split(",") if w]:
         workdir = os.path.join(args.out, "runs", f"season2-{name}")
-        gan, dataset, encoder, config = make_trainee(store2, "auto", workdir, warm_start=warm)
+        shutil.rmtree(workdir, ignore_errors=True)
+        warm = None if name == "scratch" else parent
+        fixes = {} if warm is None else {"warm_start_fixes": warm_fixes(name[len("warm-"):])}
+        gan, dataset, encoder, config = make_trainee(store2, "auto", workdir, warm_start=warm,
+                                                     **fixes)
         state[name] = {"gan": gan, "dataset": dataset, "encoder": encoder, "config": config,
-                       "batch": config.batch_size, "minutes": minutes}
-    start = [keras.ops.convert_to_numpy(w) for w in state["warm"]["gan"].sampler.weights]
+                       "batch": config.batch_size}
+    starts = {name: [keras.ops.convert_to_numpy(w) for w in s["gan"].sampler.weights]
+              for name, s in state.items() if name != "scratch"}
     take_turns(state, args.minutes, args.slice, args.eval_at.split(","))
-    state["warm"]["snapshots"].insert(0, (0.0, start))
+    for name, start in starts.items():
+        state[name]["snapshots"].insert(0, (0.0, start))
 
-    features = quality.InceptionFeatures()
-    val_images, val_names = real_split(store2, "validation")
-    real = features(val_images)
     results = {"seasons": {"1": len(season1), "2": len(season2)},
-               "parent_minutes": args.parent_minutes, "runs": {}}
+               "new_categories": list(NEW_CATEGORIES), "parent_minutes": args.parent_minutes,
+               "minutes": args.minutes, "runs": {}}
+    scorer = Scorer(store2, args.eval_num, args.per_category)
+    results["judge_accuracy"] = scorer.ceiling
     for name, s in state.items():
-        sampler, encoder = s["gan"].sampler, s["encoder"]
         curve = []
         for mark, weights in s["snapshots"]:
-            sampler.set_weights(weights)
-            conditions = encoder.encode(val_names) if encoder is not None else None
-            fakes = quality.generated_images(sampler, args.eval_num, s["config"].pixel_range,
-                                             seed=3, conditions=conditions)
-            kid, kid_std = quality.kid(features(fakes), real)
-            curve.append({"minutes": mark / 60, "kid": kid, "kid_std": kid_std})
-            print(f"  {name:<8} at {mark / 60:5.1f} min: KID {kid:.4f} +- {kid_std:.4f}",
-                  flush=True)
+            s["gan"].sampler.set_weights(weights)
+            point = {"minutes": mark / 60, "images_seen": s["seen"].get(mark, 0),
+                     **scorer(s["gan"], s["encoder"], s["config"])}
+            curve.append(point)
+            print(f"  {name:<14} at {mark / 60:5.1f} min ({point['images_seen']:>6} images): "
+                  f"KID {point['kid']:.4f} "
+                  f"+- {point['kid_std']:.4f}, consistency known {point['known']:.0%} "
+                  f"new {point['new']:.0%}", flush=True)
         results["runs"][name] = {"curve": curve, "images_seen": s["images"],
                                  "images_per_s": s["images"] / s["seconds"]}
     report(args, results)
     return 0
 
 
+class Scorer:
+    """KID against season 2's validation photos and per-category class consistency of a
+    generator's images made with those photos' descriptions."""
+
+    def __init__(self, store: str, num: int, per_category: int):
+        from bench.conditioning import real_features, real_split
+        from streamgan.train import quality
+        from streamgan.train.judge import LinearProbe
+        self.features = quality.InceptionFeatures()
+        train_images, train_names = real_split(store, "train")
+        val_images, val_names = real_split(store, "validation")
+        self.categories = sorted(set(train_names))
+        index = {c: i for i, c in enumerate(self.categories)}
+        train_features = real_features(self.features, store, "train", train_images)
+        self.real = real_features(self.features, store, "validation", val_images)
+        self.judge = LinearProbe(train_features, np.array([index[c] for c in train_names]),
+                                 len(self.categories))
+        verdicts = self.judge.predict(self.real)
+        names = np.array(val_names)
+        self.ceiling = {c: float(np.mean(verdicts[names == c] == index[c]))
+                        for c in self.categories}
+        # the KID's prompts: the validation photos' descriptions, cycled up to num; for the
+        # consistency, more images of the categories that got fewer than per_category
+        self.prompts = [val_names[i % len(val_names)] for i in range(num)]
+        self.extra = [c for c in self.categories
+                      for _ in range(max(0, per_category - self.prompts.count(c)))]
+        self.index = index
+
+    def __call__(self, gan, encoder, config) -> dict:
+        from streamgan.train import quality
+        fakes = quality.generated_images(gan.sampler, len(self.prompts), config.pixel_range,
+                                         seed=3, conditions=encoder.encode(self.prompts))
+        extracted = self.features(fakes)
+        kid, kid_std = quality.kid(extracted, self.real)
+        if self.extra:
+            extracted = np.concatenate([extracted, self.features(quality.generated_images(
+                gan.sampler, len(self.extra), config.pixel_range, seed=4,
+                conditions=encoder.encode(self.extra)))])
+        judged = self.judge.predict(extracted)
+        asked = np.array([self.index[p] for p in self.prompts + self.extra])
+        per = {c: float(np.mean(judged[asked == i] == i)) for c, i in self.index.items()}
+        new = [per[c] for c in NEW_CATEGORIES]
+        known = [v for c, v in per.items() if c not in NEW_CATEGORIES]
+        return {"kid": kid, "kid_std": kid_std, "consistency": per,
+                "known": float(np.mean(known)), "new": float(np.mean(new))}
+
+
 def report(args, results: dict) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    scratch, warm = results["runs"]["scratch"]["curve"], results["runs"]["warm"]["curve"]
-    target = scratch[-1]["kid"]
-    reached = next((p["minutes"] for p in warm if p["kid"] <= target), None)
-    results["scratch_final_kid"] = target
-    results["warm_reaches_it_at_minutes"] = reached
-    print(f"\nseason 2: scratch's KID after {scratch[-1]['minutes']:g} min: {target:.4f}; "
-          + (f"warm reaches it after {reached:g} min ({reached / scratch[-1]['minutes']:.2f}x "
-             f"the time; target <= 0.33x)" if reached is not None else
-             f"warm does not reach it in {warm[-1]['minutes']:g} min "
-             f"(best {min(p['kid'] for p in warm):.4f})"))
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for name, run in results["runs"].items():
+    runs = results["runs"]
+    print("\nseason 2, KID vs validation photos (lower is better) / new categories' "
+          "consistency / known categories' consistency:")
+    marks = sorted({p["minutes"] for r in runs.values() for p in r["curve"]})
+    print(f"  {'run':<18}" + "".join(f"{m:>20g}" for m in marks) + "   img/s")
+    for name, run in runs.items():
+        at = {p["minutes"]: p for p in run["curve"]}
+        cells = [f"{at[m]['kid']:.3f} {at[m]['new']:.0%} {at[m]['known']:.0%}" if m in at
+                 else "-" for m in marks]
+        print(f"  {name:<18}" + "".join(f"{c:>20}" for c in cells)
+              + f"   {run['images_per_s']:.1f}")
+    ceiling = results["judge_accuracy"]
+    print("  judge's accuracy on real validation photos: new "
+          f"{np.mean([ceiling[c] for c in NEW_CATEGORIES]):.0%}, known "
+          f"{np.mean([v for c, v in ceiling.items() if c not in NEW_CATEGORIES]):.0%}")
+    scratch = runs["scratch"]["curve"]
+    for name, run in runs.items():
+        if name == "scratch":
+            continue
         curve = run["curve"]
-        axes.plot([p["minutes"] for p in curve], [p["kid"] for p in curve], "o-", label=name)
-    axes.set_xlabel("minutes of training on season 2")
-    axes.set_ylabel("KID vs season 2 validation photos")
-    axes.legend()
+        later = [p["kid"] for p in curve if p["minutes"] > 2]
+        rises = bool(later) and max(later) > curve[0]["kid"]
+        ratio = curve[-1]["kid"] / scratch[-1]["kid"]
+        run["summary"] = {"rises_above_minute_0_after_2": rises,
+                          "final_kid_vs_scratch_final": ratio,
+                          "new_vs_known_consistency_final": curve[-1]["new"]
+                          / max(curve[-1]["known"], 1e-9)}
+        print(f"  {name}: minute-0 KID {curve[0]['kid']:.3f}; after minute 2 "
+              f"{'rises above it' if rises else 'stays at or below it'}; final KID "
+              f"{ratio:.2f}x scratch's (target <= 0.6x at 5 min); new/known consistency "
+              f"{run['summary']['new_vs_known_consistency_final']:.2f} (target >= 0.8)")
+    figure, (kid_axes, new_axes) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, run in runs.items():
+        curve = run["curve"]
+        minutes = [p["minutes"] for p in curve]
+        kid_axes.plot(minutes, [p["kid"] for p in curve], "o-", label=name)
+        new_axes.plot(minutes, [p["new"] for p in curve], "o-", label=name)
+    kid_axes.set(xlabel="minutes of training on season 2",
+                 ylabel="KID vs season 2 validation photos")
+    new_axes.set(xlabel="minutes of training on season 2", ylim=(0, 1),
+                 ylabel=f"new categories' consistency ({', '.join(NEW_CATEGORIES)})")
+    kid_axes.legend()
     figure.tight_layout()
     figure.savefig(os.path.join(args.out, "kid_vs_minutes.png"), dpi=100)
     with open(os.path.join(args.out, "results.json"), "w") as fh:

@@ -173,6 +173,9 @@ def _run_all(layout: Workdir, pre, train_config, beam_args: list[str],
           + (f", starting from the previous run {parent}" if parent else ""))
     summary = train(config)
     point_latest(layout.latest_run, run_dir)
+    if summary.get("warm_start") and config.eval_every:
+        summary["warm_start"] = report_warm_start(run_dir, summary["warm_start"],
+                                                  config.eval_num)
 
     prompts, per_prompt = grid_rows(run_dir, config.num_samples)
     print(f"[3/3] generating {config.num_samples} images" if prompts is None else
@@ -181,6 +184,30 @@ def _run_all(layout: Workdir, pre, train_config, beam_args: list[str],
     generate(run_dir, num=per_prompt, out=layout.samples, seed=config.seed, prompts=prompts)
     return {"store": store, "run": run_dir, "samples": layout.samples, "train": summary,
             "tensorboard": RunPaths(run_dir).logs}
+
+
+def report_warm_start(run_dir: str, warm: dict, num: int) -> dict:
+    """Print what the warm start achieved: KID at the start and the end of training and, when
+    the catalogue brought new categories, how consistently the run draws them (a full
+    evaluation of the run: evaluation.json). An evaluation that cannot run is one line."""
+    from streamgan.train import quality
+    from streamgan.train.warmstart import achieved
+
+    def kid(value):
+        return "not measured" if value is None else f"{value:.4f}"
+    print(f"      warm start from {warm['parent']['run']}: KID {kid(warm['kid_start'])} at the "
+          f"start, {kid(warm['kid_end'])} at the end")
+    if not warm["new"] or not quality.available():
+        return warm
+    try:
+        warm = achieved(run_dir, warm, num, log=lambda _: None)
+    except Exception as e:  # noqa: BLE001 - the run itself is saved; this is a view of it
+        print(f"      new categories' consistency not measured: {type(e).__name__}: {e}")
+        return warm
+    for name, (value, ceiling) in warm["new_categories"].items():
+        print(f"      new category {name!r}: {value:.0%} of its images judged as it "
+              f"(real photos: {ceiling:.0%}; evaluation.json)")
+    return warm
 
 
 def main(args: argparse.Namespace, beam_args: list[str]) -> int:

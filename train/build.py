@@ -96,6 +96,11 @@ class Trainee:
         return self.resolved.config
 
     @property
+    def warm_started(self) -> bool:
+        """Whether this run starts from a parent's weights now (not a resume of one)."""
+        return self.config.parent is not None and not self.config.resume
+
+    @property
     def paths(self) -> RunPaths:
         return self.resolved.paths
 

@@ -74,8 +74,10 @@ class KIDEvaluation(keras.callbacks.Callback):
     def __init__(self, reference: np.ndarray, features, pixel_range, paths: RunPaths, *,
                  every: int, num: int, epochs: int, seed: int = 0, best: float = float("inf"),
                  log=print, conditions: np.ndarray | None = None,
-                 card: ModelCard | None = None):
+                 card: ModelCard | None = None, at_start: bool = False):
         super().__init__()
+        self.at_start = at_start  # also score the weights training starts from (a warm start)
+        self.start: tuple[float, float] | None = None
         self.card = card  # exported with generator_best.keras
         self.reference = reference
         self.features = features
@@ -87,15 +89,24 @@ class KIDEvaluation(keras.callbacks.Callback):
         self.conditions = conditions
         self._writer = None
 
+    def _kid(self, seed: int) -> tuple[float, float]:
+        fakes = quality.generated_images(self.model.sampler, self.num, self.pixel_range,
+                                         seed=seed, conditions=self.conditions)
+        return quality.kid(self.features(fakes), self.reference, seed=self.seed)
+
+    def on_train_begin(self, logs=None):
+        if self.at_start:
+            self.start = self._kid(self.seed)
+            self.log(f"  before training (the parent's weights): KID {self.start[0]:.4f} "
+                     f"+- {self.start[1]:.4f}")
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         finished = epoch + 1
         if finished % self.every and finished != self.epochs:
             logs["kid"] = logs["kid_std"] = float("nan")
             return
-        fakes = quality.generated_images(self.model.sampler, self.num, self.pixel_range,
-                                         seed=self.seed + finished, conditions=self.conditions)
-        kid, kid_std = quality.kid(self.features(fakes), self.reference, seed=self.seed)
+        kid, kid_std = self._kid(self.seed + finished)
         logs["kid"], logs["kid_std"] = kid, kid_std
         better = kid < self.best
         if better:

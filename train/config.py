@@ -31,6 +31,7 @@ SHUFFLE_WINDOW_MIB = 16  # default shuffle buffer: images permuted together, in 
 
 MODEL = "model (fixed for the life of a run)"
 OPTIMISATION = "optimisation and input"
+WARM_START_FIXES = ("rows", "moments", "warmup")  # train/warmstart.py
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +129,13 @@ class TrainConfig:
                                     help="start a new run from the weights of another run's last "
                                          "checkpoint (e.g. last season's; same architecture and "
                                          "image size, else it trains from scratch)")
+    warm_start_fixes: str = option(
+        "", cli=False,
+        help="what a warm start carries over besides the weights, comma-separated (bench/"
+             "warmstart.py compares them): rows (new condition rows start at the known rows' "
+             "mean), moments (Adam's moments of every weight whose shape matches), warmup "
+             "(the learning rate ramps up over the first steps); empty, the default until "
+             "the bench's full run shows one helps: weights only")
     pixel_range: tuple[float, float] | None = option(
         None, cli=False, help="the store's pixel range (its manifest's image.pixel_range)")
     condition_source: str | None = option(
@@ -173,12 +181,21 @@ class TrainConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value >= 0):
                 raise ConfigError(f"{flag_of(TrainConfig, name)} must be >= 0, got {value!r}")
+        unknown = set(filter(None, self.warm_start_fixes.split(","))) - set(WARM_START_FIXES)
+        if unknown:
+            raise ConfigError(f"warm_start_fixes: unknown {', '.join(sorted(unknown))}; "
+                              f"choose from {', '.join(WARM_START_FIXES)}")
         if not self.store:
             raise ConfigError("no store given: pass --store DIR "
                               "(the output of `streamgan preprocess`)")
         if not self.workdir:
             raise ConfigError("no workdir given: pass --workdir DIR for checkpoints and samples")
         return self
+
+    def warm_start_fix(self, name: str) -> bool:
+        """Whether this run is warm-started (its parent resolved) and applies fix `name` of
+        warm_start_fixes (train/warmstart.py)."""
+        return self.parent is not None and name in self.warm_start_fixes.split(",")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -241,6 +241,28 @@ class GAN(keras.Model):
         optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
 
 
+# A warm-started run's learning rate ramps linearly from 0 over its first this many images
+# (with TrainConfig.warm_start_fixes' "warmup", train/warmstart.py): its first steps are on a
+# new catalogue the parent's weights fit only partly, where full-size Adam steps undo what the
+# parent learned.
+WARMUP_IMAGES = 6000
+
+
+def WarmUp(learning_rate: float, steps: int):
+    """A Keras LearningRateSchedule: learning_rate * min(1, (step + 1) / steps)."""
+    import keras
+
+    class _WarmUp(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            ramp = keras.ops.minimum(1.0, (keras.ops.cast(step, "float32") + 1.0) / steps)
+            return learning_rate * ramp
+
+        def get_config(self):
+            return {"learning_rate": learning_rate, "steps": steps}
+    return _WarmUp()
+
+
+
 def build_gan(config, condition=None) -> GAN:
     """The GAN a TrainConfig describes, compiled with Adam and built.
 
@@ -263,8 +285,10 @@ def build_gan(config, condition=None) -> GAN:
               condition_schedule=(config.condition_start, config.condition_ramp),
               images_per_step=config.batch_size, mode_seeking=config.mode_seeking,
               condition_classify=config.condition_classify)
-    adam = dict(learning_rate=config.learning_rate, beta_1=config.beta_1,
-                beta_2=config.beta_2)
+    learning_rate = config.learning_rate
+    if config.warm_start_fix("warmup"):
+        learning_rate = WarmUp(learning_rate, max(1, WARMUP_IMAGES // config.batch_size))
+    adam = dict(learning_rate=learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
     gan.compile(d_optimizer=keras.optimizers.Adam(name="d_optimizer", **adam),
                 g_optimizer=keras.optimizers.Adam(name="g_optimizer", **adam))
     gan.build_optimizers()

@@ -85,7 +85,8 @@ def fit(trainee: Trainee, *, verbose: int | str = 2, log: Callable[[str], None] 
         grid_noise, grid_ids, grid_cols, grid_labels = grid_conditions(
             spec, trainee.encoder, config.num_samples, trainee.fixed_noise)
     card = trainee.card()
-    evaluation = _kid_callback(config, info, paths, log, reader, trainee.encoder, card)
+    evaluation = _kid_callback(config, info, paths, log, reader, trainee.encoder, card,
+                               at_start=trainee.warm_started)
     history = {}
     if initial_epoch >= config.epochs:
         log(f"  already trained for {initial_epoch} epochs: pass --epochs N with N > "
@@ -127,6 +128,13 @@ def fit(trainee: Trainee, *, verbose: int | str = 2, log: Callable[[str], None] 
         "tensorboard": paths.logs,
         "report": _report(config.workdir, log) if final_epoch else None,
     }
+    if trainee.warm_started:
+        kids = [k for k in history.get("kid", []) if np.isfinite(k)]
+        summary["warm_start"] = {
+            "parent": config.parent, "known": trainee.vocabulary[0],
+            "new": trainee.vocabulary[1],
+            "kid_start": evaluation.start[0] if evaluation and evaluation.start else None,
+            "kid_end": kids[-1] if kids else None}
     log(f"streamgan train: {final_epoch} epochs done, outputs in {config.workdir}/:")
     log(f"  generator   {paths.generator}   (streamgan generate --workdir {config.workdir} "
         f"--num 64 --out samples.png)")
@@ -150,8 +158,10 @@ def _report(workdir: str, log) -> str | None:
         return None
 
 
-def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encoder, card):
-    """The KID evaluation of this run, or None (off, or the feature network is missing)."""
+def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encoder, card,
+                 at_start: bool = False):
+    """The KID evaluation of this run, or None (off, or the feature network is missing);
+    at_start: also before the first step (a warm start's starting point)."""
     from streamgan.train import callbacks as cb
     from streamgan.train import quality
 
@@ -175,4 +185,4 @@ def _kid_callback(config: TrainConfig, info, paths: RunPaths, log, reader, encod
     return cb.KIDEvaluation(reference, features, config.pixel_range, paths,
                             every=config.eval_every, num=config.eval_num, epochs=config.epochs,
                             seed=config.seed, best=min(past, default=float("inf")), log=log,
-                            conditions=conditions, card=card)
+                            conditions=conditions, card=card, at_start=at_start)

@@ -141,12 +141,15 @@ def build_store(store_dir: str, num_images: int, size: int, chunk_rows: int | No
 
 
 def build_described_store(store_dir: str, num_images: int, size: int, describe: Describe,
-                          fields: tuple[str, ...] = (), chunk_rows: int | None = None) -> str:
+                          fields: tuple[str, ...] = (), chunk_rows: int | None = None,
+                          validation_every: int | None = None) -> str:
     """A store whose descriptions and fields come from describe(i), analysed by TFT over every
-    record as the job does, with the manifest's vocabulary summary read back from the graph."""
+    record as the job does, with the manifest's vocabulary summary read back from the graph
+    (and every validation_every-th image in a validation split)."""
     import tensorflow_transform as tft
 
-    write_images(store_dir, num_images, size, chunk_rows, describe=describe)
+    write_images(store_dir, num_images, size, chunk_rows, validation_every=validation_every,
+                 describe=describe)
     write_transform_fn(store_dir, size, num_images, describe, fields)
     output = tft.TFTransformOutput(store_dir)
 
@@ -155,7 +158,7 @@ def build_described_store(store_dir: str, num_images: int, size: int, describe: 
     vocabulary = store_format.Vocabulary.of(
         words(store_format.DESCRIPTION_VOCABULARY),
         {f: words(store_format.field_vocabulary(f)) for f in fields})
-    write_manifest(store_dir, num_images, size, vocabulary=vocabulary)
+    write_manifest(store_dir, num_images, size, validation_every, vocabulary=vocabulary)
     return store_dir
 
 
