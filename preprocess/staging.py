@@ -132,7 +132,6 @@ class Output:
             delete_tree(self.paths.staging)
         else:
             shutil.rmtree(self.paths.staging, ignore_errors=True)
-        shutil.rmtree(self.paths.local, ignore_errors=True)
 
     def has_units(self) -> bool:
         """Whether the staging area holds work a rerun can resume from."""
@@ -149,7 +148,9 @@ class Output:
         shutil.rmtree(self.partial, ignore_errors=True)
 
     def commit(self) -> None:
-        """Rename the finished store into place, replacing an old one (checked in prepare)."""
+        """Rename the finished store into place, replacing an old one (checked in prepare),
+        without the launcher's own scratch folder inside the partial directory."""
+        shutil.rmtree(self.paths.local, ignore_errors=True)
         old = None
         if os.path.exists(self.final):
             old = f"{self.final}.old-{uuid.uuid4().hex[:8]}"

@@ -70,7 +70,8 @@ def catalog(tmp_path_factory):
         fmt = "PNG" if i % 2 else "JPEG"
         (root / f"{i}.img").write_bytes(encode(numbered(i), fmt))
     (root / "copy-of-2.img").write_bytes((root / "2.img").read_bytes())
-    with StaticServer(str(root)) as server:
+    # a fixed clock: the stores keep each answer's Date, and the two runs must match byte for byte
+    with StaticServer(str(root), clock=lambda: 1_796_000_000.0) as server:
         records = [{"url": server.url_for(f"{i}.img"), "description": f"garment {i}",
                     "split": "train" if i % 2 else "validation", "sku": i} for i in range(GOOD)]
         records += [{"url": server.url_for("gone.img"), "description": "missing"},       # 5
