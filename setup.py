@@ -44,6 +44,9 @@ setup(
         # gapcv is the anchor the benchmarks compare against (bench/).
         "bench": ["gapcv==1.0.0"],
         "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6",
+                 # one test process per core: most tests wait on a child process, a server
+                 # or a Beam worker as often as they compute
+                 "pytest-xdist>=3.5",
                  # an independent KID implementation the tests compare with
                  "torchmetrics>=1.4"],
         # KID/FID (streamgan evaluate, --eval-every): the FID Inception network ships inside

@@ -38,6 +38,20 @@ def served_store(served_catalog, tmp_path_factory):
     return out
 
 
+# Files that each take minutes: collected first, so that with one test process per core
+# (pytest.ini: pytest-xdist, a file per process) none of them starts last and runs alone.
+LONG_FILES = ("shell/test_user_path.py", "train/test_warmstart.py", "pipeline/test_run.py",
+              "faults/test_preprocess_interruptions.py", "faults/test_training_faults.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def long_first(item):
+        path = item.nodeid.split("::")[0]
+        return next((i for i, name in enumerate(LONG_FILES) if path.endswith(name)),
+                    len(LONG_FILES))
+    items.sort(key=long_first)  # stable: the rest keep their order
+
+
 def pytest_sessionfinish(session, exitstatus):
     session.config.stash[EXIT_STATUS] = int(exitstatus)
 

@@ -73,17 +73,17 @@ def test_training_logs_kid_keeps_the_best_generator_and_evaluate_reports(store32
     from streamgan.train.paths import RunPaths
     from tests.train.tiny_store import build_store
 
-    store = build_store(str(tmp_path / "split-store"), 100, 32, transform_from=store32,
-                        validation_every=5)  # 80 train, 20 validation
+    store = build_store(str(tmp_path / "split-store"), 60, 32, transform_from=store32,
+                        validation_every=5)  # 48 train, 12 validation
     workdir = str(tmp_path / "run")
     config = TrainConfig(store=store, workdir=workdir, epochs=2, batch_size=32, latent_dim=8,
-                         base_filters=4, num_samples=4, eval_every=1, eval_num=16)
+                         base_filters=4, num_samples=4, eval_every=1, eval_num=8)
     lines = []
     train(config, verbose=0, log=lines.append)
     paths = RunPaths(workdir)
     history = read_history(paths.history)
     assert len(history["kid"]) == 2 and all(np.isfinite(history["kid"]))
-    assert any("KID every 1 epochs: 16 generated vs 20 real images (held-out split "
+    assert any("KID every 1 epochs: 8 generated vs 12 real images (held-out split "
                "'validation')" in line for line in lines), lines
     assert os.path.exists(paths.best_generator)
     cached = os.listdir(os.path.join(store, quality.FEATURE_DIR))
@@ -91,18 +91,18 @@ def test_training_logs_kid_keeps_the_best_generator_and_evaluate_reports(store32
 
     # as a user runs it: the installed command, a new process
     streamgan = os.path.join(os.path.dirname(sys.executable), "streamgan")
-    done = subprocess.run([streamgan, "evaluate", "--workdir", workdir, "--num", "16"],
+    done = subprocess.run([streamgan, "evaluate", "--workdir", workdir, "--num", "8"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     result = json.load(open(paths.evaluation))
-    assert result["split"] == "validation" and result["real_images"] == 16
-    assert result["held_out"] and result["training_images"] == 80
-    assert result["generated_images"] == 16 and np.isfinite(result["fid"])
+    assert result["split"] == "validation" and result["real_images"] == 8
+    assert result["held_out"] and result["training_images"] == 48
+    assert result["generated_images"] == 8 and np.isfinite(result["fid"])
     assert f"KID {result['kid']:.4f}" in out
     assert "precision" in out and "novelty" in out
     assert os.path.exists(paths.report) and os.path.exists(paths.nearest_panel)
-    assert result["overall"]["figures"]["novelty"]["n"] == 16
+    assert result["overall"]["figures"]["novelty"]["n"] == 8
 
 
 def test_fid_in_the_images_space_equals_the_matrix_square_root_form():

@@ -14,7 +14,8 @@ from streamgan.train.images import label_margin
 from streamgan.train.paths import RunPaths
 
 pytestmark = pytest.mark.slow
-SMALL = ["--image-size", "32", "--batch-size", "16", "--base-filters", "8", "--num-samples", "16",
+SIZE = 16
+SMALL = ["--image-size", str(SIZE), "--batch-size", "16", "--base-filters", "8", "--num-samples", "16",
          "--eval-every", "0"]
 
 
@@ -43,7 +44,7 @@ def test_run_builds_trains_reuses_and_rebuilds_for_a_new_catalogue(served_catalo
     run_dir = glob.glob(str(work / "train-*"))[0]
     assert glob.glob(os.path.join(run_dir, "samples", "*.png"))
     assert glob.glob(os.path.join(run_dir, "**", "*.keras"), recursive=True)
-    assert_one_labelled_row_per_prompt(work / "samples.png", run_dir, 16)
+    assert_one_labelled_row_per_prompt(work / "samples.png", run_dir, 16, SIZE)
 
     # Same catalogue, same options, more epochs: the store is reused and training resumes.
     assert main(["run", "--catalog", catalog, "--workdir", str(work), "--epochs", "2", *SMALL]) == 0
