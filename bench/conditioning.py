@@ -42,7 +42,7 @@ import time
 
 import numpy as np
 
-from bench.data import OUT, require_clothing
+from bench.data import parse_args
 from bench.quality import build_store, option_value, take_turns
 from streamgan.train.judge import LinearProbe
 
@@ -301,15 +301,9 @@ def main() -> int:
                              "instead of training")
     parser.add_argument("--models", default="unconditional,conditional",
                         help="which to train (the overall KID ratio needs both)")
-    parser.add_argument("--out", default=os.path.join(OUT, "conditioning"))
-    parser.add_argument("--store-cache", default=os.path.join(OUT, "conditioning"),
-                        help="where the preprocessed store is cached")
-    args = parser.parse_args()
-    missing = require_clothing("conditioning")
-    if missing:
-        print(missing)
+    args = parse_args(parser, "conditioning")
+    if args is None:
         return 1
-    os.makedirs(args.out, exist_ok=True)
     store = build_store(args.store_cache, 64)
     print(f"bench.conditioning: store {store}; {args.minutes:g} min per model")
 

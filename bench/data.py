@@ -2,6 +2,7 @@
 in category folders, a catalog.json with train and validation splits; see its README)."""
 from __future__ import annotations
 
+import argparse
 import os
 
 # Beside the checkout, as on the project machine (/work/shared/data/clothing-small).
@@ -16,3 +17,20 @@ def require_clothing(bench: str) -> str | None:
     if os.path.exists(CLOTHING_CATALOG):
         return None
     return f"bench.{bench}: {CLOTHING_CATALOG} not found (the shared clothing-small photos)"
+
+
+def parse_args(parser: argparse.ArgumentParser, bench: str,
+               store_cache: bool = True) -> argparse.Namespace | None:
+    """The bench's arguments, with the --out (and --store-cache) every bench takes and --out
+    created; None, after the one line saying so, when the data set is missing."""
+    parser.add_argument("--out", default=os.path.join(OUT, bench))
+    if store_cache:
+        parser.add_argument("--store-cache", default=os.path.join(OUT, bench),
+                            help="where the preprocessed store is cached")
+    args = parser.parse_args()
+    missing = require_clothing(bench)
+    if missing:
+        print(missing)
+        return None
+    os.makedirs(args.out, exist_ok=True)
+    return args

@@ -18,7 +18,7 @@ import json
 import os
 import time
 
-from bench.data import OUT, require_clothing
+from bench.data import parse_args
 from bench.quality import build_store
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -74,15 +74,9 @@ def main() -> int:
                         help="evaluate the run kept in --out instead of training")
     parser.add_argument("--screenshot", metavar="PNG",
                         help="also save a small screenshot of report.html (headless Chromium)")
-    parser.add_argument("--out", default=os.path.join(OUT, "evaluate"))
-    parser.add_argument("--store-cache", default=os.path.join(OUT, "evaluate"),
-                        help="where the preprocessed store is cached")
-    args = parser.parse_args()
-    missing = require_clothing("evaluate")
-    if missing:
-        print(missing)
+    args = parse_args(parser, "evaluate")
+    if args is None:
         return 1
-    os.makedirs(args.out, exist_ok=True)
     store = build_store(args.store_cache, 64)
     workdir = os.path.join(args.out, "run")
     if not args.trained:

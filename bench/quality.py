@@ -34,7 +34,7 @@ import shutil
 import sys
 import time
 
-from bench.data import CLOTHING_CATALOG, OUT, require_clothing
+from bench.data import CLOTHING_CATALOG, parse_args
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -274,16 +274,10 @@ def main() -> int:
     parser.add_argument("--slice", type=float, default=60.0, help="seconds per turn")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--recipes", help="comma-separated recipe names (see recipes())")
-    parser.add_argument("--out", default=os.path.join(OUT, "quality"))
-    parser.add_argument("--store-cache", help="where the preprocessed store is cached "
-                        "(default: --out)")
-    args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    missing = require_clothing("quality")
-    if missing:
-        print(missing)
+    args = parse_args(parser, "quality")
+    if args is None:
         return 1
-    store = build_store(args.store_cache or args.out, args.size)
+    store = build_store(args.store_cache, args.size)
     print(f"bench.quality: store {store}; {args.minutes:g} min per recipe")
     state = train_all(args, store)
     results, grids = score(args, store, state)

@@ -40,7 +40,7 @@ import sys
 
 import numpy as np
 
-from bench.data import CLOTHING_CATALOG, OUT, require_clothing
+from bench.data import CLOTHING_CATALOG, parse_args
 from bench.quality import take_turns
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -130,13 +130,9 @@ def main() -> int:
     parser.add_argument("--per-category", type=int, default=50,
                         help="at least this many generated images per category judged")
     parser.add_argument("--slice", type=float, default=60.0, help="seconds per turn")
-    parser.add_argument("--out", default=os.path.join(OUT, "warmstart"))
-    args = parser.parse_args()
-    missing = require_clothing("warmstart")
-    if missing:
-        print(missing)
+    args = parse_args(parser, "warmstart", store_cache=False)
+    if args is None:
         return 1
-    os.makedirs(args.out, exist_ok=True)
     season1, season2 = seasons(CLOTHING_CATALOG)
     print(f"bench.warmstart: season 1 {len(season1)} records, season 2 {len(season2)} "
           f"(new categories: {', '.join(NEW_CATEGORIES)})", flush=True)
