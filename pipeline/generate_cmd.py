@@ -72,7 +72,7 @@ def main(args: argparse.Namespace, extra: list[str]) -> int:
           + (f", noise truncated at +-{args.truncation:g}" if args.truncation else ""))
     if result["prompts"]:
         print(f"  prompts {', '.join(repr(p) for p in result['prompts'][:8])}"
-              + (" (one row each)" if args.prompts else " (the run's frequent conditions)"))
+              + (" (one row each)" if args.prompts else " (the run's frequent conditions, a row each)"))
     if result["grid"]:
         print(f"  grid   {result['grid']}")
     if result["files"]:

@@ -109,17 +109,17 @@ def grid_rows(run_dir: str, num_samples: int) -> tuple[list[str] | None, int]:
     rows of its per-epoch grids (its frequent conditions; those with a word the model has no
     embedding for left out, as `generate --prompt` refuses them), one labelled row each;
     (None, num_samples) for an unconditional run."""
-    from streamgan.train.conditioning import SPEC_FILE, ConditionEncoder, ConditionSpec, grid_prompts
+    from streamgan.train import conditioning
     from streamgan.train.paths import RunPaths
     graph = RunPaths(run_dir).conditioning
-    if not os.path.exists(os.path.join(graph, SPEC_FILE)):
+    if not os.path.exists(os.path.join(graph, conditioning.SPEC_FILE)):
         return None, num_samples
-    spec = ConditionSpec.load(graph)
-    encoder = ConditionEncoder(graph, spec.source, spec.max_tokens)
-    known = tuple(p for p in spec.prompts if p.strip() and not encoder.unknown(p))
+    spec = conditioning.ConditionSpec.load(graph)
+    known = conditioning.known_prompts(
+        spec, conditioning.ConditionEncoder(graph, spec.source, spec.max_tokens))
     if not known:
         return None, num_samples
-    return grid_prompts(dataclasses.replace(spec, prompts=known), num_samples)
+    return conditioning.grid_prompts(dataclasses.replace(spec, prompts=known), num_samples)
 
 
 def run_all(workdir: str, pre, train_config, beam_args: list[str],

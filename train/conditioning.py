@@ -180,6 +180,12 @@ def check_prompts(encoder: ConditionEncoder, prompts: list[str]) -> None:
                           f"{', '.join(vocabulary[:8])}")
 
 
+def known_prompts(spec: ConditionSpec, encoder: "ConditionEncoder") -> tuple[str, ...]:
+    """The run's frequent conditions a grid can show: those with a word the model has no
+    embedding for are left out, as `generate --prompt` refuses them."""
+    return tuple(p for p in spec.prompts if p.strip() and not encoder.unknown(p))
+
+
 def grid_prompts(spec: ConditionSpec, num_samples: int) -> tuple[list[str], int]:
     """(prompts, columns) of a conditional grid of about num_samples images: one row per
     frequent condition (at most GRID_ROWS), as many columns as fill num_samples."""

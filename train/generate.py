@@ -21,6 +21,7 @@ look more like the prompt and like a photo. Measured by bench/conditioning.py.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -102,7 +103,8 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
     """Generate `num` images (per prompt); write a grid to `out` and/or PNGs into `out_dir`.
 
     prompts: for a conditional generator, what to generate (one grid row each); without them
-    a conditional generator draws from the run's frequent conditions in turn.
+    a conditional generator's grid has a labelled row per frequent condition of its run (as
+    its sample grids do), the `num` images shared out row by row.
     select: candidates drawn per image, the discriminator's favourites kept (1: no selection).
     truncation: draw the noise from a normal truncated at +-truncation (None: not truncated).
     Returns {"generator", "num", "seed", "grid", "files", "prompts"}.
@@ -130,20 +132,22 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
     if prompts and not loaded.conditional:
         raise ConfigError(f"--prompt: {path} is an unconditional generator (its run had no "
                           "usable descriptions, or --condition none): generate without --prompt")
-    ids, groups = None, 1  # groups: sets of candidates a selection keeps the best of
+    ids, groups, labels = None, 1, None  # groups: sets of candidates a selection keeps the best of
     if loaded.conditional:
         encoder = loaded.encoder
         if prompts:
             conditioning.check_prompts(encoder, prompts)
             noise = np.tile(noise, (len(prompts), 1))
             ids = np.repeat(encoder.encode(prompts), num * select, axis=0)
-            cols, groups = num, len(prompts)
+            cols, groups, labels = num, len(prompts), prompts
         else:
-            prompts = [spec.prompts[(i // select) % len(spec.prompts)] if spec.prompts else ""
-                       for i in range(num * select)]
-            ids = encoder.encode(prompts)
-            prompts = list(dict.fromkeys(prompts))
-            groups = num  # each image's candidates share its condition
+            frequent = conditioning.known_prompts(spec, encoder) or ("",)
+            cols = cols or math.ceil(num / min(conditioning.GRID_ROWS, len(frequent), num))
+            labels = [frequent[row % len(frequent)] for row in range(math.ceil(num / cols))]
+            # image i sits in row i // cols; its `select` candidates share its condition
+            ids = encoder.encode([labels[i // select // cols] for i in range(num * select)])
+            prompts = list(dict.fromkeys(labels))
+            groups = num
     fakes = (in_batches(generator, noise, ids, batch_size) if discriminator is None
              else picked(generator, discriminator, noise, ids, groups, select, batch_size))
     pixels = images.to_uint8(fakes, loaded.card.pixel_range)
@@ -155,12 +159,11 @@ def generate(workdir: str | None = None, num: int = 64, out: str | None = None,
         width = max(4, len(str(num - 1)))
         files = [images.save_png(image, os.path.join(out_dir, f"{i:0{width}d}.png"))
                  for i, image in enumerate(pixels)]
-    # one grid row per prompt (the prompts asked for, or one image a row): each row labelled
-    rows = (prompts if prompts and any(prompts) and groups == len(prompts) and cols
-            and cols * len(prompts) == num else None)
-    grid = images.save_png(images.make_grid(pixels, cols, labels=rows), out) if out else None
+    # a conditional grid's rows are labelled with what they were asked to be
+    labels = labels if labels and any(labels) else None
+    grid = images.save_png(images.make_grid(pixels, cols, labels=labels), out) if out else None
     return {"generator": path, "num": num, "seed": seed, "grid": grid, "files": files,
-            "prompts": prompts or []}
+            "prompts": [p for p in prompts or [] if p]}
 
 
 class GeneratorSource:

@@ -83,6 +83,8 @@ def test_generate_by_workdir_and_from_the_keras_file_alone(runs, home, tmp_path,
     out = shell("generate", "--workdir", name, "--num", "5", "--seed", "3", "--out-dir",
                 f"gen-{name}", "--out", f"grid-{name}.png", cwd=home)
     assert "streamgan generate: 5 images" in out
+    if "unconditional" not in name:  # a labelled row per category, as the sample grids have
+        assert "(the run's frequent conditions, a row each)" in out
     images = pngs(os.path.join(home, f"gen-{name}"))
     assert len(images) == 5 and all(im.shape == (SIZE, SIZE, 3) for im in images)
     assert np.std(np.stack(images)) > 0  # not one flat colour

@@ -253,6 +253,14 @@ def test_a_conditional_run_trains_resumes_and_generates_what_is_asked(described_
         labels = label_margin(["dress", "Shoes"], 32)  # a row per prompt, --num each, labelled
         assert grid.shape[:2] == (2 * 34 + 2, labels.shape[1] + 4 * 34 + 2)
         assert (grid[:, :labels.shape[1]] == labels).all()
+        # without --prompt: a labelled row per frequent condition, 7 images shared out 3, 3, 1
+        assert main(["generate", "--workdir", run, "--num", "7", "--seed", "1", "--out", out,
+                     "--out-dir", str(tmp_path / "seven")]) == 0
+        assert len(os.listdir(tmp_path / "seven")) == 7
+        grid = np.asarray(Image.open(out))
+        labels = label_margin(list(spec.prompts[:3]), 32)
+        assert grid.shape[:2] == (3 * 34 + 2, labels.shape[1] + 3 * 34 + 2)
+        assert (grid[:, :labels.shape[1]] == labels).all()
         # the exported generator answers the prompt (two epochs: compare before rounding)
         generator = keras.models.load_model(os.path.join(run, "generator.keras"))
         encoder = conditioning.ConditionEncoder(os.path.join(run, "conditioning"), "category",
