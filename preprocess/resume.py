@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from streamgan.common.files import is_remote
+from streamgan.preprocess.publish import LineIndex
 from streamgan.preprocess.staging import Paths, delete_tree
-from streamgan.preprocess.steps import SHARD_SUFFIX, TEMP_PREFIX, UNIT_SUFFIX
-
-_INDEX = re.compile(rb'^\{"index": ?(\d+)')
+from streamgan.preprocess.steps import SHARD_SUFFIX, TEMP_PREFIX, UNIT_SUFFIX, write_atomically
 
 
 def made_from(summary, cfg) -> dict:
@@ -64,13 +62,6 @@ def _read(path: str) -> bytes:
         return fh.read()
 
 
-def _write(path: str, data: bytes) -> None:
-    temporary = path + ".tmp"
-    with FileSystems.create(temporary) as fh:
-        fh.write(data)
-    FileSystems.rename([temporary], [path])
-
-
 def _files(pattern: str) -> list[str]:
     try:
         return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
@@ -98,10 +89,8 @@ def begin(paths: Paths, summary, cfg) -> np.ndarray:
         delete_tree(paths.units)
         units = []
     else:
-        for path in units:
-            for line in _read(path).splitlines():
-                match = _INDEX.match(line)
-                done[int(match.group(1)) if match else json.loads(line)["index"]] = True
+        if units:  # the catalogue positions the finished units' lines hold
+            done = LineIndex(units, summary.records).file >= 0
         _remove_unfinished(paths, units)
         if units:
             print(f"resuming an interrupted run: {int(done.sum())} of {summary.records} records "
@@ -112,7 +101,7 @@ def begin(paths: Paths, summary, cfg) -> np.ndarray:
     if not is_remote(paths.staging):  # local folders the workers write into
         for folder in (paths.records_dir, paths.units, paths.progress):
             os.makedirs(folder, exist_ok=True)
-    _write(paths.resume, json.dumps(made, sort_keys=True).encode())
+    write_atomically(*FileSystems.split(paths.resume), json.dumps(made, sort_keys=True).encode())
     return done
 
 

@@ -253,14 +253,15 @@ def write_unit(units_dir: str, results: list[dict]) -> str:
         else:
             lines.append(unit_line(result))
     if pixels:
-        _write_atomically(units_dir, shard, b"".join(p.tobytes() for p in pixels))
-    _write_atomically(units_dir, name + UNIT_SUFFIX,
+        write_atomically(units_dir, shard, b"".join(p.tobytes() for p in pixels))
+    write_atomically(units_dir, name + UNIT_SUFFIX,
                       b"".join(json.dumps(line, ensure_ascii=False).encode() + b"\n"
                                for line in lines))
     return name
 
 
-def _write_atomically(folder: str, name: str, data: bytes) -> None:
+def write_atomically(folder: str, name: str, data: bytes) -> None:
+    """folder/name holds `data` complete or does not exist, on any Beam filesystem."""
     temporary = FileSystems.join(folder, f"{TEMP_PREFIX}{name}")
     with FileSystems.create(temporary) as fh:
         fh.write(data)
