@@ -56,7 +56,6 @@ def make_trainee(store: str, condition: str, workdir: str, warm_start: str | Non
     resolve + build (train/build.py), as `streamgan train` sets a run up."""
     from streamgan.train.build import build, resolve
     from streamgan.train.config import TrainConfig
-    from streamgan.train.data import load_transform, stream_dataset
 
     resolved = resolve(TrainConfig(store=store, workdir=workdir, split="train", eval_every=0,
                                    condition=condition, warm_start=warm_start, **options))
@@ -64,11 +63,10 @@ def make_trainee(store: str, condition: str, workdir: str, warm_start: str | Non
         raise SystemExit(f"could not warm-start from {warm_start}: {resolved.parent_note}")
     trainee = build(resolved, log=print)
     print(f"  {condition}: {resolved.conditioning}")
-    config, encoder, transform = trainee.config, trainee.encoder, load_transform(store)
+    config, encoder = trainee.config, trainee.encoder
 
     def dataset(seed: int):
-        return stream_dataset(trainee.reader, transform, config.batch_size, seed=seed,
-                              encode_condition=encoder).repeat()
+        return trainee.stream(seed).repeat()
     return trainee.gan, dataset, encoder, config
 
 

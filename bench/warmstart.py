@@ -5,9 +5,10 @@ faster than a run from scratch, and keep improving?
     python -m bench.warmstart --parent-minutes 4 --parent-ramp 2000,4000 --minutes 4 \
         --eval-at 1,2,4                                      # a short look
 
-Two seasons from ../shared/data/clothing-small (bench/seasons.py's: season 2 keeps 60% of season
-1's photos, adds the other 20% and two categories season 1 lacks), each preprocessed at 64 px
-by the real job. Season 1 trains `--parent-minutes` through the product's own train() with
+Two seasons from ../shared/data/clothing-small (`seasons`: season 2 keeps 60% of season 1's
+photos, adds the other 20% and three categories season 1 lacks: hat with all its 123 photos,
+skirt with 50 and shorts with 20, the few-shot ones), each preprocessed at 64 px by the real
+job. Season 1 trains `--parent-minutes` through the product's own train() with
 `streamgan train`'s defaults (so conditioned on the descriptions, here the category names).
 On season 2 the product's resolve() + build() (train/build.py, as `streamgan train
 --warm-start` sets a run up) make
@@ -15,7 +16,9 @@ On season 2 the product's resolve() + build() (train/build.py, as `streamgan tra
   scratch       season 2 from random weights
   warm-NAME     season 2 warm-started from season 1's run, for each NAME of `--warm`:
                 weights (the weights alone), all (every one of TrainConfig's warm_start_fixes),
-                or a "+"-joined set of them (rows, moments, warmup: train/warmstart.py)
+                or a "+"-joined set of them (rows, moments, warmup: train/warmstart.py); with
+                "+balance", also repeat-factor sampling of rare conditions at --balance
+                (train/balance.py)
 
 which train `--minutes` each, taking turns in slices (bench/quality.py's take_turns, so load
 from other work hits all alike). At minute 0 (warm runs) and at each `--eval-at` minute the
@@ -41,27 +44,36 @@ import sys
 import numpy as np
 
 from bench.data import CLOTHING_CATALOG, parse_args
-from bench.quality import take_turns
+from bench.quality import build_store, take_turns
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-NEW_CATEGORIES = ("hat", "skirt")  # as in bench/seasons.py
+NEW_CATEGORIES = {"hat": None, "skirt": 50, "shorts": 20}  # season 2's photos of each (None: all)
 
 
-def seasons(catalog: str, new_categories=NEW_CATEGORIES, seed: int = 0) -> tuple[list, list]:
-    """(season 1, season 2) records with absolute URLs: bench/seasons.py's two seasons of
-    training photos, each with the validation photos of its own categories (what its KID is
-    measured against)."""
-    from bench.seasons import seasons as training_seasons
+def seasons(catalog: str, new_categories: dict = NEW_CATEGORIES, seed: int = 0) -> tuple[list, list]:
+    """(season 1, season 2) records with absolute URLs. Season 1: 80% of the training photos of
+    the categories it has (all but `new_categories`). Season 2: 60% of season 1's photos, the
+    other 20%, and of each new category as many training photos as `new_categories` says (the
+    few-shot ones). Each season has the validation photos of its own categories (what its KID
+    is measured against)."""
+    import random
     source = os.path.dirname(os.path.abspath(catalog))
-    first, second = training_seasons(source, tuple(new_categories), seed)
     with open(catalog) as fh:
-        validation = [r for r in json.load(fh) if r.get("split") == "validation"]
-
-    def absolute(records):
-        return [dict(r, url=os.path.join(source, r["url"])) for r in records]
+        records = [dict(r, url=os.path.join(source, r["url"])) for r in json.load(fh)]
+    photos = [r for r in records if r.get("split") == "train"]
+    validation = [r for r in records if r.get("split") == "validation"]
+    rng = random.Random(seed)
+    rng.shuffle(photos)
+    kept = [r for r in photos if r["description"] not in new_categories]
+    cut = len(kept) * 8 // 10
+    first, rest = kept[:cut], kept[cut:]
+    new = [r for name, count in new_categories.items()
+           for r in [p for p in photos if p["description"] == name][:count]]
+    second = first[:len(first) * 6 // 10] + rest + new
+    rng.shuffle(second)
     season1 = first + [r for r in validation if r["description"] not in new_categories]
-    return absolute(season1), absolute(second + validation)
+    return season1, second + validation
 
 
 def build_season_store(records: list, out: str, name: str) -> str:
@@ -102,12 +114,15 @@ def train_parent(store: str, workdir: str, minutes: float, ramp: tuple[int, int]
     return workdir
 
 
-def warm_fixes(name: str) -> str:
-    """A --warm entry as TrainConfig.warm_start_fixes."""
+def warm_options(name: str, balance: float) -> dict:
+    """A --warm entry as TrainConfig options: its warm_start_fixes, and balance when the entry
+    names it."""
     from streamgan.train.config import WARM_START_FIXES
-    if name == "all":
-        return ",".join(WARM_START_FIXES)
-    return "" if name == "weights" else name.replace("+", ",")
+    parts = set(name.split("+")) - {"weights"}
+    options = {"balance": balance} if "balance" in parts else {}
+    parts.discard("balance")
+    fixes = WARM_START_FIXES if "all" in parts else sorted(parts)
+    return {"warm_start_fixes": ",".join(fixes), **options}
 
 
 def main() -> int:
@@ -125,12 +140,15 @@ def main() -> int:
     parser.add_argument("--eval-at", default="1,2,5,10,15", help="minutes to score at")
     parser.add_argument("--warm", default="weights,all",
                         help="warm-started runs, by what they carry over (see above)")
+    parser.add_argument("--balance", type=float, default=0.2,
+                        help="the balance (repeat-factor threshold) of a --warm entry that "
+                             "names it, e.g. all+balance")
     parser.add_argument("--eval-num", type=int, default=500,
                         help="generated images per mark (KID and consistency)")
     parser.add_argument("--per-category", type=int, default=50,
                         help="at least this many generated images per category judged")
     parser.add_argument("--slice", type=float, default=60.0, help="seconds per turn")
-    args = parse_args(parser, "warmstart", store_cache=False)
+    args = parse_args(parser, "warmstart")
     if args is None:
         return 1
     season1, season2 = seasons(CLOTHING_CATALOG)
@@ -149,7 +167,7 @@ def main() -> int:
         workdir = os.path.join(args.out, "runs", f"season2-{name}")
         shutil.rmtree(workdir, ignore_errors=True)
         warm = None if name == "scratch" else parent
-        fixes = {} if warm is None else {"warm_start_fixes": warm_fixes(name[len("warm-"):])}
+        fixes = {} if warm is None else warm_options(name[len("warm-"):], args.balance)
         gan, dataset, encoder, config = make_trainee(store2, "auto", workdir, warm_start=warm,
                                                      **fixes)
         state[name] = {"gan": gan, "dataset": dataset, "encoder": encoder, "config": config,
@@ -160,10 +178,14 @@ def main() -> int:
     for name, start in starts.items():
         state[name]["snapshots"].insert(0, (0.0, start))
 
-    results = {"seasons": {"1": len(season1), "2": len(season2)},
+    photos = {}
+    for r in season2:
+        if r.get("split") == "train":
+            photos[r["description"]] = photos.get(r["description"], 0) + 1
+    results = {"seasons": {"1": len(season1), "2": len(season2)}, "photos": photos,
                "new_categories": list(NEW_CATEGORIES), "parent_minutes": args.parent_minutes,
                "minutes": args.minutes, "runs": {}}
-    scorer = Scorer(store2, args.eval_num, args.per_category)
+    scorer = Scorer(build_store(args.store_cache, 64), args.eval_num, args.per_category)
     results["judge_accuracy"] = scorer.ceiling
     for name, s in state.items():
         curve = []
@@ -183,25 +205,33 @@ def main() -> int:
 
 
 class Scorer:
-    """KID against season 2's validation photos and per-category class consistency of a
-    generator's images made with those photos' descriptions."""
+    """KID against the validation photos and per-category class consistency of a generator's
+    images made with those photos' descriptions. The judge is fitted on every training photo
+    of the data set (`full_store`, all 64 px), not season 2's alone: a category season 2 has 20
+    photos of is judged as well as any other."""
 
-    def __init__(self, store: str, num: int, per_category: int):
-        from bench.conditioning import real_features, real_split
+    def __init__(self, full_store: str, num: int, per_category: int):
+        import h5py
+
+        from streamgan.store import contract
         from streamgan.train import quality
         from streamgan.train.judge import LinearProbe
         self.features = quality.InceptionFeatures()
-        train_images, train_names = real_split(store, "train")
-        val_images, val_names = real_split(store, "validation")
+        info = contract.open_store(full_store)
+        with h5py.File(info.h5_path, "r") as f:
+            names = np.array([d.decode() for d in f[contract.DESCRIPTION][:]])
+        train_rows, train_features = quality.split_features(info, "train", None, self.features,
+                                                            log=print)
+        val_rows, self.real = quality.split_features(info, "validation", None, self.features,
+                                                     log=print)
+        train_names, val_names = names[train_rows], list(names[val_rows])
         self.categories = sorted(set(train_names))
         index = {c: i for i, c in enumerate(self.categories)}
-        train_features = real_features(self.features, store, "train", train_images)
-        self.real = real_features(self.features, store, "validation", val_images)
         self.judge = LinearProbe(train_features, np.array([index[c] for c in train_names]),
                                  len(self.categories))
         verdicts = self.judge.predict(self.real)
-        names = np.array(val_names)
-        self.ceiling = {c: float(np.mean(verdicts[names == c] == index[c]))
+        val = np.array(val_names)
+        self.ceiling = {c: float(np.mean(verdicts[val == c] == index[c]))
                         for c in self.categories}
         # the KID's prompts: the validation photos' descriptions, cycled up to num; for the
         # consistency, more images of the categories that got fewer than per_category
@@ -248,6 +278,13 @@ def report(args, results: dict) -> None:
     print("  judge's accuracy on real validation photos: new "
           f"{np.mean([ceiling[c] for c in NEW_CATEGORIES]):.0%}, known "
           f"{np.mean([v for c, v in ceiling.items() if c not in NEW_CATEGORIES]):.0%}")
+    print("\nconsistency per category at the last mark, by season 2's photos of it "
+          "(new categories marked *):")
+    print(f"  {'category':<12}{'photos':>7}{'judge':>7}" + "".join(f"{n:>16}" for n in runs))
+    for c in sorted(results["photos"], key=lambda c: results["photos"][c]):
+        print(f"  {c + ('*' if c in NEW_CATEGORIES else ''):<12}{results['photos'][c]:>7}"
+              f"{ceiling[c]:>7.0%}"
+              + "".join(f"{r['curve'][-1]['consistency'][c]:>16.0%}" for r in runs.values()))
     scratch = runs["scratch"]["curve"]
     for name, run in runs.items():
         if name == "scratch":

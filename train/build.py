@@ -90,6 +90,18 @@ class Trainee:
     initial_epoch: int                # epochs already done (a resume's checkpoint)
     checkpoint: str | None            # the checkpoint resumed from
     vocabulary: tuple[int, int] = (0, 0)  # a warm start's (known, new) condition entries
+    transform: Any = None             # the store's TFT pixel transform (data.load_transform)
+    repeat_factors: Any = None        # balance.RepeatFactors of a balanced run, or None
+
+    def stream(self, seed: int):
+        """One epoch of the run's batches, in the order `seed` draws (what `dataset` is for
+        the run's own seed; bench/ trains slices of a run on further seeds)."""
+        from streamgan.train.data import stream_dataset
+        c = self.config
+        return stream_dataset(self.reader, self.transform, c.batch_size, seed=seed,
+                              shuffle_buffer=c.shuffle_buffer, readers=c.readers,
+                              encode_condition=self.encoder,
+                              repeat_factors=self.repeat_factors)
 
     @property
     def config(self) -> TrainConfig:
@@ -130,7 +142,6 @@ def build(resolved: Resolved, *,
         bound_malloc_arenas,
         load_transform,
         num_batches,
-        stream_dataset,
     )
     from streamgan.train.gan import build_gan
 
@@ -159,16 +170,24 @@ def build(resolved: Resolved, *,
         except (OSError, ValueError, KeyError, RuntimeError) as e:
             raise ConfigError(f"checkpoint {ckpt} is unreadable ({e}): move it away to resume "
                               "from the one before it") from None
+    repeat_factors = None
     if spec is not None:
         reader = reader.with_condition(spec.source)
-    dataset = stream_dataset(reader, load_transform(info.transform_dir), config.batch_size,
-                             seed=config.seed * 100_003 + initial_epoch,
-                             shuffle_buffer=config.shuffle_buffer, readers=config.readers,
-                             encode_condition=encoder)
-    return Trainee(resolved=resolved, gan=gan, dataset=dataset,
-                   steps=num_batches(reader.num_images, config.batch_size), reader=reader,
-                   spec=spec, encoder=encoder, fixed_noise=fixed_noise(paths, config),
-                   initial_epoch=initial_epoch, checkpoint=ckpt, vocabulary=vocabulary)
+        if config.balance > 0:
+            from streamgan.train.balance import RepeatFactors
+            from streamgan.train.conditioning import PROMPT_SCAN_ROWS
+            repeat_factors = RepeatFactors(
+                encoder, reader.condition_texts(PROMPT_SCAN_ROWS, seed=config.seed),
+                config.balance)
+            log(f"  {repeat_factors.describe()}")
+    trainee = Trainee(resolved=resolved, gan=gan, dataset=None,
+                      steps=num_batches(reader.num_images, config.batch_size), reader=reader,
+                      spec=spec, encoder=encoder, fixed_noise=fixed_noise(paths, config),
+                      initial_epoch=initial_epoch, checkpoint=ckpt, vocabulary=vocabulary,
+                      transform=load_transform(info.transform_dir),
+                      repeat_factors=repeat_factors)
+    trainee.dataset = trainee.stream(config.seed * 100_003 + initial_epoch)
+    return trainee
 
 
 def split_name(config: TrainConfig) -> str:

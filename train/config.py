@@ -103,6 +103,11 @@ class TrainConfig:
     condition_ramp: int = option(12000, group="conditioning",
                                  help="images over which the condition's strength ramps "
                                       "from 0 to 1")
+    balance: float = option(0.0, group="conditioning",
+                            help="repeat-factor sampling of rare conditions (LVIS, Gupta et al. "
+                                 "2019): an image whose rarest word is on a share f < BALANCE "
+                                 "of the images is drawn sqrt(BALANCE/f) times as often (at "
+                                 "most 8x), epochs keep their length; 0: off (train/balance.py)")
     precision: str = option("auto", choices=PRECISIONS, group=OPTIMISATION,
                             help="what the nets compute in: float32, mixed_bfloat16 (weights "
                                  "stay float32), or auto (mixed_bfloat16 where the CPU does "
@@ -177,6 +182,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0 <= value < 1):
                 raise ConfigError(f"{flag_of(TrainConfig, name)} must be in [0, 1), got {value!r}")
+        if not (isinstance(self.balance, (int, float)) and 0 <= self.balance <= 1):
+            raise ConfigError(f"--balance must be in [0, 1], got {self.balance!r}")
         for name in ("r1_gamma", "mode_seeking", "condition_classify"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value >= 0):

@@ -295,7 +295,7 @@ def window_to_strings(window, seed=None, order=None):
 
 def stream_dataset(reader: StoreReader, transform, batch_size: int, *, seed: int = 0,
                    shuffle: bool = True, shuffle_buffer: int | None = None, readers: int = 2,
-                   encode_condition=None):
+                   encode_condition=None, repeat_factors=None):
     """A tf.data.Dataset of float32 (B, S, S, 3) batches in [-1, 1]: every image once per epoch.
 
     Each iteration (each epoch of `fit`) draws a new order; the sequence of orders is fixed by
@@ -303,8 +303,13 @@ def stream_dataset(reader: StoreReader, transform, batch_size: int, *, seed: int
     shuffle_buffer: images permuted together (rounded up to whole chunks; default ~16 MiB).
     encode_condition: for a reader with a condition, text (B,) -> ids (B, T) (a
     conditioning.ConditionEncoder); batches are then (images, ids) pairs.
+    repeat_factors: for a shuffled stream with a condition, text (n,) -> factors (n,) (a
+    balance.RepeatFactors): each window draws images of rare conditions more often and keeps
+    its length.
     """
     import tensorflow as tf
+
+    from streamgan.train.balance import resample
 
     size = reader.image_size
     chunks = tf.data.Dataset.from_tensor_slices(reader.chunk_ids)
@@ -323,10 +328,12 @@ def stream_dataset(reader: StoreReader, transform, batch_size: int, *, seed: int
                 (tf.uint8, tf.string), stateful=False, name="read_hdf5_chunks_and_text")
         window = tf.ensure_shape(window, [None, size, size, 3])
         order = window_order(window, window_seed if shuffle else None)
-        raw = window_to_strings(window, order=order)
         if reader.condition is None:
-            return raw
-        return raw, tf.gather(tf.ensure_shape(texts, [None]), order)
+            return window_to_strings(window, order=order)
+        texts = tf.ensure_shape(texts, [None])
+        if repeat_factors is not None and shuffle:
+            order = resample(order, repeat_factors(tf.gather(texts, order)), window_seed)
+        return window_to_strings(window, order=order), tf.gather(texts, order)
 
     def model_ready(raw, texts=None):
         images = raw if transform is None else tf.ensure_shape(transform(raw),
