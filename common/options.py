@@ -178,7 +178,8 @@ def closest_flag(argument: str, flags: Iterable[str]) -> str | None:
 
     `--learning_rate` or `--Learning-Rate` -> `--learning-rate` (the same words, spelt as
     streamgan spells flags); otherwise the nearest by difflib's ratio (a slip of a letter or
-    two: `--lerning-rate`), taken only when it is close.
+    two: `--lerning-rate`), taken only when it is close; else a flag the argument only adds
+    words to (`--num-images` -> `--num`).
     """
     import difflib
     name = argument.split("=", 1)[0]
@@ -188,7 +189,11 @@ def closest_flag(argument: str, flags: Iterable[str]) -> str | None:
         if flag.lower() == normal or flag.lower().replace("_", "-") == normal:
             return flag
     near = difflib.get_close_matches(normal, flags, n=1, cutoff=0.75)
-    return near[0] if near else None
+    if near:
+        return near[0]
+    # a flag with words added: `--num-images` -> `--num`, `--epochs-max` -> `--epochs`
+    stems = [f for f in flags if normal.startswith(f.lower().replace("_", "-") + "-")]
+    return max(stems, key=len) if stems else None
 
 
 def unknown_argument(unknown: list[str], flags: Iterable[str], what: str) -> str:

@@ -94,3 +94,6 @@ def test_closest_flag_prefers_the_same_words_then_a_near_spelling():
     assert closest_flag("--direct-num-workers", flags) == "--direct_num_workers"
     assert closest_flag("--latnet-dim", flags) == "--latent-dim"
     assert closest_flag("--colour", flags) is None
+    # a flag with words added names the flag it starts with (the longest)
+    assert closest_flag("--num-images", ["--num", "--num-samples", "--seed"]) == "--num"
+    assert closest_flag("--latent-dim-size", flags) == "--latent-dim"
