@@ -292,15 +292,25 @@ def report(args, results: dict) -> None:
         curve = run["curve"]
         later = [p["kid"] for p in curve if p["minutes"] > 2]
         rises = bool(later) and max(later) > curve[0]["kid"]
-        ratio = curve[-1]["kid"] / scratch[-1]["kid"]
-        run["summary"] = {"rises_above_minute_0_after_2": rises,
-                          "final_kid_vs_scratch_final": ratio,
-                          "new_vs_known_consistency_final": curve[-1]["new"]
-                          / max(curve[-1]["known"], 1e-9)}
+        falling = all(b["kid"] <= a["kid"] for a, b in zip(curve[1:], curve[2:]))
+        at5 = {n: next((p["kid"] for p in c if p["minutes"] == 5), None)
+               for n, c in (("warm", curve), ("scratch", scratch))}
+        summary = {"rises_above_minute_0_after_2": rises, "keeps_falling": falling,
+                   "final_kid_vs_scratch_final": curve[-1]["kid"] / scratch[-1]["kid"],
+                   "new_vs_known_consistency_final": curve[-1]["new"]
+                   / max(curve[-1]["known"], 1e-9)}
+        if None not in at5.values():
+            summary["kid_5_vs_scratch_5"] = at5["warm"] / at5["scratch"]
+            summary["kid_5_vs_scratch_final"] = at5["warm"] / scratch[-1]["kid"]
+        run["summary"] = summary
+        at_five = (f"KID at 5 min {summary['kid_5_vs_scratch_5']:.2f}x scratch's at 5 (target "
+                   f"<= 0.6) and {summary['kid_5_vs_scratch_final']:.2f}x scratch's last (target "
+                   "<= 1); " if "kid_5_vs_scratch_5" in summary else "")
         print(f"  {name}: minute-0 KID {curve[0]['kid']:.3f}; after minute 2 "
-              f"{'rises above it' if rises else 'stays at or below it'}; final KID "
-              f"{ratio:.2f}x scratch's (target <= 0.6x at 5 min); new/known consistency "
-              f"{run['summary']['new_vs_known_consistency_final']:.2f} (target >= 0.8)")
+              f"{'rises above it' if rises else 'stays at or below it'}"
+              f"{' and keeps falling' if falling else ', not always falling'}; {at_five}"
+              f"last KID {summary['final_kid_vs_scratch_final']:.2f}x scratch's; new/known "
+              f"consistency {summary['new_vs_known_consistency_final']:.2f} (target >= 0.8)")
     figure, (kid_axes, new_axes) = plt.subplots(1, 2, figsize=(11, 4))
     for name, run in runs.items():
         curve = run["curve"]
@@ -311,7 +321,10 @@ def report(args, results: dict) -> None:
                  ylabel="KID vs season 2 validation photos")
     new_axes.set(xlabel="minutes of training on season 2", ylim=(0, 1),
                  ylabel=f"new categories' consistency ({', '.join(NEW_CATEGORIES)})")
+    new_axes.axhline(1 / len(results["judge_accuracy"]), color="grey", linestyle="--",
+                     label="chance")
     kid_axes.legend()
+    new_axes.legend()
     figure.tight_layout()
     figure.savefig(os.path.join(args.out, "kid_vs_minutes.png"), dpi=100)
     with open(os.path.join(args.out, "results.json"), "w") as fh:
