@@ -36,6 +36,7 @@ min >= 0.8x the known ones'.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import shutil
@@ -178,10 +179,8 @@ def main() -> int:
     for name, start in starts.items():
         state[name]["snapshots"].insert(0, (0.0, start))
 
-    photos = {}
-    for r in season2:
-        if r.get("split") == "train":
-            photos[r["description"]] = photos.get(r["description"], 0) + 1
+    photos = dict(collections.Counter(r["description"] for r in season2
+                                      if r.get("split") == "train"))
     results = {"seasons": {"1": len(season1), "2": len(season2)}, "photos": photos,
                "new_categories": list(NEW_CATEGORIES), "parent_minutes": args.parent_minutes,
                "minutes": args.minutes, "runs": {}}

@@ -183,7 +183,8 @@ class TrainConfig:
             if not (isinstance(value, (int, float)) and 0 <= value < 1):
                 raise ConfigError(f"{flag_of(TrainConfig, name)} must be in [0, 1), got {value!r}")
         if not (isinstance(self.balance, (int, float)) and 0 <= self.balance <= 1):
-            raise ConfigError(f"--balance must be in [0, 1], got {self.balance!r}")
+            raise ConfigError(f"{flag_of(TrainConfig, 'balance')} must be in [0, 1], "
+                              f"got {self.balance!r}")
         for name in ("r1_gamma", "mode_seeking", "condition_classify"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value >= 0):
