@@ -115,6 +115,16 @@ def train_parent(store: str, workdir: str, minutes: float, ramp: tuple[int, int]
     return workdir
 
 
+def parent_trained(workdir: str, season1: list) -> dict:
+    """How far season 1's run got: its epochs and the images it saw (a reused run may have
+    trained longer than --parent-minutes)."""
+    from streamgan.train.checkpoint import list_checkpoints
+    from streamgan.train.paths import RunPaths
+    epochs = list_checkpoints(RunPaths(workdir).checkpoints)[-1][0]
+    photos = sum(r.get("split") == "train" for r in season1)
+    return {"epochs": epochs, "images": epochs * photos}
+
+
 def warm_options(name: str, balance: float) -> dict:
     """A --warm entry as TrainConfig options: its warm_start_fixes, and balance when the entry
     names it."""
@@ -182,7 +192,7 @@ def main() -> int:
     photos = dict(collections.Counter(r["description"] for r in season2
                                       if r.get("split") == "train"))
     results = {"seasons": {"1": len(season1), "2": len(season2)}, "photos": photos,
-               "new_categories": list(NEW_CATEGORIES), "parent_minutes": args.parent_minutes,
+               "new_categories": list(NEW_CATEGORIES), "parent": parent_trained(parent, season1),
                "minutes": args.minutes, "runs": {}}
     scorer = Scorer(build_store(args.store_cache, 64), args.eval_num, args.per_category)
     results["judge_accuracy"] = scorer.ceiling
@@ -274,6 +284,8 @@ def report(args, results: dict) -> None:
         print(f"  {name:<18}" + "".join(f"{c:>20}" for c in cells)
               + f"   {run['images_per_s']:.1f}")
     ceiling = results["judge_accuracy"]
+    print(f"  parent: season 1 trained {results['parent']['epochs']} epochs "
+          f"({results['parent']['images']:,} images)")
     print("  judge's accuracy on real validation photos: new "
           f"{np.mean([ceiling[c] for c in NEW_CATEGORIES]):.0%}, known "
           f"{np.mean([v for c, v in ceiling.items() if c not in NEW_CATEGORIES]):.0%}")

@@ -296,7 +296,8 @@ def window_to_strings(window, seed=None, order=None):
 def stream_dataset(reader: StoreReader, transform, batch_size: int, *, seed: int = 0,
                    shuffle: bool = True, shuffle_buffer: int | None = None, readers: int = 2,
                    encode_condition=None, repeat_factors=None):
-    """A tf.data.Dataset of float32 (B, S, S, 3) batches in [-1, 1]: every image once per epoch.
+    """A tf.data.Dataset of float32 (B, S, S, 3) batches in [-1, 1]: every image once per epoch
+    (unless repeat_factors redraws them).
 
     Each iteration (each epoch of `fit`) draws a new order; the sequence of orders is fixed by
     `seed`. transform: from load_transform(), or None for batches of raw image bytes.
