@@ -157,7 +157,7 @@ def main() -> int:
     parser.add_argument("--eval-num", type=int, default=500,
                         help="generated images per mark (KID and consistency)")
     parser.add_argument("--per-category", type=int, default=50,
-                        help="at least this many generated images per category judged")
+                        help="generated images asked for each category, judged")
     parser.add_argument("--slice", type=float, default=60.0, help="seconds per turn")
     args = parse_args(parser, "warmstart")
     if args is None:
@@ -242,26 +242,23 @@ class Scorer:
         val = np.array(val_names)
         self.ceiling = {c: float(np.mean(verdicts[val == c] == index[c]))
                         for c in self.categories}
-        # the KID's prompts: the validation photos' descriptions, cycled up to num; for the
-        # consistency, more images of the categories that got fewer than per_category
+        # the KID's prompts: the validation photos' descriptions (generated_images draws from
+        # them at random, so both sides share a distribution)
         self.prompts = [val_names[i % len(val_names)] for i in range(num)]
-        self.extra = [c for c in self.categories
-                      for _ in range(max(0, per_category - self.prompts.count(c)))]
+        self.per_category = per_category
         self.index = index
 
     def __call__(self, gan, encoder, config) -> dict:
+        from bench.conditioning import generate
         from streamgan.train import quality
         fakes = quality.generated_images(gan.sampler, len(self.prompts), config.pixel_range,
                                          seed=3, conditions=encoder.encode(self.prompts))
-        extracted = self.features(fakes)
-        kid, kid_std = quality.kid(extracted, self.real)
-        if self.extra:
-            extracted = np.concatenate([extracted, self.features(quality.generated_images(
-                gan.sampler, len(self.extra), config.pixel_range, seed=4,
-                conditions=encoder.encode(self.extra)))])
-        judged = self.judge.predict(extracted)
-        asked = np.array([self.index[p] for p in self.prompts + self.extra])
-        per = {c: float(np.mean(judged[asked == i] == i)) for c, i in self.index.items()}
+        kid, kid_std = quality.kid(self.features(fakes), self.real)
+        # per_category images asked for each category, in the categories' order
+        judged = self.judge.predict(self.features(generate(
+            gan, encoder, self.categories, self.per_category, config.pixel_range, seed=4)))
+        per = {c: float(np.mean(judged[i * self.per_category:(i + 1) * self.per_category] == i))
+               for i, c in enumerate(self.categories)}
         new = [per[c] for c in NEW_CATEGORIES]
         known = [v for c, v in per.items() if c not in NEW_CATEGORIES]
         return {"kid": kid, "kid_std": kid_std, "consistency": per,
