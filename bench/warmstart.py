@@ -155,7 +155,7 @@ def main() -> int:
                         help="the balance (repeat-factor threshold) of a --warm entry that "
                              "names it, e.g. all+balance")
     parser.add_argument("--eval-num", type=int, default=500,
-                        help="generated images per mark (KID and consistency)")
+                        help="generated images per mark for the KID")
     parser.add_argument("--per-category", type=int, default=50,
                         help="generated images asked for each category, judged")
     parser.add_argument("--slice", type=float, default=60.0, help="seconds per turn")
@@ -246,7 +246,6 @@ class Scorer:
         # them at random, so both sides share a distribution)
         self.prompts = [val_names[i % len(val_names)] for i in range(num)]
         self.per_category = per_category
-        self.index = index
 
     def __call__(self, gan, encoder, config) -> dict:
         from bench.conditioning import generate
