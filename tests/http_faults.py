@@ -22,6 +22,7 @@ import socket
 import struct
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler
 
 
@@ -248,6 +249,33 @@ class _Redirect(CountingRoute):
 def redirect(location: str, status: int = 302) -> CountingRoute:
     """Redirects to `location` (relative or absolute; its own path makes a loop)."""
     return _Redirect(location, status)
+
+
+class _EndlessRedirects(CountingRoute):
+    def __init__(self, status: int) -> None:
+        super().__init__()
+        self.status, self.hops = status, set()
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self.hops = set()
+
+    def respond(self, handler, call):
+        split = urllib.parse.urlsplit(handler.path)
+        hop = int(urllib.parse.parse_qs(split.query).get("hop", ["0"])[0])
+        with self._lock:
+            self.hops.add(hop)
+        handler.send_response(self.status)
+        handler.send_header("Location", f"{split.path}?hop={hop + 1}")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+
+def endless_redirects(status: int = 302) -> CountingRoute:
+    """Redirects ?hop=k to ?hop=k+1 forever; `.hops` is the set of hops requested, which a
+    retried request (a read timeout under load) repeats rather than extends."""
+    return _EndlessRedirects(status)
 
 
 class _Unbounded(CountingRoute):
