@@ -15,7 +15,7 @@ On season 2 the product's resolve() + build() (train/build.py, as `streamgan tra
 
   scratch       season 2 from random weights
   warm-NAME     season 2 warm-started from season 1's run, for each NAME of `--warm`:
-                weights (the weights alone), all (every one of TrainConfig's warm_start_fixes),
+                weights (the weights alone, --balance 0), all (every one of TrainConfig's warm_start_fixes),
                 or a "+"-joined set of them (rows, moments, warmup: train/warmstart.py); with
                 "+balance", also repeat-factor sampling of rare conditions at --balance
                 (train/balance.py)
@@ -127,10 +127,10 @@ def parent_trained(workdir: str, season1: list) -> dict:
 
 def warm_options(name: str, balance: float) -> dict:
     """A --warm entry as TrainConfig options: its warm_start_fixes, and balance when the entry
-    names it."""
+    names it (else 0: off, although a warm start's default is on)."""
     from streamgan.train.config import WARM_START_FIXES
     parts = set(name.split("+")) - {"weights"}
-    options = {"balance": balance} if "balance" in parts else {}
+    options = {"balance": balance if "balance" in parts else 0.0}
     parts.discard("balance")
     fixes = WARM_START_FIXES if "all" in parts else sorted(parts)
     return {"warm_start_fixes": ",".join(fixes), **options}

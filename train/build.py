@@ -7,7 +7,7 @@
 `resolve` reads the store and the run folder and decides everything a run's options leave
 open: the image size (the store's, or a resumed model's), the pixel range (the store's
 manifest), the split, what the run conditions on, and a warm start's parent (and so the
-condition's schedule). Nothing after it changes the config: `build` and `fit` only read it,
+condition's schedule and its --balance). Nothing after it changes the config: `build` and `fit` only read it,
 and it is what config.json and every checkpoint record. `build` then makes the run folder's
 contents that the nets depend on (the TFT graph copy, the fixed noise), the nets (from the
 parent's weights, or a checkpoint's on resume) and the streamed dataset.
@@ -24,7 +24,7 @@ import numpy as np
 
 from streamgan.common.errors import ConfigError, StoreError
 from streamgan.store.contract import ALL_SPLITS, StoreInfo, open_store
-from streamgan.train.config import TrainConfig
+from streamgan.train.config import WARM_BALANCE, TrainConfig
 from streamgan.train.paths import RunPaths
 
 
@@ -73,6 +73,9 @@ def resolve(config: TrainConfig) -> Resolved:
         if parent is not None:
             full_strength = dict(condition_start=0, condition_ramp=0) if source else {}
             config = dataclasses.replace(config, parent=parent, **full_strength)
+    if config.balance is None:  # not given: a warm start's categories new to it are rare
+        warm = config.parent is not None and source is not None
+        config = dataclasses.replace(config, balance=WARM_BALANCE if warm else 0.0)
     return Resolved(config=config, info=info, paths=paths, conditioning=why, parent_note=note)
 
 

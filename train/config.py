@@ -32,6 +32,7 @@ SHUFFLE_WINDOW_MIB = 16  # default shuffle buffer: images permuted together, in 
 MODEL = "model (fixed for the life of a run)"
 OPTIMISATION = "optimisation and input"
 WARM_START_FIXES = ("rows", "moments", "warmup")  # train/warmstart.py
+WARM_BALANCE = 0.2  # a warm start's default --balance: its new categories are rare ones
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,11 +104,17 @@ class TrainConfig:
     condition_ramp: int = option(12000, group="conditioning",
                                  help="images over which the condition's strength ramps "
                                       "from 0 to 1")
-    balance: float = option(0.0, group="conditioning",
-                            help="repeat-factor sampling of rare conditions (LVIS, Gupta et al. "
-                                 "2019): an image whose rarest word is on a share f < BALANCE "
-                                 "of the images is drawn sqrt(BALANCE/f) times as often (at "
-                                 "most 8x), epochs keep their length; 0: off (train/balance.py)")
+    balance: float | None = option(None, group="conditioning",
+                                   default_text=f"{WARM_BALANCE:g} for a warm-started "
+                                                "conditional run, else 0",
+                                   help="repeat-factor sampling of rare conditions (LVIS, Gupta "
+                                        "et al. 2019): an image whose rarest word is on a share "
+                                        "f < BALANCE of the images is drawn sqrt(BALANCE/f) "
+                                        "times as often (at most 8x), epochs keep their length; "
+                                        "0: off. A new season's new categories came out as "
+                                        "asked 40%% of the time after 5 minutes of a warm "
+                                        "start, 24%% without it, at the same KID "
+                                        "(train/balance.py, docs/training.md)")
     precision: str = option("auto", choices=PRECISIONS, group=OPTIMISATION,
                             help="what the nets compute in: float32, mixed_bfloat16 (weights "
                                  "stay float32), or auto (mixed_bfloat16 where the CPU does "
@@ -182,7 +189,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0 <= value < 1):
                 raise ConfigError(f"{flag_of(TrainConfig, name)} must be in [0, 1), got {value!r}")
-        if not (isinstance(self.balance, (int, float)) and 0 <= self.balance <= 1):
+        if self.balance is not None and not (isinstance(self.balance, (int, float))
+                                             and 0 <= self.balance <= 1):
             raise ConfigError(f"{flag_of(TrainConfig, 'balance')} must be in [0, 1], "
                               f"got {self.balance!r}")
         for name in ("r1_gamma", "mode_seeking", "condition_classify"):

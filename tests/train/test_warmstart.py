@@ -194,3 +194,36 @@ def test_a_warm_started_run_reports_its_kid_at_start_and_end_and_its_new_categor
     assert list(warm["new_categories"]) == ["coat"]  # dress and shoes the parent knew
     assert any(line.startswith("      new category 'coat': ") for line in lines)
     assert os.path.exists(run_dir / "evaluation.json")
+
+
+def test_a_warm_start_draws_its_rare_new_category_more_often_unless_told_not_to(
+        seasons, tmp_path_factory, tmp_path):
+    """A new season's new categories are its rare ones: a warm start balances by default
+    (--balance 0.2, measured in docs/training.md); --balance 0 and a run from scratch do not."""
+    _, parent_dir = seasons
+
+    def describe(i):  # coat, new to the parent, on 3 of 48 images (6.25%)
+        word = "coat" if i % 16 == 0 else ("dress", "shoes")[i % 2]
+        return [f"item {i}"], {"category": word}
+    winter = build_described_store(str(tmp_path_factory.mktemp("stores") / "winter"), 48, 32,
+                                   describe, fields=("category",), chunk_rows=8)
+
+    def coats_drawn(trainee, epochs=10):
+        coat = trainee.spec.vocabulary.index("coat") + 1
+        return sum(int(np.sum(ids.numpy()[:, 0] == coat))
+                   for seed in range(epochs) for _, ids in trainee.stream(seed))
+
+    lines = []
+    warm = build(resolve(config(winter, tmp_path / "warm", warm_start=str(parent_dir))),
+                 log=lines.append)
+    assert warm.config.balance == 0.2
+    assert json.load(open(tmp_path / "warm" / "config.json"))["balance"] == 0.2  # a resume's too
+    assert any(line.startswith("  balance 0.2: ") and "'coat' 1.8x" in line for line in lines)
+    off = build(resolve(config(winter, tmp_path / "off", warm_start=str(parent_dir),
+                               balance=0.0)))
+    scratch = build(resolve(config(winter, tmp_path / "scratch")))
+    assert off.config.balance == scratch.config.balance == 0.0
+    # unbalanced, each epoch draws the 3 coats once; balanced, sqrt(0.2 / 0.0625) = 1.8x as
+    # often before the epoch is cut back to its length (about 1.7x): 1.4x is 3 sd below that
+    assert coats_drawn(off) == coats_drawn(scratch) == 30
+    assert coats_drawn(warm) >= 42
