@@ -161,8 +161,8 @@ def take_turns(state: dict, minutes: float, slice_seconds: float, marks_minutes=
                 continue
             limit = TimeLimit(min(slice_seconds, budget(s) - s["seconds"]))
             started = time.perf_counter()
-            history = s["gan"].fit(s["dataset"](s["slices"]), epochs=1, steps_per_epoch=10**7, shuffle=False,
-                                   verbose=0, callbacks=[limit])
+            history = s["gan"].fit(s["dataset"](s["slices"]), epochs=1, steps_per_epoch=10**7,
+                                   verbose=0, shuffle=False, callbacks=[limit])
             s["seconds"] += time.perf_counter() - started
             s["images"] += limit.steps * s["batch"]
             s["slices"] += 1

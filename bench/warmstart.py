@@ -15,10 +15,10 @@ On season 2 the product's resolve() + build() (train/build.py, as `streamgan tra
 
   scratch       season 2 from random weights
   warm-NAME     season 2 warm-started from season 1's run, for each NAME of `--warm`:
-                weights (the weights alone, --balance 0), all (every one of TrainConfig's warm_start_fixes),
-                or a "+"-joined set of them (rows, moments, warmup: train/warmstart.py); with
-                "+balance", also repeat-factor sampling of rare conditions at --balance
-                (train/balance.py)
+                weights (the weights alone, --balance 0), all (every one of TrainConfig's
+                warm_start_fixes), or a "+"-joined set of them (rows, moments, warmup:
+                train/warmstart.py); with "+balance", also repeat-factor sampling of rare
+                conditions at --balance (train/balance.py)
 
 which train `--minutes` each, taking turns in slices (bench/quality.py's take_turns, so load
 from other work hits all alike). At minute 0 (warm runs) and at each `--eval-at` minute the

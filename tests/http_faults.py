@@ -234,16 +234,21 @@ def trickle(body: bytes, interval: float = 0.05) -> CountingRoute:
     return _Trickle(body, interval)
 
 
+def send_redirect(handler: BaseHTTPRequestHandler, status: int, location: str) -> None:
+    """Writes one bodiless redirect response to `location`."""
+    handler.send_response(status)
+    handler.send_header("Location", location)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
 class _Redirect(CountingRoute):
     def __init__(self, location: str, status: int) -> None:
         super().__init__()
         self.location, self.status = location, status
 
     def respond(self, handler, call):
-        handler.send_response(self.status)
-        handler.send_header("Location", self.location)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
+        send_redirect(handler, self.status, self.location)
 
 
 def redirect(location: str, status: int = 302) -> CountingRoute:
@@ -266,10 +271,7 @@ class _EndlessRedirects(CountingRoute):
         hop = int(urllib.parse.parse_qs(split.query).get("hop", ["0"])[0])
         with self._lock:
             self.hops.add(hop)
-        handler.send_response(self.status)
-        handler.send_header("Location", f"{split.path}?hop={hop + 1}")
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
+        send_redirect(handler, self.status, f"{split.path}?hop={hop + 1}")
 
 
 def endless_redirects(status: int = 302) -> CountingRoute:

@@ -7,10 +7,11 @@
 `resolve` reads the store and the run folder and decides everything a run's options leave
 open: the image size (the store's, or a resumed model's), the pixel range (the store's
 manifest), the split, what the run conditions on, and a warm start's parent (and so the
-condition's schedule and its --balance). Nothing after it changes the config: `build` and `fit` only read it,
-and it is what config.json and every checkpoint record. `build` then makes the run folder's
-contents that the nets depend on (the TFT graph copy, the fixed noise), the nets (from the
-parent's weights, or a checkpoint's on resume) and the streamed dataset.
+condition's schedule and the --balance default). Nothing after it changes the config: `build`
+and `fit` only read it, and it is what config.json and every checkpoint record. `build` then
+makes the run folder's contents that the nets depend on (the TFT graph copy, the fixed
+noise), the nets (from the parent's weights, or a checkpoint's on resume) and the streamed
+dataset.
 
 `train()` (train/loop.py) is resolve + build + fit; bench/ and the tests call the same two.
 """

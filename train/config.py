@@ -111,9 +111,10 @@ class TrainConfig:
                                         "et al. 2019): an image whose rarest word is on a share "
                                         "f < BALANCE of the images is drawn sqrt(BALANCE/f) "
                                         "times as often (at most 8x), epochs keep their length; "
-                                        "0: off. A new season's new categories came out as "
-                                        "asked 40%% of the time after 5 minutes of a warm "
-                                        "start, 24%% without it, at the same KID "
+                                        "0: off. After 5 minutes of a warm start a new "
+                                        "season's new categories came out as asked 27-40%% "
+                                        "of the time with it (3 runs), 0-24%% without (2), "
+                                        "at the same KID "
                                         "(train/balance.py, docs/training.md)")
     precision: str = option("auto", choices=PRECISIONS, group=OPTIMISATION,
                             help="what the nets compute in: float32, mixed_bfloat16 (weights "
